@@ -1,0 +1,4 @@
+from sb3_iterative.iterative_sac.iterative_sac import IterativeSAC
+from sb3_iterative.iterative_sac.policies import CnnPolicy, IterativeActor, IterativeSACPolicy, MlpPolicy, MultiInputPolicy
+
+__all__ = ["CnnPolicy", "IterativeActor", "IterativeSAC", "IterativeSACPolicy", "MlpPolicy", "MultiInputPolicy"]

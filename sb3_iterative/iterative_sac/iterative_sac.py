@@ -1,0 +1,285 @@
+"""IterativeSAC: SAC with an iterative amortized actor and a pessimistic critic target."""
+
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import torch as th
+from stable_baselines3 import SAC
+from stable_baselines3.common.buffers import ReplayBuffer
+from stable_baselines3.common.noise import ActionNoise
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
+from stable_baselines3.common.utils import polyak_update
+from torch.nn import functional as F
+
+from sb3_iterative.iterative_sac.policies import (
+    CnnPolicy,
+    IterativeActor,
+    IterativeSACPolicy,
+    MlpPolicy,
+    MultiInputPolicy,
+    actor_loss,
+    check_beta,
+)
+from sb3_iterative.objective import ensemble_q_function, objective, objective_gradient
+
+SelfIterativeSAC = TypeVar("SelfIterativeSAC", bound="IterativeSAC")
+
+
+class IterativeSAC(SAC):
+    """
+    Iterative amortized policy optimization on top of Soft Actor-Critic.
+
+    Paper: "Iterative Amortized Policy Optimization", Marino, Piché, Ialongo, Yue (NeurIPS 2021),
+    https://arxiv.org/abs/2010.10670
+
+    The actor does not map a state to its action distribution in one pass: it optimizes the
+    distribution's parameters λ = (µ, log σ) with K learned, gated updates driven by ∇_λ J,
+    where J(s, λ) = E[Q̂_β(s, a)] + α·H(π) and Q̂_β = mean − β·std over the critics. Because
+    that optimizer exploits critic errors more than a direct actor, training uses a pessimistic
+    β (critic target, the actor's objective and the target's next actions), while acting uses
+    ``beta_collect`` (a policy keyword, 1 by default).
+
+    Every argument of :class:`stable_baselines3.SAC` is accepted and means the same, except
+    ``use_sde``, which must stay False. The iterative options are policy keywords
+    (``policy_kwargs=dict(n_iterations=5, n_action_samples=1, init_std=0.5, beta_collect=1.0,
+    actor="iterative", critic_arch="A")``, see :class:`IterativeSACPolicy`).
+
+    :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy)
+    :param env: The environment to learn from (if registered in Gym, can be str)
+    :param learning_rate: learning rate for adam optimizer, for all networks; it can be a function
+        of the current progress remaining (from 1 to 0)
+    :param buffer_size: size of the replay buffer
+    :param learning_starts: how many steps of the model to collect transitions for before learning starts
+    :param batch_size: Minibatch size for each gradient update
+    :param tau: the soft update coefficient ("Polyak update", between 0 and 1)
+    :param gamma: the discount factor
+    :param train_freq: Update the model every ``train_freq`` steps, or a tuple like ``(5, "step")``
+    :param gradient_steps: gradient steps after each rollout (-1: as many as environment steps)
+    :param action_noise: the action noise type (None by default)
+    :param replay_buffer_class: Replay buffer class to use (for instance ``HerReplayBuffer``)
+    :param replay_buffer_kwargs: Keyword arguments to pass to the replay buffer on creation
+    :param optimize_memory_usage: Enable a memory efficient variant of the replay buffer
+    :param n_steps: n-step returns for the critic target (as in SAC)
+    :param ent_coef: Entropy coefficient α; 'auto' (or 'auto_0.1') learns it to hold the entropy at
+        ``target_entropy``
+    :param target_update_interval: update the target network every ``target_update_interval`` gradient steps
+    :param target_entropy: target entropy when learning ``ent_coef``
+    :param use_sde: must be False: the iterative actor has no gSDE
+    :param sde_sample_freq: unused (gSDE)
+    :param use_sde_at_warmup: unused (gSDE)
+    :param stats_window_size: Window size for the rollout logging
+    :param tensorboard_log: the log location for tensorboard (if None, no logging)
+    :param policy_kwargs: additional arguments to be passed to the policy on creation
+    :param verbose: Verbosity level: 0 none, 1 info, 2 debug
+    :param seed: Seed for the pseudo random generators
+    :param device: Device (cpu, cuda, ...) on which the code should be run
+    :param beta: β, the training pessimism of Q̂_β = mean − β·std (paper Eq. 13): 2.5 in the paper
+        (1.5 on Hopper); β = 1 with two critics is SAC's min(Q1, Q2)
+    :param _init_setup_model: Whether or not to build the network at the creation of the instance
+    """
+
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
+        "MlpPolicy": MlpPolicy,
+        "CnnPolicy": CnnPolicy,
+        "MultiInputPolicy": MultiInputPolicy,
+    }
+    policy: IterativeSACPolicy
+
+    def __init__(
+        self,
+        policy: str | type[IterativeSACPolicy],
+        env: GymEnv | str,
+        learning_rate: float | Schedule = 3e-4,
+        buffer_size: int = 1_000_000,
+        learning_starts: int = 100,
+        batch_size: int = 256,
+        tau: float = 0.005,
+        gamma: float = 0.99,
+        train_freq: int | tuple[int, str] = 1,
+        gradient_steps: int = 1,
+        action_noise: ActionNoise | None = None,
+        replay_buffer_class: type[ReplayBuffer] | None = None,
+        replay_buffer_kwargs: dict[str, Any] | None = None,
+        optimize_memory_usage: bool = False,
+        n_steps: int = 1,
+        ent_coef: str | float = "auto",
+        target_update_interval: int = 1,
+        target_entropy: str | float = "auto",
+        use_sde: bool = False,
+        sde_sample_freq: int = -1,
+        use_sde_at_warmup: bool = False,
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        policy_kwargs: dict[str, Any] | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: th.device | str = "auto",
+        beta: float = 2.5,
+        _init_setup_model: bool = True,
+    ):
+        if use_sde or use_sde_at_warmup:
+            raise ValueError("IterativeSAC does not support gSDE (use_sde=True): the iterative actor has no state-dependent noise")
+        self.beta = beta
+        super().__init__(
+            policy,
+            env,
+            learning_rate=learning_rate,
+            buffer_size=buffer_size,
+            learning_starts=learning_starts,
+            batch_size=batch_size,
+            tau=tau,
+            gamma=gamma,
+            train_freq=train_freq,
+            gradient_steps=gradient_steps,
+            action_noise=action_noise,
+            replay_buffer_class=replay_buffer_class,
+            replay_buffer_kwargs=replay_buffer_kwargs,
+            optimize_memory_usage=optimize_memory_usage,
+            n_steps=n_steps,
+            ent_coef=ent_coef,
+            target_update_interval=target_update_interval,
+            target_entropy=target_entropy,
+            use_sde=use_sde,
+            sde_sample_freq=sde_sample_freq,
+            use_sde_at_warmup=use_sde_at_warmup,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            policy_kwargs=policy_kwargs,
+            verbose=verbose,
+            seed=seed,
+            device=device,
+            _init_setup_model=_init_setup_model,
+        )
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        check_beta("beta", self.beta, self.critic.n_critics)
+        self.beta = float(self.beta)
+        self._sync_ent_coef(self._current_ent_coef())
+
+    def _current_ent_coef(self) -> th.Tensor:
+        """α, detached from its optimizer's graph."""
+        if self.log_ent_coef is not None:
+            return th.exp(self.log_ent_coef.detach())
+        return self.ent_coef_tensor
+
+    def _sync_ent_coef(self, ent_coef: th.Tensor) -> None:
+        """The iterative actor optimizes J with α while acting: keep its copy current."""
+        if isinstance(self.actor, IterativeActor):
+            self.actor.ent_coef.copy_(ent_coef.reshape(()))
+
+    def train(self, gradient_steps: int, batch_size: int = 64) -> None:
+        # The whole of SAC.train() is replaced: its actor step, its critic target and its
+        # entropy step all read the actor through SAC's one-pass Actor API.
+        self.policy.set_training_mode(True)
+        optimizers = [self.actor.optimizer, self.critic.optimizer]
+        if self.ent_coef_optimizer is not None:
+            optimizers += [self.ent_coef_optimizer]
+        self._update_learning_rate(optimizers)
+
+        logs: dict[str, list[float]] = {
+            "ent_coef": [],
+            "ent_coef_loss": [],
+            "actor_loss": [],
+            "critic_loss": [],
+            "objective_improvement": [],
+            "gate_mean": [],
+        }
+        for gradient_step in range(gradient_steps):
+            replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
+            # For n-step replay, the discount is gamma**n_steps (when no early termination)
+            discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
+            ent_coef = self._current_ent_coef()
+            logs["ent_coef"].append(ent_coef.item())
+
+            # ε for the current observations first, then the next ones: SAC's order of draws
+            noise = self.policy.sample_noise(batch_size)
+            next_noise = self.policy.sample_noise(batch_size)
+
+            with th.no_grad():
+                # y = r + γ (1 − done) J_target(s', λ'_K): the policy acts on s' as it would act
+                # (online critics), and the target critics value what it does
+                next_trace = self.policy.optimize(
+                    replay_data.next_observations,
+                    ensemble_q_function(self.critic, replay_data.next_observations),
+                    ent_coef,
+                    self.beta,
+                    next_noise,
+                )
+                next_value = objective(
+                    ensemble_q_function(self.critic_target, replay_data.next_observations),
+                    next_trace.mu,
+                    next_trace.log_std,
+                    next_noise[-1],
+                    ent_coef,
+                    self.beta,
+                ).value.reshape(-1, 1)
+                target_q_values = replay_data.rewards + (1 - replay_data.dones) * discounts * next_value
+
+            current_q_values = self.critic(replay_data.observations, replay_data.actions)
+            critic_loss = 0.5 * sum(F.mse_loss(current_q, target_q_values) for current_q in current_q_values)
+            assert isinstance(critic_loss, th.Tensor)
+            logs["critic_loss"].append(critic_loss.item())
+            self.critic.optimizer.zero_grad()
+            critic_loss.backward()
+            self.critic.optimizer.step()
+
+            # The actor optimizes J on the updated critics; every estimate of ∇_λ J is both the
+            # next update's input and a term of the loss
+            q_function = ensemble_q_function(self.critic, replay_data.observations)
+            trace = self.policy.optimize(replay_data.observations, q_function, ent_coef, self.beta, noise)
+            final = objective_gradient(q_function, trace.mu, trace.log_std, noise[-1], ent_coef, self.beta)
+            if not (th.isfinite(final.value).all() and th.isfinite(final.grad_mu).all()):  # type: ignore[arg-type]
+                raise RuntimeError(
+                    "The critic returned non-finite values while the actor optimized J: training diverged "
+                    "(check the rewards and the learning rate)"
+                )
+            loss, loss_value = actor_loss(trace, final)
+            logs["actor_loss"].append(loss_value.item())
+            if trace.estimates:  # the iterative actor: J(λ_K) − J(λ_0), the paper's per-step improvement
+                logs["objective_improvement"].append((final.value - trace.estimates[0].value).mean().item())
+                logs["gate_mean"].append(th.stack(trace.gates).mean().item())
+
+            if self.ent_coef_optimizer is not None and self.log_ent_coef is not None:
+                log_prob = final.log_prob.mean(dim=0)
+                ent_coef_loss = -(self.log_ent_coef * (log_prob + self.target_entropy).detach()).mean()
+                logs["ent_coef_loss"].append(ent_coef_loss.item())
+                self.ent_coef_optimizer.zero_grad()
+                ent_coef_loss.backward()
+                self.ent_coef_optimizer.step()
+                self._sync_ent_coef(self._current_ent_coef())
+
+            self.actor.optimizer.zero_grad()
+            loss.backward()
+            self.actor.optimizer.step()
+
+            if gradient_step % self.target_update_interval == 0:
+                polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)
+                # Copy running stats, see SB3 GH issue #996
+                polyak_update(self.batch_norm_stats, self.batch_norm_stats_target, 1.0)
+
+        self._n_updates += gradient_steps
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/beta", self.beta)
+        for key, values in logs.items():
+            if values:
+                self.logger.record(f"train/{key}", np.mean(values))
+
+    def learn(
+        self: SelfIterativeSAC,
+        total_timesteps: int,
+        callback: MaybeCallback = None,
+        log_interval: int = 4,
+        tb_log_name: str = "IterativeSAC",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> SelfIterativeSAC:
+        return super().learn(
+            total_timesteps=total_timesteps,
+            callback=callback,
+            log_interval=log_interval,
+            tb_log_name=tb_log_name,
+            reset_num_timesteps=reset_num_timesteps,
+            progress_bar=progress_bar,
+        )

@@ -1,0 +1,437 @@
+"""The iterative amortized actor (paper Algorithm 2, Eq. 11–12) and IterativeSACPolicy."""
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.policies import BaseModel, ContinuousCritic
+from stable_baselines3.common.preprocessing import get_action_dim
+from stable_baselines3.common.torch_layers import (
+    BaseFeaturesExtractor,
+    CombinedExtractor,
+    FlattenExtractor,
+    NatureCNN,
+    create_mlp,
+)
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN, Actor, SACPolicy
+from torch import nn
+from torch.nn import functional as F
+
+from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, make_critic
+from sb3_iterative.objective import ObjectiveEstimate, QFunction, ensemble_q_function, objective_gradient
+
+ACTOR_KINDS = ("iterative", "direct")
+# (x − mean) / (std + 1e−7) in the authors' code; layer_norm puts its epsilon under the root
+NORMALIZATION_EPSILON = 1e-14
+
+
+@dataclass
+class IterativeTrace:
+    """The path of one policy optimization, λ_0 → λ_K, for a batch of states.
+
+    ``lambdas[k]`` is (µ_k, log σ_k), each [B, A], for k = 0..K; ``estimates[k]`` is J and
+    ∇_λ J at λ_k for k = 0..K−1 (the input of update k + 1). The caller evaluates λ_K with
+    the critic it needs (the online one for the actor's loss, the target one for the critic's
+    target). ``first_trained`` is the first λ that depends on the actor's parameters: 1 for
+    the iterative actor (λ_0 is fixed), 0 for the direct one (λ_0 = f_φ(s)).
+    """
+
+    lambdas: list[tuple[th.Tensor, th.Tensor]]
+    estimates: list[ObjectiveEstimate]
+    gates: list[th.Tensor]
+    first_trained: int
+
+    @property
+    def mu(self) -> th.Tensor:
+        return self.lambdas[-1][0]
+
+    @property
+    def log_std(self) -> th.Tensor:
+        return self.lambdas[-1][1]
+
+
+def actor_loss(trace: IterativeTrace, final: ObjectiveEstimate) -> tuple[th.Tensor, th.Tensor]:
+    """The actor's loss: the average over trained λ_k of −J(s, λ_k) (Algorithm 2, one-step truncated).
+
+    ∂J(λ_k)/∂φ = ∇_λ J(λ_k) · ∂λ_k/∂φ, and ∇_λ J(λ_k) is already known: it was the input of
+    update k + 1 (or is ``final``'s, for λ_K). The loss is therefore backpropagated through
+    f_φ alone, with no second pass through the critic. Because λ_{k−1} entered update k
+    detached, no gradient flows along the chain of iterations.
+
+    :param trace: the optimization, with λ attached to the actor's graph
+    :param final: J and ∇_λ J at λ_K (:func:`objective_gradient`)
+    :return: the loss to backpropagate (same gradient as −mean J) and −mean J itself, for logging
+    """
+    evaluations = [*trace.estimates, final]
+    trained = list(zip(trace.lambdas, evaluations, strict=True))[trace.first_trained :]
+    surrogate = sum(
+        (estimate.grad_mu * mu).sum(dim=-1) + (estimate.grad_log_std * log_std).sum(dim=-1)
+        for (mu, log_std), estimate in trained
+    )
+    loss = -surrogate.mean() / len(trained)
+    value = -th.stack([estimate.value for _, estimate in trained]).mean()
+    return loss, value
+
+
+def soft_clamp(x: th.Tensor, low: float, high: float) -> th.Tensor:
+    """A smooth clamp into (low, high) built from softplus, as the authors bound log σ."""
+    x = low + F.softplus(x - low)
+    return high - F.softplus(high - x)
+
+
+class IterativeActor(BaseModel):
+    """The iterative amortized optimizer f_φ (paper Eq. 11–12, Algorithm 2).
+
+    From λ_0 = (µ = 0, log σ = log ``init_std``), K times:
+        (δ, ω) = f_φ(s, λ_{k−1}, ∇_λ J(s, λ_{k−1})),    λ_k = ω ⊙ λ_{k−1} + (1 − ω) ⊙ δ
+    with an update δ and a sigmoid gate ω for both µ and log σ. The four action-sized inputs
+    (µ, log σ, ∇_µ J, ∇_{log σ} J) are each normalized per state (see :meth:`normalize_inputs`).
+
+    :param observation_space: Observation space
+    :param action_space: Action space (Box)
+    :param net_arch: hidden layers of f_φ (2 × 256, as SAC's actor, by default)
+    :param features_extractor: Network to extract features
+    :param features_dim: Number of features
+    :param activation_fn: Activation function of the hidden layers
+    :param normalize_images: Whether to normalize images or not
+    :param n_iterations: K, the number of updates per state
+    :param n_action_samples: N, the reparameterised samples behind each estimate of ∇_λ J
+    :param init_std: σ of λ_0
+    """
+
+    action_space: spaces.Box
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Box,
+        net_arch: list[int],
+        features_extractor: nn.Module,
+        features_dim: int,
+        activation_fn: type[nn.Module] = nn.ReLU,
+        normalize_images: bool = True,
+        n_iterations: int = 5,
+        n_action_samples: int = 1,
+        init_std: float = 0.5,
+    ):
+        super().__init__(
+            observation_space,
+            action_space,
+            features_extractor=features_extractor,
+            normalize_images=normalize_images,
+        )
+        self.net_arch = net_arch
+        self.features_dim = features_dim
+        self.activation_fn = activation_fn
+        self.n_iterations = n_iterations
+        self.n_action_samples = n_action_samples
+        self.init_std = init_std
+        self.action_dim = get_action_dim(self.action_space)
+
+        input_dim = features_dim + 4 * self.action_dim
+        self.latent_pi = nn.Sequential(*create_mlp(input_dim, -1, net_arch, activation_fn))
+        last_layer_dim = net_arch[-1] if len(net_arch) > 0 else input_dim
+        # [δ_µ, δ_log σ, ω_µ, ω_log σ]; zero-initialised, so every gate starts at 0.5
+        self.update_and_gate = nn.Linear(last_layer_dim, 4 * self.action_dim)
+        nn.init.zeros_(self.update_and_gate.weight)
+        nn.init.zeros_(self.update_and_gate.bias)
+        # α of J while acting; the algorithm keeps it equal to its entropy coefficient
+        self.register_buffer("ent_coef", th.ones(()))
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(
+            dict(
+                net_arch=self.net_arch,
+                features_dim=self.features_dim,
+                activation_fn=self.activation_fn,
+                features_extractor=self.features_extractor,
+                n_iterations=self.n_iterations,
+                n_action_samples=self.n_action_samples,
+                init_std=self.init_std,
+            )
+        )
+        return data
+
+    def initial_parameters(self, batch_size: int) -> tuple[th.Tensor, th.Tensor]:
+        """λ_0: µ = 0, log σ = log ``init_std``, each [B, A]."""
+        mu = th.zeros(batch_size, self.action_dim, device=self.device)
+        log_std = th.full_like(mu, math.log(self.init_std))
+        return mu, log_std
+
+    def normalize_inputs(self, blocks: th.Tensor) -> th.Tensor:
+        """Normalize each action-sized input block [B, 4, A] per state.
+
+        With |A| > 1, each block is standardized across action dimensions (a layer norm
+        without affine parameters, the paper's "layer normalization individually to each of
+        the inputs"). With |A| = 1 that would zero every input, so each value goes through
+        symlog(x) = sign(x)·log(1 + |x|): it keeps the sign of the gradient, the direction to
+        move, and compresses its magnitude, which scales with the rewards.
+        """
+        if self.action_dim == 1:
+            return th.sign(blocks) * th.log1p(blocks.abs())
+        return F.layer_norm(blocks, (self.action_dim,), eps=NORMALIZATION_EPSILON)
+
+    def update(
+        self,
+        features: th.Tensor,
+        mu: th.Tensor,
+        log_std: th.Tensor,
+        estimate: ObjectiveEstimate,
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """One gated update λ_k = ω ⊙ λ_{k−1} + (1 − ω) ⊙ δ (Eq. 12).
+
+        :return: µ_k, log σ_k and the gates ω [B, 2A]
+        """
+        blocks = th.stack([mu, log_std, estimate.grad_mu, estimate.grad_log_std], dim=1)
+        inputs = th.cat([features, self.normalize_inputs(blocks).flatten(1)], dim=1)
+        update_mu, update_log_std, gate_logits = self.update_and_gate(self.latent_pi(inputs)).split(
+            [self.action_dim, self.action_dim, 2 * self.action_dim], dim=1
+        )
+        gate = th.sigmoid(gate_logits)
+        gate_mu, gate_log_std = gate.chunk(2, dim=1)
+        mu = gate_mu * mu + (1 - gate_mu) * update_mu
+        log_std = gate_log_std * log_std + (1 - gate_log_std) * soft_clamp(update_log_std, LOG_STD_MIN, LOG_STD_MAX)
+        return mu, log_std, gate
+
+    def optimize(
+        self,
+        obs: PyTorchObs,
+        q_function: QFunction,
+        ent_coef: th.Tensor | float,
+        beta: float,
+        noise: th.Tensor | None = None,
+    ) -> IterativeTrace:
+        """Algorithm 2: K gated updates of λ from λ_0, each fed the state, λ and ∇_λ J.
+
+        λ and ∇_λ J enter each update detached, so a loss on λ_k trains f_φ through update k
+        alone. Under ``torch.no_grad()`` (acting, the critic's target) no graph is built.
+
+        :param obs: a batch of B observations
+        :param q_function: the critic ensemble bound to ``obs``
+        :param ent_coef: α of J
+        :param beta: the pessimism β of J
+        :param noise: ε for the K estimates of ∇_λ J [K, N, B, A]; drawn here when None
+        """
+        features = self.extract_features(obs, self.features_extractor)
+        batch_size = features.shape[0]
+        if noise is None:
+            noise = th.randn(self.n_iterations, self.n_action_samples, batch_size, self.action_dim, device=self.device)
+        mu, log_std = self.initial_parameters(batch_size)
+        trace = IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=1)
+        for k in range(self.n_iterations):
+            estimate = objective_gradient(q_function, mu, log_std, noise[k], ent_coef, beta)
+            mu, log_std, gate = self.update(features, mu.detach(), log_std.detach(), estimate)
+            trace.estimates.append(estimate)
+            trace.lambdas.append((mu, log_std))
+            trace.gates.append(gate)
+        return trace
+
+    def forward(self, obs: PyTorchObs, q_function: QFunction, beta: float, deterministic: bool = False) -> th.Tensor:
+        """Act: optimize λ for ``obs``, then return tanh(µ_K) or a sample of π(·|s; λ_K)."""
+        trace = self.optimize(obs, q_function, self.ent_coef, beta)
+        mu, log_std = trace.mu, trace.log_std
+        if not (th.isfinite(mu).all() and th.isfinite(log_std).all()):
+            raise RuntimeError(
+                "The iterative actor produced non-finite action parameters: the critic returned non-finite "
+                "Q values or gradients while the actor optimized λ. Check the critic (and the rewards) for NaN or inf."
+            )
+        if deterministic:
+            return th.tanh(mu)
+        return th.tanh(mu + th.randn_like(mu) * log_std.exp())
+
+
+class IterativeSACPolicy(SACPolicy):
+    """Policy of IterativeSAC: an iterative (or direct) amortized actor and a critic ensemble.
+
+    Arguments as SB3's :class:`SACPolicy`, plus the following. ``use_sde`` must stay False.
+
+    :param actor: ``"iterative"`` (the paper's iterative amortization, Algorithm 2) or
+        ``"direct"`` (SAC's actor, λ = f_φ(s): stock SAC when β = 1 with two critics)
+    :param n_iterations: K, updates per state, in training and acting alike; it can be raised
+        after training (``policy.n_iterations = 10``), the paper's extra test-time iterations
+    :param n_action_samples: N, reparameterised samples per estimate of J and ∇_λ J
+    :param init_std: σ of the initial distribution λ_0 (µ = 0)
+    :param beta_collect: the pessimism β of J while acting (collection, ``predict``)
+    :param critic_arch: ``"A"`` (SAC's MLP critic) or ``"B"`` (3 × 512 ELU, layer norm,
+        highway connections; the default ``net_arch`` of its critic is then 3 × 512)
+    """
+
+    actor: IterativeActor | Actor  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Box,
+        lr_schedule: Schedule,
+        net_arch: list[int] | dict[str, list[int]] | None = None,
+        activation_fn: type[nn.Module] = nn.ReLU,
+        use_sde: bool = False,
+        log_std_init: float = -3,
+        use_expln: bool = False,
+        clip_mean: float = 2.0,
+        features_extractor_class: type[BaseFeaturesExtractor] = FlattenExtractor,
+        features_extractor_kwargs: dict[str, Any] | None = None,
+        normalize_images: bool = True,
+        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
+        optimizer_kwargs: dict[str, Any] | None = None,
+        n_critics: int = 2,
+        share_features_extractor: bool = False,
+        actor: str = "iterative",
+        n_iterations: int = 5,
+        n_action_samples: int = 1,
+        init_std: float = 0.5,
+        beta_collect: float = 1.0,
+        critic_arch: str = "A",
+    ):
+        if use_sde:
+            raise ValueError("IterativeSACPolicy does not support gSDE (use_sde=True)")
+        if actor not in ACTOR_KINDS:
+            raise ValueError(f"actor must be one of {ACTOR_KINDS}, got {actor!r}")
+        if critic_arch not in CRITIC_ARCHITECTURES:
+            raise ValueError(f"critic_arch must be one of {CRITIC_ARCHITECTURES}, got {critic_arch!r}")
+        check_count("n_iterations", n_iterations)
+        check_count("n_action_samples", n_action_samples)
+        check_count("n_critics", n_critics)
+        if not (isinstance(init_std, (int, float)) and math.isfinite(init_std) and init_std > 0):
+            raise ValueError(f"init_std must be a finite number > 0, got {init_std!r}")
+        check_beta("beta_collect", beta_collect, n_critics)
+
+        self.actor_kind = actor
+        self.n_action_samples = n_action_samples
+        self._n_iterations = n_iterations
+        self.init_std = float(init_std)
+        self.beta_collect = float(beta_collect)
+        self.critic_arch = critic_arch
+        if net_arch is None and critic_arch == "B":
+            net_arch = dict(pi=[256, 256], qf=HIGHWAY_NET_ARCH)
+        super().__init__(
+            observation_space,
+            action_space,
+            lr_schedule,
+            net_arch=net_arch,
+            activation_fn=activation_fn,
+            use_sde=use_sde,
+            log_std_init=log_std_init,
+            use_expln=use_expln,
+            clip_mean=clip_mean,
+            features_extractor_class=features_extractor_class,
+            features_extractor_kwargs=features_extractor_kwargs,
+            normalize_images=normalize_images,
+            optimizer_class=optimizer_class,
+            optimizer_kwargs=optimizer_kwargs,
+            n_critics=n_critics,
+            share_features_extractor=share_features_extractor,
+        )
+
+    @property
+    def n_iterations(self) -> int:
+        """K, the iterative actor's number of updates per state."""
+        return self._n_iterations
+
+    @n_iterations.setter
+    def n_iterations(self, value: int) -> None:
+        if self.actor_kind != "iterative":
+            raise ValueError("n_iterations applies to the iterative actor only (this policy has actor='direct')")
+        check_count("n_iterations", value)
+        self._n_iterations = value
+        self.actor.n_iterations = value
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(
+            dict(
+                share_features_extractor=self.share_features_extractor,
+                actor=self.actor_kind,
+                n_iterations=self.n_iterations,
+                n_action_samples=self.n_action_samples,
+                init_std=self.init_std,
+                beta_collect=self.beta_collect,
+                critic_arch=self.critic_arch,
+            )
+        )
+        return data
+
+    def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> IterativeActor | Actor:  # type: ignore[override]
+        if self.actor_kind == "direct":
+            return super().make_actor(features_extractor)
+        actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
+        for direct_only in ("use_sde", "log_std_init", "use_expln", "clip_mean"):
+            del actor_kwargs[direct_only]
+        return IterativeActor(
+            **actor_kwargs,
+            n_iterations=self.n_iterations,
+            n_action_samples=self.n_action_samples,
+            init_std=self.init_std,
+        ).to(self.device)
+
+    def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> ContinuousCritic:
+        critic_kwargs = self._update_features_extractor(self.critic_kwargs, features_extractor)
+        return make_critic(self.critic_arch, **critic_kwargs).to(self.device)
+
+    def sample_noise(self, batch_size: int) -> th.Tensor:
+        """Standard normal ε for every estimate of J in one optimization and its evaluation at λ_K.
+
+        :return: [K + 1, N, B, A] for the iterative actor, [1, N, B, A] for the direct one
+        """
+        n_estimates = self.n_iterations + 1 if self.actor_kind == "iterative" else 1
+        action_dim = get_action_dim(self.action_space)
+        return th.randn(n_estimates, self.n_action_samples, batch_size, action_dim, device=self.device)
+
+    def optimize(
+        self,
+        obs: PyTorchObs,
+        q_function: QFunction,
+        ent_coef: th.Tensor | float,
+        beta: float,
+        noise: th.Tensor,
+    ) -> IterativeTrace:
+        """The action distribution λ for ``obs``: K iterative updates, or one direct estimate.
+
+        :param noise: from :meth:`sample_noise`; all but its last slice are used here, the last
+            is for the caller's evaluation at λ_K
+        """
+        if isinstance(self.actor, IterativeActor):
+            return self.actor.optimize(obs, q_function, ent_coef, beta, noise[:-1])
+        mu, log_std, _ = self.actor.get_action_dist_params(obs)
+        return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0)
+
+    def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
+        if isinstance(self.actor, IterativeActor):
+            q_function = ensemble_q_function(self.critic, observation)
+            return self.actor(observation, q_function, beta=self.beta_collect, deterministic=deterministic)
+        return self.actor(observation, deterministic)
+
+
+def check_count(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+def check_beta(name: str, value: Any, n_critics: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if n_critics == 1 and value != 0:
+        raise ValueError(
+            f"{name}={value} needs an ensemble: with n_critics=1 there is no std across critics; set {name}=0"
+        )
+
+
+MlpPolicy = IterativeSACPolicy
+
+
+class CnnPolicy(IterativeSACPolicy):
+    """IterativeSACPolicy with a NatureCNN features extractor (image observations)."""
+
+    def __init__(self, *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = NatureCNN, **kwargs: Any):
+        super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
+
+
+class MultiInputPolicy(IterativeSACPolicy):
+    """IterativeSACPolicy with a CombinedExtractor (dict observations, e.g. with HerReplayBuffer)."""
+
+    def __init__(self, *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = CombinedExtractor, **kwargs: Any):
+        super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
