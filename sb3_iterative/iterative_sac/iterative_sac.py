@@ -266,6 +266,12 @@ class IterativeSAC(SAC):
             if values:
                 self.logger.record(f"train/{key}", np.mean(values))
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The model is rebuilt from policy_kwargs on load: keep test-time iterations set on the policy
+        if self.policy.actor_kind == "iterative":
+            self.policy_kwargs = {**self.policy_kwargs, "n_iterations": self.policy.n_iterations}
+        super().save(*args, **kwargs)
+
     def learn(
         self: SelfIterativeSAC,
         total_timesteps: int,

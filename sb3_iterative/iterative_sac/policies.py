@@ -26,6 +26,8 @@ from sb3_iterative.objective import ObjectiveEstimate, QFunction, ensemble_q_fun
 ACTOR_KINDS = ("iterative", "direct")
 # (x − mean) / (std + 1e−7) in the authors' code; layer_norm puts its epsilon under the root
 NORMALIZATION_EPSILON = 1e-14
+# Seed of the samples behind ∇_λ J when acting deterministically
+DETERMINISTIC_SEED = 0
 
 
 @dataclass
@@ -204,6 +206,7 @@ class IterativeActor(BaseModel):
         ent_coef: th.Tensor | float,
         beta: float,
         noise: th.Tensor | None = None,
+        generator: th.Generator | None = None,
     ) -> IterativeTrace:
         """Algorithm 2: K gated updates of λ from λ_0, each fed the state, λ and ∇_λ J.
 
@@ -215,11 +218,13 @@ class IterativeActor(BaseModel):
         :param ent_coef: α of J
         :param beta: the pessimism β of J
         :param noise: ε for the K estimates of ∇_λ J [K, N, B, A]; drawn here when None
+        :param generator: the random generator for the noise drawn here (None: torch's global one)
         """
         features = self.extract_features(obs, self.features_extractor)
         batch_size = features.shape[0]
         if noise is None:
-            noise = th.randn(self.n_iterations, self.n_action_samples, batch_size, self.action_dim, device=self.device)
+            shape = (self.n_iterations, self.n_action_samples, batch_size, self.action_dim)
+            noise = th.randn(shape, generator=generator, device=self.device)
         mu, log_std = self.initial_parameters(batch_size)
         trace = IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=1)
         for k in range(self.n_iterations):
@@ -231,8 +236,16 @@ class IterativeActor(BaseModel):
         return trace
 
     def forward(self, obs: PyTorchObs, q_function: QFunction, beta: float, deterministic: bool = False) -> th.Tensor:
-        """Act: optimize λ for ``obs``, then return tanh(µ_K) or a sample of π(·|s; λ_K)."""
-        trace = self.optimize(obs, q_function, self.ent_coef, beta)
+        """Act: optimize λ for ``obs``, then return tanh(µ_K) or a sample of π(·|s; λ_K).
+
+        λ_K depends on the samples behind each ∇_λ J. Deterministic actions draw them from a
+        private generator with a fixed seed: the same observation always gets the same action,
+        and evaluating does not move torch's global random state (as with SAC's actor).
+        """
+        generator = None
+        if deterministic:
+            generator = th.Generator(device=self.device).manual_seed(DETERMINISTIC_SEED)
+        trace = self.optimize(obs, q_function, self.ent_coef, beta, generator=generator)
         mu, log_std = trace.mu, trace.log_std
         if not (th.isfinite(mu).all() and th.isfinite(log_std).all()):
             raise RuntimeError(

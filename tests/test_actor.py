@@ -1,0 +1,191 @@
+"""The iterative actor (paper Algorithm 2, Eq. 11-12) and its training loss (policies.py)."""
+
+import numpy as np
+import pytest
+import torch as th
+from gymnasium import spaces
+from torch import nn
+
+from sb3_iterative import IterativeSACPolicy
+from sb3_iterative.iterative_sac.policies import actor_loss
+from sb3_iterative.objective import ObjectiveEstimate, ensemble_q_function, objective, objective_gradient
+
+BATCH = 16
+OBSERVATION_SPACE = spaces.Box(-1, 1, (2,), dtype=np.float32)
+
+
+def make_policy(action_dim: int = 2, net_arch=(32, 32), **kwargs) -> IterativeSACPolicy:
+    action_space = spaces.Box(-1, 1, (action_dim,), dtype=np.float32)
+    return IterativeSACPolicy(OBSERVATION_SPACE, action_space, lambda _: 1e-3, net_arch=list(net_arch), **kwargs)
+
+
+def randomize_heads(policy: IterativeSACPolicy, std: float = 0.1) -> None:
+    """Move the zero-initialised update and gate heads, as training would."""
+    nn.init.normal_(policy.actor.update_and_gate.weight, std=std)
+    nn.init.normal_(policy.actor.update_and_gate.bias, std=std)
+
+
+def random_obs(batch_size: int = BATCH) -> th.Tensor:
+    return th.rand(batch_size, 2) * 2 - 1
+
+
+def optimize_and_loss(policy, obs, q_function, ent_coef, beta, noise):
+    """One actor loss, as IterativeSAC.train computes it."""
+    trace = policy.optimize(obs, q_function, ent_coef, beta, noise)
+    final = objective_gradient(q_function, trace.mu, trace.log_std, noise[-1], ent_coef, beta)
+    return trace, actor_loss(trace, final)
+
+
+def test_gates_and_shapes():
+    th.manual_seed(0)
+    policy = make_policy(action_dim=3)
+    obs = random_obs()
+    trace = policy.optimize(obs, ensemble_q_function(policy.critic, obs), 0.1, 1.0, policy.sample_noise(BATCH))
+    assert len(trace.lambdas) == policy.n_iterations + 1 and len(trace.gates) == policy.n_iterations
+    assert all(mu.shape == log_std.shape == (BATCH, 3) for mu, log_std in trace.lambdas)
+    # zero-initialised heads: every gate starts at exactly 0.5
+    assert all(th.equal(gate, th.full((BATCH, 6), 0.5)) for gate in trace.gates)
+
+    randomize_heads(policy, std=3.0)
+    trace = policy.optimize(obs, ensemble_q_function(policy.critic, obs), 0.1, 1.0, policy.sample_noise(BATCH))
+    gates = th.stack(trace.gates)
+    assert ((gates >= 0) & (gates <= 1)).all()
+    assert gates.min() < 0.1 and gates.max() > 0.9
+
+
+def test_actor_loss_reaches_actor_only():
+    th.manual_seed(0)
+    policy = make_policy()
+    obs = random_obs()
+    noise = policy.sample_noise(BATCH)
+    _, (loss, _) = optimize_and_loss(policy, obs, ensemble_q_function(policy.critic, obs), 0.1, 1.0, noise)
+    loss.backward()
+    # zero-initialised heads still get a gradient, or training could never start
+    assert policy.actor.update_and_gate.weight.grad.abs().sum() > 0
+
+    policy.actor.zero_grad(set_to_none=True)
+    randomize_heads(policy)
+    _, (loss, _) = optimize_and_loss(policy, obs, ensemble_q_function(policy.critic, obs), 0.1, 1.0, noise)
+    loss.backward()
+    for name, param in policy.actor.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    for module in (policy.critic, policy.critic_target):
+        assert all(param.grad is None for param in module.parameters())
+
+
+def straightforward_loss(policy, obs, q_function, ent_coef, beta, noise) -> th.Tensor:
+    """−mean_k J(λ_k) with autograd through the critic; λ_{k−1} enters update k detached."""
+    actor = policy.actor
+    if policy.actor_kind == "direct":
+        mu, log_std, _ = actor.get_action_dist_params(obs)
+        return -objective(q_function, mu, log_std, noise[0], ent_coef, beta).value.mean()
+    features = actor.extract_features(obs, actor.features_extractor)
+    mu, log_std = actor.initial_parameters(obs.shape[0])
+    values = []
+    for k in range(policy.n_iterations):
+        estimate = objective_gradient(q_function, mu, log_std, noise[k], ent_coef, beta)
+        mu, log_std, _ = actor.update(features, mu.detach(), log_std.detach(), estimate)
+        values.append(objective(q_function, mu, log_std, noise[k + 1], ent_coef, beta).value)
+    return -th.stack(values).mean()
+
+
+@pytest.mark.parametrize("actor", ["iterative", "direct"])
+def test_surrogate_gradient_equals_straightforward_gradient(actor):
+    th.manual_seed(0)
+    policy = make_policy(actor=actor, n_critics=3, n_action_samples=2)
+    if actor == "iterative":
+        randomize_heads(policy)
+    obs = random_obs()
+    q_function = ensemble_q_function(policy.critic, obs)
+    noise = policy.sample_noise(BATCH)
+    params = list(policy.actor.parameters())
+
+    _, (loss, value) = optimize_and_loss(policy, obs, q_function, 0.2, 2.5, noise)
+    surrogate_grads = th.autograd.grad(loss, params)
+    reference = straightforward_loss(policy, obs, q_function, 0.2, 2.5, noise)
+    reference_grads = th.autograd.grad(reference, params)
+
+    th.testing.assert_close(value, reference.detach(), rtol=0, atol=1e-6)
+    assert any(grad.abs().sum() > 0 for grad in reference_grads)
+    for surrogate_grad, reference_grad in zip(surrogate_grads, reference_grads, strict=True):
+        th.testing.assert_close(surrogate_grad, reference_grad, rtol=0, atol=1e-5)
+
+
+def test_iterative_actor_learns_to_optimize_a_known_critic():
+    th.manual_seed(0)
+    policy = make_policy(net_arch=(64, 64), n_action_samples=4)
+    ent_coef, beta = 0.01, 0.0
+
+    def optimum(obs):
+        return (0.6 * obs).clamp(-0.8, 0.8)
+
+    def known_critic(obs):  # Q(s, a) = −||a − a*(s)||², one critic
+        a_star = optimum(obs)
+        return lambda actions: -((actions - a_star) ** 2).sum(-1, keepdim=True)
+
+    optimizer = th.optim.Adam(policy.actor.parameters(), lr=1e-3)
+    for _ in range(300):
+        obs = random_obs(64)
+        _, (loss, _) = optimize_and_loss(policy, obs, known_critic(obs), ent_coef, beta, policy.sample_noise(64))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    obs = random_obs(256)
+    with th.no_grad():
+        trace = policy.optimize(obs, known_critic(obs), ent_coef, beta, policy.sample_noise(256))
+        evaluation_noise = th.randn(512, 256, 2)
+        values = [
+            objective(known_critic(obs), mu, log_std, evaluation_noise, ent_coef, beta).value.mean().item()
+            for mu, log_std in trace.lambdas
+        ]
+    assert values[-1] - values[0] > 0.3, values
+    assert all(value > values[0] for value in values[1:]), values
+    assert values[-1] >= max(values) - 0.01, values
+    assert (th.tanh(trace.mu) - optimum(obs)).abs().mean() < 0.1
+
+
+def test_one_dimensional_actions_use_the_gradient():
+    th.manual_seed(0)
+    policy = make_policy(action_dim=1)
+    randomize_heads(policy, std=1.0)
+    actor = policy.actor
+    # one state, one λ, four different gradients: with a layer norm over |A| = 1 they would all vanish
+    features = th.zeros(4, 2)
+    mu, log_std = actor.initial_parameters(4)
+    grad_mu = th.tensor([[-3.0], [-0.1], [0.1], [3.0]])
+    estimate = ObjectiveEstimate(
+        value=th.zeros(4), actions=th.zeros(1, 4, 1), log_prob=th.zeros(1, 4), grad_mu=grad_mu, grad_log_std=-grad_mu
+    )
+    with th.no_grad():
+        new_mu, new_log_std, gates = actor.update(features, mu, log_std, estimate)
+    assert th.isfinite(new_mu).all() and th.isfinite(new_log_std).all() and th.isfinite(gates).all()
+    assert len(th.unique(new_mu)) == 4 and len(th.unique(new_log_std)) == 4
+
+    obs = random_obs(8)
+    noise = policy.sample_noise(8)
+    with th.no_grad():
+        towards_plus = policy.optimize(obs, lambda a: -((a - 0.5) ** 2), 0.1, 0.0, noise).mu
+        towards_minus = policy.optimize(obs, lambda a: -((a + 0.5) ** 2), 0.1, 0.0, noise).mu
+    assert th.isfinite(towards_plus).all() and th.isfinite(towards_minus).all()
+    assert not th.allclose(towards_plus, towards_minus)
+
+
+def test_test_time_iterations():
+    policy = make_policy()
+    obs = random_obs()
+    q_function = ensemble_q_function(policy.critic, obs)
+    policy.n_iterations = 10
+    assert policy.actor.n_iterations == 10
+    noise = policy.sample_noise(BATCH)
+    assert noise.shape[0] == 11
+    assert len(policy.optimize(obs, q_function, 0.1, 1.0, noise).gates) == 10
+    # the actor draws its own noise when acting
+    assert len(policy.actor.optimize(obs, q_function, 0.1, 1.0).gates) == 10
+
+    with pytest.raises(ValueError, match="n_iterations"):
+        policy.n_iterations = 0
+    assert policy.n_iterations == policy.actor.n_iterations == 10
+
+    with pytest.raises(ValueError, match="n_iterations"):
+        make_policy(actor="direct").n_iterations = 10
