@@ -5,18 +5,21 @@
 - ``"B"``: 3 × 512 ELU layers with layer normalization and highway connections
   (:class:`HighwayCritic`).
 
-Both expose ``features_extractor`` and ``q_networks`` (each maps [features, action] to Q),
-which is all :func:`sb3_iterative.objective.ensemble_q_function` needs.
+Both expose ``features_extractor`` and ``q_networks`` (each maps [features, action] to Q).
+:class:`EnsembleQ` binds either to a batch of observations for the objective J.
 """
 
 from typing import Any
 
 import torch as th
+from stable_baselines3.common.type_aliases import PyTorchObs
 from gymnasium import spaces
 from stable_baselines3.common.policies import ContinuousCritic
 from stable_baselines3.common.preprocessing import get_action_dim
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
+
+from sb3_iterative.objective import autograd_action_gradient, pessimistic_weights
 
 CRITIC_ARCHITECTURES = ("A", "B")
 HIGHWAY_NET_ARCH = [512, 512, 512]
@@ -80,6 +83,100 @@ class HighwayCritic(ContinuousCritic):
             q_net = highway_q_network(input_dim, net_arch)
             self.add_module(f"qf{idx}", q_net)
             self.q_networks.append(q_net)
+
+
+# Activations whose derivative the fast path knows, from (pre-activation, output)
+_ACTIVATION_DERIVATIVES = {
+    nn.ReLU: lambda pre, out: (pre > 0).to(pre.dtype),
+    nn.Tanh: lambda pre, out: 1 - out * out,
+}
+
+
+def _stack_mlp_members(q_networks: list[nn.Module]) -> list[tuple[th.Tensor, th.Tensor, nn.Module | None]] | None:
+    """The ensemble as one batched MLP: per layer, weights [n, out, in], biases [n, 1, out] and the
+    activation after it; None unless every member is Linear layers with known activations, alike."""
+    members = [list(q_net) for q_net in q_networks]
+    kinds = [type(module) for module in members[0]]
+    if any([type(module) for module in layers] != kinds for layers in members):
+        return None
+    stacked: list[tuple[th.Tensor, th.Tensor, nn.Module | None]] = []
+    for position, kind in enumerate(kinds):
+        if kind is nn.Linear:
+            weight = th.stack([layers[position].weight for layers in members])
+            bias = th.stack([layers[position].bias for layers in members]).unsqueeze(1)
+            stacked.append((weight, bias, None))
+        elif kind in _ACTIVATION_DERIVATIVES and stacked and stacked[-1][2] is None:
+            stacked[-1] = (*stacked[-1][:2], members[0][position])
+        else:
+            return None
+    if stacked[-1][2] is not None or any(activation is None for _, _, activation in stacked[:-1]):
+        return None
+    return stacked
+
+
+class EnsembleQ:
+    """The critic ensemble bound to a batch of B observations: Q as a function of actions.
+
+    Calling it gives the ensemble's Q values [N, B, n_critics] for actions [N, B, A] through
+    the critic's own modules (autograd works through it). :meth:`action_gradient` gives the
+    Q values and ∂Q̂_β/∂a without autograd when every ensemble member is an MLP of Linear
+    layers with ReLU or Tanh (architecture A): the members run as one batched matrix product
+    per layer, the state's share of the first layer is computed once per binding (it does not
+    change across iterations or samples), and the backward pass computes the action columns
+    only. Other critics (architecture B) take autograd's path.
+
+    The observations' features are a constant of J: the actor's gradients stop at the action.
+    The batched weights are a snapshot: bind again after the critic is updated.
+    """
+
+    def __init__(self, critic: ContinuousCritic, obs: PyTorchObs):
+        self.critic = critic
+        with th.no_grad():
+            self.features = critic.extract_features(obs, critic.features_extractor)
+            self._layers = _stack_mlp_members(critic.q_networks) if critic.n_critics > 0 else None
+            if self._layers is not None:
+                n_features = self.features.shape[1]
+                first_weight, first_bias, _ = self._layers[0]
+                features = self.features.unsqueeze(0).expand(first_weight.shape[0], -1, -1)
+                # W_s·features + b [n, B, H] and W_a [n, H, A]: the first layer split at the action
+                self._state_share = th.baddbmm(first_bias, features, first_weight[:, :, :n_features].transpose(1, 2))
+                self._action_weight = first_weight[:, :, n_features:]
+
+    def __call__(self, actions: th.Tensor) -> th.Tensor:
+        n_samples, batch_size, _ = actions.shape
+        # [N, B, F + A] flattened to [N·B, F + A]: the networks see an ordinary 2-D batch
+        inputs = th.cat([self.features.expand(n_samples, batch_size, -1), actions], dim=-1)
+        inputs = inputs.reshape(n_samples * batch_size, -1)
+        q_values = th.cat([q_net(inputs) for q_net in self.critic.q_networks], dim=1)
+        return q_values.reshape(n_samples, batch_size, -1)
+
+    def action_gradient(self, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
+        """Q values [N, B, n_critics] and ∂Q̂_β/∂a [N, B, A]; no graph is built."""
+        if self._layers is None:
+            return autograd_action_gradient(self, actions, beta)
+        n_samples, batch_size, action_dim = actions.shape
+        n_critics, hidden_dim, _ = self._action_weight.shape
+        with th.no_grad():
+            # forward, members batched: [n, N·B, width] per layer
+            x = actions.reshape(1, n_samples * batch_size, action_dim)
+            pre = th.matmul(x, self._action_weight.transpose(1, 2)).view(n_critics, n_samples, batch_size, hidden_dim)
+            pre = (pre + self._state_share.unsqueeze(1)).view(n_critics, n_samples * batch_size, hidden_dim)
+            derivatives = []  # of each activation, at this input
+            for position, (weight, bias, activation) in enumerate(self._layers):
+                if position > 0:
+                    pre = th.baddbmm(bias, out, weight.transpose(1, 2))
+                out = pre
+                if activation is not None:
+                    out = activation(pre)
+                    derivatives.append(_ACTIVATION_DERIVATIVES[type(activation)](pre, out))
+            q_values = out.squeeze(-1).transpose(0, 1).reshape(n_samples, batch_size, n_critics)
+
+            # backward from ∂Q̂/∂Q_i [n, N·B, 1] to the action columns of the first layer
+            grad = pessimistic_weights(q_values, beta).reshape(-1, n_critics).transpose(0, 1).unsqueeze(-1)
+            for position in range(len(self._layers) - 1, 0, -1):
+                grad = th.bmm(grad, self._layers[position][0]) * derivatives[position - 1]
+            grad = th.bmm(grad, self._action_weight).sum(dim=0)
+        return q_values, grad.view(n_samples, batch_size, action_dim)
 
 
 def make_critic(critic_arch: str, **critic_kwargs: Any) -> ContinuousCritic:

@@ -9,6 +9,9 @@ path-wise estimator). Q̂_β is the pessimistic estimate over the critic ensembl
 
 The iterative actor's inputs and loss, the direct actor's loss, the critic's target and the
 analyses all call :func:`objective` or :func:`objective_gradient`; nothing else computes J.
+A Q function here is any callable from actions [N, B, A] to Q values [N, B, n_critics] with
+the state already bound (:class:`sb3_iterative.critics.EnsembleQ` for SB3 critics); one that
+has an ``action_gradient(actions, beta)`` method supplies ∂Q̂_β/∂a itself, faster than autograd.
 
 Shapes: observations' features [B, F]; λ = (µ, log σ), each [B, A]; noise and actions
 [N, B, A] (N = ``n_action_samples``); Q values [N, B, n_critics]; J [B].
@@ -19,8 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch as th
-from stable_baselines3.common.policies import ContinuousCritic
-from stable_baselines3.common.type_aliases import PyTorchObs
 
 # A Q function of the actions alone (the state is already bound): [N, B, A] -> [N, B, n_critics]
 QFunction = Callable[[th.Tensor], th.Tensor]
@@ -52,27 +53,30 @@ def pessimistic_value(q_values: th.Tensor, beta: float) -> th.Tensor:
     return mean - beta * variance.clamp_min(MIN_VARIANCE).sqrt()
 
 
-def ensemble_q_function(critic: ContinuousCritic, obs: PyTorchObs) -> QFunction:
-    """Bind a critic ensemble to a batch of observations, extracting their features once.
+def pessimistic_weights(q_values: th.Tensor, beta: float) -> th.Tensor:
+    """∂Q̂_β/∂Q_i, the derivative of :func:`pessimistic_value`, same shape as ``q_values``.
 
-    The features are a constant of J: the actor's gradients stop at the action.
-
-    :param critic: an ensemble with ``features_extractor`` and ``q_networks`` (architecture A or B)
-    :param obs: a batch of B observations
-    :return: the ensemble's Q values as a function of actions [N, B, A]
+    1/n − β·(Q_i − mean)/(n·std); for the min (β = 1, two critics), 1 on the smaller critic.
     """
-    with th.no_grad():
-        features = critic.extract_features(obs, critic.features_extractor)
+    n_critics = q_values.shape[-1]
+    if n_critics == 2 and beta == 1.0:
+        return th.nn.functional.one_hot(q_values.argmin(dim=-1), 2).to(q_values.dtype)
+    if beta == 0.0:
+        return th.full_like(q_values, 1.0 / n_critics)
+    centred = q_values - q_values.mean(dim=-1, keepdim=True)
+    variance = centred.pow(2).mean(dim=-1, keepdim=True)
+    std = variance.clamp_min(MIN_VARIANCE).sqrt()
+    scale = th.where(variance > MIN_VARIANCE, beta / (n_critics * std), th.zeros_like(std))
+    return 1.0 / n_critics - scale * centred
 
-    def q_function(actions: th.Tensor) -> th.Tensor:
-        n_samples, batch_size, _ = actions.shape
-        # [N, B, F + A] flattened to [N·B, F + A]: the networks see an ordinary 2-D batch
-        inputs = th.cat([features.expand(n_samples, batch_size, -1), actions], dim=-1)
-        inputs = inputs.reshape(n_samples * batch_size, -1)
-        q_values = th.cat([q_net(inputs) for q_net in critic.q_networks], dim=1)
-        return q_values.reshape(n_samples, batch_size, -1)
 
-    return q_function
+def autograd_action_gradient(q_function: QFunction, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
+    """Q values [N, B, n_critics] and ∂Q̂_β/∂a [N, B, A] by autograd, for any differentiable Q function."""
+    with th.enable_grad():
+        actions = actions.detach().requires_grad_(True)
+        q_values = q_function(actions)
+        (grad,) = th.autograd.grad(pessimistic_value(q_values, beta).sum(), actions)
+    return q_values.detach(), grad
 
 
 def squashed_gaussian_log_prob(
@@ -133,22 +137,41 @@ def objective_gradient(
     noise: th.Tensor,
     ent_coef: th.Tensor | float,
     beta: float,
+    with_value: bool = True,
 ) -> ObjectiveEstimate:
-    """J(s, λ) and ∇_λ J from one forward and one backward pass.
+    """J(s, λ) as :func:`objective` estimates it, and ∇_λ J, with no autograd graph.
 
-    λ enters as a constant (detached): the gradient is taken with respect to λ alone, so no
-    gradient reaches the critic's or the actor's parameters. Works under ``torch.no_grad()``.
-    Each state's J depends only on its own λ, so the gradient of ΣJ is the per-state gradient.
+    The gradient is the chain rule through the same samples: with u = µ + σ·ε, a = tanh(u),
+        ∂J/∂u = ∂Q̂/∂a · (1 − a²) − α · ∂log π/∂u,   ∂log π/∂u = 2a(1 − a²)/(1 − a² + 1e−6),
+        ∇_µ J = mean_N ∂J/∂u,   ∇_{log σ} J = mean_N (∂J/∂u · σε) + α
+    (the Gaussian part of −log π is −ε²/2 − log σ − const under reparameterisation).
+    ∂Q̂/∂a comes from the Q function's ``action_gradient`` if it has one, else from autograd.
+    No gradient reaches the critic's or the actor's parameters; works under ``torch.no_grad()``.
+    With ``with_value=False`` (acting: only ∇_λ J is needed) J and log π are left out (NaN).
     """
-    with th.enable_grad():
-        mu = mu.detach().requires_grad_(True)
-        log_std = log_std.detach().requires_grad_(True)
-        estimate = objective(q_function, mu, log_std, noise, ent_coef, beta)
-        grad_mu, grad_log_std = th.autograd.grad(estimate.value.sum(), (mu, log_std))
+    with th.no_grad():
+        std = log_std.exp()
+        gaussian_actions = mu + noise * std
+        actions = th.tanh(gaussian_actions)
+        if hasattr(q_function, "action_gradient"):
+            q_values, grad_actions = q_function.action_gradient(actions, beta)
+        else:
+            q_values, grad_actions = autograd_action_gradient(q_function, actions, beta)
+        if with_value:
+            log_prob = squashed_gaussian_log_prob(mu, std, gaussian_actions, actions)
+            value = (pessimistic_value(q_values, beta) - ent_coef * log_prob).mean(dim=0)
+        else:
+            log_prob = value = th.full((), math.nan)
+
+        tanh_derivative = 1 - actions * actions
+        grad_log_prob = 2 * actions * tanh_derivative / (tanh_derivative + TANH_EPSILON)
+        grad_gaussian = grad_actions * tanh_derivative - ent_coef * grad_log_prob  # ∂J/∂u [N, B, A]
+        grad_mu = grad_gaussian.mean(dim=0)
+        grad_log_std = (grad_gaussian * noise * std).mean(dim=0) + ent_coef
     return ObjectiveEstimate(
-        value=estimate.value.detach(),
-        actions=estimate.actions.detach(),
-        log_prob=estimate.log_prob.detach(),
+        value=value,
+        actions=actions,
+        log_prob=log_prob,
         grad_mu=grad_mu,
         grad_log_std=grad_log_std,
     )

@@ -8,7 +8,8 @@ from torch import nn
 
 from sb3_iterative import IterativeSACPolicy
 from sb3_iterative.iterative_sac.policies import actor_loss
-from sb3_iterative.objective import ObjectiveEstimate, ensemble_q_function, objective, objective_gradient
+from sb3_iterative.critics import EnsembleQ
+from sb3_iterative.objective import ObjectiveEstimate, objective, objective_gradient
 
 BATCH = 16
 OBSERVATION_SPACE = spaces.Box(-1, 1, (2,), dtype=np.float32)
@@ -32,22 +33,23 @@ def random_obs(batch_size: int = BATCH) -> th.Tensor:
 def optimize_and_loss(policy, obs, q_function, ent_coef, beta, noise):
     """One actor loss, as IterativeSAC.train computes it."""
     trace = policy.optimize(obs, q_function, ent_coef, beta, noise)
-    final = objective_gradient(q_function, trace.mu, trace.log_std, noise[-1], ent_coef, beta)
-    return trace, actor_loss(trace, final)
+    loss, final = actor_loss(trace, q_function, noise[-1], ent_coef, beta)
+    value = -th.stack([estimate.value for estimate in [*trace.estimates, final][trace.first_trained :]]).mean()
+    return trace, (loss, value)
 
 
 def test_gates_and_shapes():
     th.manual_seed(0)
     policy = make_policy(action_dim=3)
     obs = random_obs()
-    trace = policy.optimize(obs, ensemble_q_function(policy.critic, obs), 0.1, 1.0, policy.sample_noise(BATCH))
+    trace = policy.optimize(obs, EnsembleQ(policy.critic, obs), 0.1, 1.0, policy.sample_noise(BATCH))
     assert len(trace.lambdas) == policy.n_iterations + 1 and len(trace.gates) == policy.n_iterations
     assert all(mu.shape == log_std.shape == (BATCH, 3) for mu, log_std in trace.lambdas)
     # zero-initialised heads: every gate starts at exactly 0.5
     assert all(th.equal(gate, th.full((BATCH, 6), 0.5)) for gate in trace.gates)
 
     randomize_heads(policy, std=3.0)
-    trace = policy.optimize(obs, ensemble_q_function(policy.critic, obs), 0.1, 1.0, policy.sample_noise(BATCH))
+    trace = policy.optimize(obs, EnsembleQ(policy.critic, obs), 0.1, 1.0, policy.sample_noise(BATCH))
     gates = th.stack(trace.gates)
     assert ((gates >= 0) & (gates <= 1)).all()
     assert gates.min() < 0.1 and gates.max() > 0.9
@@ -58,14 +60,14 @@ def test_actor_loss_reaches_actor_only():
     policy = make_policy()
     obs = random_obs()
     noise = policy.sample_noise(BATCH)
-    _, (loss, _) = optimize_and_loss(policy, obs, ensemble_q_function(policy.critic, obs), 0.1, 1.0, noise)
+    _, (loss, _) = optimize_and_loss(policy, obs, EnsembleQ(policy.critic, obs), 0.1, 1.0, noise)
     loss.backward()
     # zero-initialised heads still get a gradient, or training could never start
     assert policy.actor.update_and_gate.weight.grad.abs().sum() > 0
 
     policy.actor.zero_grad(set_to_none=True)
     randomize_heads(policy)
-    _, (loss, _) = optimize_and_loss(policy, obs, ensemble_q_function(policy.critic, obs), 0.1, 1.0, noise)
+    _, (loss, _) = optimize_and_loss(policy, obs, EnsembleQ(policy.critic, obs), 0.1, 1.0, noise)
     loss.backward()
     for name, param in policy.actor.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
@@ -96,7 +98,7 @@ def test_surrogate_gradient_equals_straightforward_gradient(actor):
     if actor == "iterative":
         randomize_heads(policy)
     obs = random_obs()
-    q_function = ensemble_q_function(policy.critic, obs)
+    q_function = EnsembleQ(policy.critic, obs)
     noise = policy.sample_noise(BATCH)
     params = list(policy.actor.parameters())
 
@@ -174,7 +176,7 @@ def test_one_dimensional_actions_use_the_gradient():
 def test_test_time_iterations():
     policy = make_policy()
     obs = random_obs()
-    q_function = ensemble_q_function(policy.critic, obs)
+    q_function = EnsembleQ(policy.critic, obs)
     policy.n_iterations = 10
     assert policy.actor.n_iterations == 10
     noise = policy.sample_noise(BATCH)

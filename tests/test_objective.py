@@ -8,9 +8,10 @@ from stable_baselines3.common.policies import ContinuousCritic
 from stable_baselines3.common.torch_layers import FlattenExtractor
 from torch import nn
 
+from sb3_iterative.critics import EnsembleQ, make_critic
 from sb3_iterative.objective import (
     TANH_EPSILON,
-    ensemble_q_function,
+    autograd_action_gradient,
     objective,
     objective_gradient,
     pessimistic_value,
@@ -126,25 +127,27 @@ def test_objective_entropy_rises_with_std():
     assert all(wider > narrower for narrower, wider in zip(values, values[1:])), values
 
 
-def test_objective_gradient_equals_autograd():
-    obs = th.randn(BATCH, 2)
-    q_function = SmallCritic().q_function(obs)
-    mu = th.randn(BATCH, ACTION_DIM, requires_grad=True)
-    log_std = (th.randn(BATCH, ACTION_DIM) * 0.3 - 1).requires_grad_(True)
-    noise = th.randn(N_SAMPLES, BATCH, ACTION_DIM)
+# float64 shows the closed-form chain rule is exact; float32 is what training runs in
+@pytest.mark.parametrize(("dtype", "tolerance"), [(th.float64, 1e-10), (th.float32, 1e-5)])
+def test_objective_gradient_equals_autograd(dtype, tolerance):
+    obs = th.randn(BATCH, 2, dtype=dtype)
+    q_function = SmallCritic().to(dtype).q_function(obs)
+    mu = th.randn(BATCH, ACTION_DIM, dtype=dtype, requires_grad=True)
+    log_std = (th.randn(BATCH, ACTION_DIM, dtype=dtype) * 0.3 - 1).requires_grad_(True)
+    noise = th.randn(N_SAMPLES, BATCH, ACTION_DIM, dtype=dtype)
     value = objective(q_function, mu, log_std, noise, ent_coef=0.3, beta=2.5).value
     grad_mu, grad_log_std = th.autograd.grad(value.sum(), (mu, log_std))
 
     estimate = objective_gradient(q_function, mu, log_std, noise, ent_coef=0.3, beta=2.5)
-    th.testing.assert_close(estimate.value, value.detach(), rtol=0, atol=1e-6)
-    th.testing.assert_close(estimate.grad_mu, grad_mu, rtol=0, atol=1e-6)
-    th.testing.assert_close(estimate.grad_log_std, grad_log_std, rtol=0, atol=1e-6)
+    th.testing.assert_close(estimate.value, value.detach(), rtol=0, atol=tolerance)
+    th.testing.assert_close(estimate.grad_mu, grad_mu, rtol=0, atol=tolerance)
+    th.testing.assert_close(estimate.grad_log_std, grad_log_std, rtol=0, atol=tolerance)
     assert grad_mu.abs().sum() > 0 and grad_log_std.abs().sum() > 0
 
     with th.no_grad():
         under_no_grad = objective_gradient(q_function, mu, log_std, noise, ent_coef=0.3, beta=2.5)
-    th.testing.assert_close(under_no_grad.grad_mu, grad_mu, rtol=0, atol=1e-6)
-    th.testing.assert_close(under_no_grad.grad_log_std, grad_log_std, rtol=0, atol=1e-6)
+    th.testing.assert_close(under_no_grad.grad_mu, grad_mu, rtol=0, atol=tolerance)
+    th.testing.assert_close(under_no_grad.grad_log_std, grad_log_std, rtol=0, atol=tolerance)
 
 
 def test_objective_gradient_leaves_critic_and_actor_parameters_alone():
@@ -165,8 +168,42 @@ def test_ensemble_q_function_matches_critic_forward():
         observation_space, action_space, [16], FlattenExtractor(observation_space), features_dim=2, n_critics=3
     )
     obs, actions = th.randn(BATCH, 2), th.rand(N_SAMPLES, BATCH, ACTION_DIM) * 2 - 1
-    q_values = ensemble_q_function(critic, obs)(actions)
+    q_values = EnsembleQ(critic, obs)(actions)
     assert q_values.shape == (N_SAMPLES, BATCH, 3)
     for sample in range(N_SAMPLES):
         expected = th.cat(critic(obs, actions[sample]), dim=1)
         th.testing.assert_close(q_values[sample], expected)
+
+
+@pytest.mark.parametrize("activation_fn", [nn.ReLU, nn.Tanh])
+@pytest.mark.parametrize(("n_critics", "beta"), [(2, 1.0), (2, 2.5), (3, 0.0), (5, 2.5)])
+def test_ensemble_fast_action_gradient_equals_autograd(activation_fn, n_critics, beta):
+    """EnsembleQ's batched, hand-written backward through an MLP ensemble is autograd's gradient."""
+    observation_space = spaces.Box(-1, 1, (5,), dtype=np.float32)
+    action_space = spaces.Box(-1, 1, (ACTION_DIM,), dtype=np.float32)
+    critic = ContinuousCritic(
+        observation_space, action_space, [32, 16], nn.Flatten(), 5, activation_fn=activation_fn, n_critics=n_critics
+    )
+    obs = th.randn(BATCH, 5)
+    actions = th.rand(N_SAMPLES, BATCH, ACTION_DIM) * 2 - 1
+    bound = EnsembleQ(critic, obs)
+    assert bound._layers is not None  # the fast path is the one under test
+
+    q_values, grad = bound.action_gradient(actions, beta)
+    reference_q, reference_grad = autograd_action_gradient(bound, actions, beta)
+    th.testing.assert_close(q_values, reference_q, rtol=0, atol=1e-5)
+    th.testing.assert_close(grad, reference_grad, rtol=0, atol=1e-5)
+    assert grad.abs().sum() > 0
+
+
+def test_highway_critic_takes_the_autograd_path():
+    observation_space = spaces.Box(-1, 1, (5,), dtype=np.float32)
+    action_space = spaces.Box(-1, 1, (ACTION_DIM,), dtype=np.float32)
+    critic = make_critic("B", observation_space=observation_space, action_space=action_space, net_arch=[16, 16],
+                         features_extractor=nn.Flatten(), features_dim=5)
+    bound = EnsembleQ(critic, th.randn(BATCH, 5))
+    assert bound._layers is None
+    actions = th.rand(N_SAMPLES, BATCH, ACTION_DIM) * 2 - 1
+    q_values, grad = bound.action_gradient(actions, 2.5)
+    assert q_values.shape == (N_SAMPLES, BATCH, 2) and grad.shape == actions.shape
+    assert th.isfinite(grad).all() and grad.abs().sum() > 0

@@ -21,7 +21,8 @@ from sb3_iterative.iterative_sac.policies import (
     actor_loss,
     check_beta,
 )
-from sb3_iterative.objective import ensemble_q_function, objective, objective_gradient
+from sb3_iterative.critics import EnsembleQ
+from sb3_iterative.objective import objective
 
 SelfIterativeSAC = TypeVar("SelfIterativeSAC", bound="IterativeSAC")
 
@@ -202,13 +203,13 @@ class IterativeSAC(SAC):
                 # (online critics), and the target critics value what it does
                 next_trace = self.policy.optimize(
                     replay_data.next_observations,
-                    ensemble_q_function(self.critic, replay_data.next_observations),
+                    EnsembleQ(self.critic, replay_data.next_observations),
                     ent_coef,
                     self.beta,
                     next_noise,
                 )
                 next_value = objective(
-                    ensemble_q_function(self.critic_target, replay_data.next_observations),
+                    EnsembleQ(self.critic_target, replay_data.next_observations),
                     next_trace.mu,
                     next_trace.log_std,
                     next_noise[-1],
@@ -227,16 +228,16 @@ class IterativeSAC(SAC):
 
             # The actor optimizes J on the updated critics; every estimate of ∇_λ J is both the
             # next update's input and a term of the loss
-            q_function = ensemble_q_function(self.critic, replay_data.observations)
+            q_function = EnsembleQ(self.critic, replay_data.observations)
             trace = self.policy.optimize(replay_data.observations, q_function, ent_coef, self.beta, noise)
-            final = objective_gradient(q_function, trace.mu, trace.log_std, noise[-1], ent_coef, self.beta)
-            if not (th.isfinite(final.value).all() and th.isfinite(final.grad_mu).all()):  # type: ignore[arg-type]
+            loss, final = actor_loss(trace, q_function, noise[-1], ent_coef, self.beta)
+            if not th.isfinite(final.value).all():
                 raise RuntimeError(
                     "The critic returned non-finite values while the actor optimized J: training diverged "
                     "(check the rewards and the learning rate)"
                 )
-            loss, loss_value = actor_loss(trace, final)
-            logs["actor_loss"].append(loss_value.item())
+            trained_values = [estimate.value for estimate in [*trace.estimates, final][trace.first_trained :]]
+            logs["actor_loss"].append(-th.stack(trained_values).mean().item())  # −mean_k J(λ_k)
             if trace.estimates:  # the iterative actor: J(λ_K) − J(λ_0), the paper's per-step improvement
                 logs["objective_improvement"].append((final.value - trace.estimates[0].value).mean().item())
                 logs["gate_mean"].append(th.stack(trace.gates).mean().item())

@@ -20,8 +20,8 @@ from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN, Actor, SACP
 from torch import nn
 from torch.nn import functional as F
 
-from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, make_critic
-from sb3_iterative.objective import ObjectiveEstimate, QFunction, ensemble_q_function, objective_gradient
+from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, EnsembleQ, make_critic
+from sb3_iterative.objective import ObjectiveEstimate, QFunction, objective, objective_gradient
 
 ACTOR_KINDS = ("iterative", "direct")
 # (x − mean) / (std + 1e−7) in the authors' code; layer_norm puts its epsilon under the root
@@ -55,27 +55,37 @@ class IterativeTrace:
         return self.lambdas[-1][1]
 
 
-def actor_loss(trace: IterativeTrace, final: ObjectiveEstimate) -> tuple[th.Tensor, th.Tensor]:
-    """The actor's loss: the average over trained λ_k of −J(s, λ_k) (Algorithm 2, one-step truncated).
+def actor_loss(
+    trace: IterativeTrace,
+    q_function: QFunction,
+    noise: th.Tensor,
+    ent_coef: th.Tensor | float,
+    beta: float,
+) -> tuple[th.Tensor, ObjectiveEstimate]:
+    """The actor's loss, the average over trained λ_k of −J(s, λ_k), and J at λ_K.
 
-    ∂J(λ_k)/∂φ = ∇_λ J(λ_k) · ∂λ_k/∂φ, and ∇_λ J(λ_k) is already known: it was the input of
-    update k + 1 (or is ``final``'s, for λ_K). The loss is therefore backpropagated through
-    f_φ alone, with no second pass through the critic. Because λ_{k−1} entered update k
-    detached, no gradient flows along the chain of iterations.
+    Iterative actor (Algorithm 2, one-step truncated): ∂J(λ_k)/∂φ = ∇_λ J(λ_k) · ∂λ_k/∂φ, and
+    ∇_λ J(λ_k) is already known, the input of update k + 1 (for λ_K it is computed here). The
+    loss is backpropagated through f_φ alone, with no second pass through the critic; since
+    λ_{k−1} entered update k detached, no gradient flows along the chain of iterations.
+    Direct actor: nothing to share, so −J(s, f_φ(s)) is backpropagated through the critic by
+    autograd, exactly as SAC does.
 
     :param trace: the optimization, with λ attached to the actor's graph
-    :param final: J and ∇_λ J at λ_K (:func:`objective_gradient`)
-    :return: the loss to backpropagate (same gradient as −mean J) and −mean J itself, for logging
+    :param q_function: the critic ensemble bound to the observations
+    :param noise: ε for the estimate at λ_K [N, B, A]
+    :return: the loss to backpropagate (its gradient is that of −mean J) and the estimate at λ_K
     """
-    evaluations = [*trace.estimates, final]
-    trained = list(zip(trace.lambdas, evaluations, strict=True))[trace.first_trained :]
+    if not trace.estimates:
+        final = objective(q_function, trace.mu, trace.log_std, noise, ent_coef, beta)
+        return -final.value.mean(), final
+    final = objective_gradient(q_function, trace.mu, trace.log_std, noise, ent_coef, beta)
+    evaluations = [*trace.estimates, final][trace.first_trained :]
     surrogate = sum(
-        (estimate.grad_mu * mu).sum(dim=-1) + (estimate.grad_log_std * log_std).sum(dim=-1)
-        for (mu, log_std), estimate in trained
+        (estimate.grad_mu * mu).sum(dim=-1) + (estimate.grad_log_std * log_std).sum(dim=-1)  # type: ignore[operator]
+        for (mu, log_std), estimate in zip(trace.lambdas[trace.first_trained :], evaluations, strict=True)
     )
-    loss = -surrogate.mean() / len(trained)
-    value = -th.stack([estimate.value for _, estimate in trained]).mean()
-    return loss, value
+    return -surrogate.mean() / len(evaluations), final
 
 
 def soft_clamp(x: th.Tensor, low: float, high: float) -> th.Tensor:
@@ -194,9 +204,9 @@ class IterativeActor(BaseModel):
             [self.action_dim, self.action_dim, 2 * self.action_dim], dim=1
         )
         gate = th.sigmoid(gate_logits)
-        gate_mu, gate_log_std = gate.chunk(2, dim=1)
-        mu = gate_mu * mu + (1 - gate_mu) * update_mu
-        log_std = gate_log_std * log_std + (1 - gate_log_std) * soft_clamp(update_log_std, LOG_STD_MIN, LOG_STD_MAX)
+        update = th.cat([update_mu, soft_clamp(update_log_std, LOG_STD_MIN, LOG_STD_MAX)], dim=1)
+        # ω ⊙ λ + (1 − ω) ⊙ δ for µ and log σ at once
+        mu, log_std = th.lerp(update, th.cat([mu, log_std], dim=1), gate).chunk(2, dim=1)
         return mu, log_std, gate
 
     def optimize(
@@ -207,6 +217,7 @@ class IterativeActor(BaseModel):
         beta: float,
         noise: th.Tensor | None = None,
         generator: th.Generator | None = None,
+        with_values: bool = True,
     ) -> IterativeTrace:
         """Algorithm 2: K gated updates of λ from λ_0, each fed the state, λ and ∇_λ J.
 
@@ -219,6 +230,7 @@ class IterativeActor(BaseModel):
         :param beta: the pessimism β of J
         :param noise: ε for the K estimates of ∇_λ J [K, N, B, A]; drawn here when None
         :param generator: the random generator for the noise drawn here (None: torch's global one)
+        :param with_values: estimate J itself at each λ_k, not only ∇_λ J (training logs it)
         """
         features = self.extract_features(obs, self.features_extractor)
         batch_size = features.shape[0]
@@ -228,7 +240,7 @@ class IterativeActor(BaseModel):
         mu, log_std = self.initial_parameters(batch_size)
         trace = IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=1)
         for k in range(self.n_iterations):
-            estimate = objective_gradient(q_function, mu, log_std, noise[k], ent_coef, beta)
+            estimate = objective_gradient(q_function, mu, log_std, noise[k], ent_coef, beta, with_values)
             mu, log_std, gate = self.update(features, mu.detach(), log_std.detach(), estimate)
             trace.estimates.append(estimate)
             trace.lambdas.append((mu, log_std))
@@ -245,7 +257,7 @@ class IterativeActor(BaseModel):
         generator = None
         if deterministic:
             generator = th.Generator(device=self.device).manual_seed(DETERMINISTIC_SEED)
-        trace = self.optimize(obs, q_function, self.ent_coef, beta, generator=generator)
+        trace = self.optimize(obs, q_function, self.ent_coef, beta, generator=generator, with_values=False)
         mu, log_std = trace.mu, trace.log_std
         if not (th.isfinite(mu).all() and th.isfinite(log_std).all()):
             raise RuntimeError(
@@ -414,7 +426,7 @@ class IterativeSACPolicy(SACPolicy):
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
         if isinstance(self.actor, IterativeActor):
-            q_function = ensemble_q_function(self.critic, observation)
+            q_function = EnsembleQ(self.critic, observation)
             return self.actor(observation, q_function, beta=self.beta_collect, deterministic=deterministic)
         return self.actor(observation, deterministic)
 
