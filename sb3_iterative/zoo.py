@@ -1,0 +1,136 @@
+"""The rl-zoo3 bridge: IterativeSAC as rl-zoo3's algorithm ``iterative_sac``.
+
+rl-zoo3 has no plugin mechanism. Its train, enjoy and hyperparameter search read three
+module-level dicts, shared by every rl-zoo3 module that imports them: ``ALGOS`` (name →
+algorithm class), ``HYPERPARAMS_SAMPLER`` (name → Optuna sampler) and
+``HYPERPARAMS_CONVERTER`` (name → function turning a stored trial's parameters back into
+hyperparameters, for ``--trial-id``). :func:`register` adds ``iterative_sac`` to all three.
+
+The package ships its own hyperparameter files (:func:`hyperparams_file`): ``iterative_sac.yml``
+with the paper's settings and ``sac.yml`` with stock SAC on the same tasks and budget. rl-zoo3
+would look for them inside its own package, so ``python -m sb3_iterative.train`` passes them as
+``-conf`` when the user gives none.
+"""
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import optuna
+from rl_zoo3.hyperparams_opt import HYPERPARAMS_CONVERTER, HYPERPARAMS_SAMPLER, convert_offpolicy_params, sample_sac_params
+from rl_zoo3.utils import ALGOS
+
+from sb3_iterative.critics import HIGHWAY_NET_ARCH
+from sb3_iterative.iterative_sac import IterativeSAC
+
+ALGO = "iterative_sac"
+HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
+# Algorithms whose default hyperparameters come from this package rather than from rl-zoo3:
+# ours, and stock SAC with the same budget, so that a comparison reads both from one place.
+PACKAGE_ALGOS = (ALGO, "sac")
+# What the search adds to rl-zoo3's SAC search space (trial parameter names, as Optuna stores them).
+ITERATIVE_SEARCH = ("n_iterations", "n_action_samples", "beta", "critic_arch")
+
+
+def register() -> None:
+    """Make ``iterative_sac`` an rl-zoo3 algorithm: training, ``enjoy``, ``-optimize`` and ``--trial-id``.
+
+    Call it before rl-zoo3's ``train()`` or ``enjoy()`` builds its command line (the ``--algo``
+    choices are read from ``ALGOS`` then). Calling it again changes nothing.
+    """
+    ALGOS[ALGO] = IterativeSAC
+    HYPERPARAMS_SAMPLER[ALGO] = sample_iterative_sac_params
+    HYPERPARAMS_CONVERTER[ALGO] = convert_iterative_sac_params
+
+
+def hyperparams_file(algo: str) -> Path | None:
+    """The package's hyperparameter file for ``algo`` (``iterative_sac`` or ``sac``), None for the others.
+
+    The files are package data (``sb3_iterative/hyperparams/``): the same path serves a source
+    checkout and an installed wheel.
+    """
+    return HYPERPARAMS_DIR / f"{algo}.yml" if algo in PACKAGE_ALGOS else None
+
+
+def with_default_conf(argv: list[str]) -> list[str]:
+    """rl-zoo3 ``train`` arguments, with ``--conf-file`` pointing at the package's file for
+    ``--algo`` when the user gave no ``-conf`` and the package has one (see :func:`hyperparams_file`).
+
+    Only ``--algo`` and ``-conf`` are read here, with rl-zoo3's option names, so abbreviations and
+    ``--opt=value`` resolve as rl-zoo3 resolves them; anything this parse cannot read is left for
+    rl-zoo3 to report.
+    """
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    parser.add_argument("--algo")
+    parser.add_argument("-conf", "--conf-file")
+    try:
+        known, _ = parser.parse_known_args(argv)
+    except argparse.ArgumentError:
+        return argv
+    path = hyperparams_file(known.algo)
+    if known.conf_file is not None or path is None:
+        return argv
+    return [*argv, "--conf-file", str(path)]
+
+
+class EnjoyIterativeSAC(IterativeSAC):
+    """IterativeSAC as rl-zoo3's ``enjoy`` should load it: with a one-transition replay buffer.
+
+    ``enjoy`` passes ``buffer_size=1`` (and ``optimize_memory_usage=False``) only to the
+    off-policy algorithms of a list written inside the function, so a full-size buffer (1e6
+    transitions, several GB of address space on Humanoid) would be allocated for an agent that
+    only acts. ``python -m sb3_iterative.enjoy`` puts this class in ``ALGOS`` for its own process;
+    ``load`` returns a plain :class:`IterativeSAC`.
+    """
+
+    @classmethod
+    def load(cls, *args: Any, **kwargs: Any) -> IterativeSAC:  # type: ignore[override]
+        return IterativeSAC.load(*args, **{"buffer_size": 1, "optimize_memory_usage": False, **kwargs})
+
+
+def sample_iterative_sac_params(
+    trial: optuna.Trial, n_actions: int, n_envs: int, additional_args: dict[str, Any]
+) -> dict[str, Any]:
+    """Optuna sampler for IterativeSAC: rl-zoo3's SAC search space plus the paper's options.
+
+    - ``n_iterations`` K in [1, 10] (the paper: 5; more at test time helps, its Fig. 21)
+    - ``n_action_samples`` N in [1, 10], log scale (the authors' code: 10)
+    - ``beta`` β in [0, 4] (the paper: 1.5 on Hopper, 2.5 elsewhere; 1 is SAC's min over two critics)
+    - ``critic_arch`` "A" or "B". With "B" the critic is the paper's 3 × 512 highway network and
+      the sampled ``net_arch`` shapes the actor only: highway layers need equal widths, and
+      rl-zoo3's ``net_arch`` choices include [400, 300].
+
+    ``beta_collect`` stays 1, as in the paper.
+    """
+    hyperparams = sample_sac_params(trial, n_actions, n_envs, additional_args)
+    iterative = {
+        "n_iterations": trial.suggest_int("n_iterations", 1, 10),
+        "n_action_samples": trial.suggest_int("n_action_samples", 1, 10, log=True),
+        "beta": trial.suggest_float("beta", 0.0, 4.0),
+        "critic_arch": trial.suggest_categorical("critic_arch", ["A", "B"]),
+    }
+    return add_iterative_params(hyperparams, iterative)
+
+
+def convert_iterative_sac_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
+    """A stored trial's parameters (Optuna's names) as IterativeSAC hyperparameters, as the sampler built them.
+
+    rl-zoo3 calls it to train with ``--storage ... --study-name ... --trial-id N``.
+    """
+    sac_params = {key: value for key, value in sampled_params.items() if key not in ITERATIVE_SEARCH}
+    iterative = {key: sampled_params[key] for key in ITERATIVE_SEARCH}
+    return add_iterative_params(convert_offpolicy_params(sac_params), iterative)
+
+
+def add_iterative_params(sac_hyperparams: dict[str, Any], iterative: dict[str, Any]) -> dict[str, Any]:
+    """SAC hyperparameters (rl-zoo3's conversion) with the sampled iterative options placed:
+    ``beta`` as an algorithm argument, the others as policy keywords."""
+    policy_kwargs = dict(sac_hyperparams.get("policy_kwargs", {}))
+    policy_kwargs.update(
+        n_iterations=iterative["n_iterations"],
+        n_action_samples=iterative["n_action_samples"],
+        critic_arch=iterative["critic_arch"],
+    )
+    if iterative["critic_arch"] == "B":
+        policy_kwargs["net_arch"] = dict(pi=policy_kwargs["net_arch"], qf=list(HIGHWAY_NET_ARCH))
+    return {**sac_hyperparams, "beta": iterative["beta"], "policy_kwargs": policy_kwargs}
