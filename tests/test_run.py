@@ -193,3 +193,18 @@ def test_progress_bar(capsys):
     model.learn(100, progress_bar=True)
     check_trained(model, 100, expected_updates=50)
     assert "100/100" in capsys.readouterr().out
+
+
+def test_compiled_acting_matches_eager_acting():
+    model = IterativeSAC(
+        "MlpPolicy", "Pendulum-v1", learning_starts=50, batch_size=32, seed=0, device="cpu",
+        policy_kwargs=dict(net_arch=[32, 32], compile_acting=True),
+    )
+    model.learn(80)  # collection runs through the compiled path
+    assert model.policy._compiled_act is not None
+    obs = np.stack([model.observation_space.sample() for _ in range(4)])
+    compiled, _ = model.predict(obs, deterministic=True)
+    model.policy.compile_acting = False
+    eager, _ = model.predict(obs, deterministic=True)
+    np.testing.assert_allclose(compiled, eager, atol=1e-5)
+    assert model.policy._get_constructor_parameters()["compile_acting"] is False

@@ -283,6 +283,9 @@ class IterativeSACPolicy(SACPolicy):
     :param beta_collect: the pessimism β of J while acting (collection, ``predict``)
     :param critic_arch: ``"A"`` (SAC's MLP critic) or ``"B"`` (3 × 512 ELU, layer norm,
         highway connections; the default ``net_arch`` of its critic is then 3 × 512)
+    :param compile_acting: run the iterative actor's acting path through ``torch.compile``:
+        about 3× faster ``predict`` on one observation, after about 30 s of compilation for each
+        batch size (worth it for deployment and long runs; needs a C++ compiler on CPU)
     """
 
     actor: IterativeActor | Actor  # type: ignore[assignment]
@@ -311,6 +314,7 @@ class IterativeSACPolicy(SACPolicy):
         init_std: float = 0.5,
         beta_collect: float = 1.0,
         critic_arch: str = "A",
+        compile_acting: bool = False,
     ):
         if use_sde:
             raise ValueError("IterativeSACPolicy does not support gSDE (use_sde=True)")
@@ -331,6 +335,8 @@ class IterativeSACPolicy(SACPolicy):
         self.init_std = float(init_std)
         self.beta_collect = float(beta_collect)
         self.critic_arch = critic_arch
+        self.compile_acting = bool(compile_acting)
+        self._compiled_act: Any = None
         if net_arch is None and critic_arch == "B":
             net_arch = dict(pi=[256, 256], qf=HIGHWAY_NET_ARCH)
         super().__init__(
@@ -376,6 +382,7 @@ class IterativeSACPolicy(SACPolicy):
                 init_std=self.init_std,
                 beta_collect=self.beta_collect,
                 critic_arch=self.critic_arch,
+                compile_acting=self.compile_acting,
             )
         )
         return data
@@ -425,10 +432,17 @@ class IterativeSACPolicy(SACPolicy):
         return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0)
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
-        if isinstance(self.actor, IterativeActor):
-            q_function = EnsembleQ(self.critic, observation)
-            return self.actor(observation, q_function, beta=self.beta_collect, deterministic=deterministic)
-        return self.actor(observation, deterministic)
+        if not isinstance(self.actor, IterativeActor):
+            return self.actor(observation, deterministic)
+        if not self.compile_acting:
+            return self._act_iteratively(observation, deterministic)
+        if self._compiled_act is None:
+            self._compiled_act = th.compile(self._act_iteratively, dynamic=False)
+        return self._compiled_act(observation, deterministic)
+
+    def _act_iteratively(self, observation: PyTorchObs, deterministic: bool) -> th.Tensor:
+        q_function = EnsembleQ(self.critic, observation)
+        return self.actor(observation, q_function, beta=self.beta_collect, deterministic=deterministic)
 
 
 def check_count(name: str, value: Any) -> None:

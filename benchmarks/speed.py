@@ -1,0 +1,102 @@
+"""Speed of IterativeSAC against SB3's SAC, measured in one run: a markdown table.
+
+For SAC and IterativeSAC at K ∈ {1, 5} and N ∈ {1, 10} on HalfCheetah-v5 (one torch thread):
+- the training step, ``model.train(gradient_steps, batch_size=256)`` on a filled buffer, and its
+  ratio to SAC's;
+- acting latency, ``model.predict`` on one observation (stochastic, as in data collection);
+- environment steps per second in ``learn()`` once learning has started.
+Measurements go round-robin over the configurations and the median is reported, so that the
+machine's load falls on all of them alike.
+
+    python benchmarks/speed.py                      # about 5 minutes on 2 cores
+    python benchmarks/speed.py --rounds 5 --env Pendulum-v1
+"""
+
+import argparse
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from datetime import date
+
+import torch as th
+from stable_baselines3 import SAC
+from stable_baselines3.common.base_class import BaseAlgorithm
+
+from sb3_iterative import IterativeSAC
+
+CONFIGURATIONS: dict[str, tuple[type[BaseAlgorithm], dict]] = {
+    "SAC": (SAC, {}),
+    "IterativeSAC K=1 N=1": (IterativeSAC, dict(n_iterations=1, n_action_samples=1)),
+    "IterativeSAC K=5 N=1": (IterativeSAC, dict(n_iterations=5, n_action_samples=1)),
+    "IterativeSAC K=1 N=10": (IterativeSAC, dict(n_iterations=1, n_action_samples=10)),
+    "IterativeSAC K=5 N=10": (IterativeSAC, dict(n_iterations=5, n_action_samples=10)),
+    "IterativeSAC K=5 N=1, compile_acting": (IterativeSAC, dict(n_iterations=5, n_action_samples=1, compile_acting=True)),
+}
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def seconds_per_call(function: Callable[[], object], calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        function()
+    return (time.perf_counter() - start) / calls
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="HalfCheetah-v5")
+    parser.add_argument("--rounds", type=int, default=3, help="round-robin repetitions (median reported)")
+    parser.add_argument("--gradient-steps", type=int, default=10, help="training steps per timing")
+    parser.add_argument("--predict-calls", type=int, default=200)
+    parser.add_argument("--learn-steps", type=int, default=200, help="environment steps per learn() timing")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    th.set_num_threads(1)
+
+    models: dict[str, BaseAlgorithm] = {}
+    for name, (algorithm, policy_kwargs) in CONFIGURATIONS.items():
+        # Random actions fill the buffer without training; learning starts right after
+        model = algorithm("MlpPolicy", args.env, learning_starts=1000, batch_size=256, seed=0, device=args.device,
+                          policy_kwargs=policy_kwargs or None)
+        model.learn(1000)
+        models[name] = model
+
+    train_times: dict[str, list[float]] = {name: [] for name in models}
+    act_times: dict[str, list[float]] = {name: [] for name in models}
+    steps_per_second: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(args.rounds):
+        for name, model in models.items():
+            model.train(1, batch_size=256)  # warm-up
+            train_times[name].append(seconds_per_call(lambda m=model: m.train(args.gradient_steps, 256), 1) / args.gradient_steps)
+            obs = model.get_env().reset()
+            act_times[name].append(seconds_per_call(lambda m=model, o=obs: m.predict(o), args.predict_calls))
+            start = time.perf_counter()
+            model.learn(args.learn_steps, reset_num_timesteps=False)
+            steps_per_second[name].append(args.learn_steps / (time.perf_counter() - start))
+
+    sac_train = statistics.median(train_times["SAC"])
+    sac_steps = statistics.median(steps_per_second["SAC"])
+    print(f"{args.env}, batch 256, device {args.device}, {th.get_num_threads()} torch thread; {cpu_name()}, "
+          f"{platform.system()}, torch {th.__version__}; {date.today()}; median of {args.rounds} rounds\n")
+    print("| configuration | training step (ms) | × SAC | predict, 1 obs (ms) | learn() env steps/s | ÷ SAC |")
+    print("|---|---|---|---|---|---|")
+    for name in models:
+        train = statistics.median(train_times[name])
+        act = statistics.median(act_times[name])
+        steps = statistics.median(steps_per_second[name])
+        print(f"| {name} | {train * 1e3:.1f} | {train / sac_train:.2f} | {act * 1e3:.3f} | {steps:.0f} | {sac_steps / steps:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
