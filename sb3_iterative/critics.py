@@ -85,10 +85,11 @@ class HighwayCritic(ContinuousCritic):
             self.q_networks.append(q_net)
 
 
-# Activations whose derivative the fast path knows, from (pre-activation, output)
-_ACTIVATION_DERIVATIVES = {
-    nn.ReLU: lambda pre, out: (pre > 0).to(pre.dtype),
-    nn.Tanh: lambda pre, out: 1 - out * out,
+# Activations the fast path knows: applied in place (the pre-activation is not kept), and their
+# derivative from the output (a mask, for ReLU)
+_ACTIVATIONS = {
+    nn.ReLU: (th.relu_, lambda out: out > 0),
+    nn.Tanh: (th.tanh_, lambda out: 1 - out * out),
 }
 
 
@@ -105,7 +106,7 @@ def _stack_mlp_members(q_networks: list[nn.Module]) -> list[tuple[th.Tensor, th.
             weight = th.stack([layers[position].weight for layers in members])
             bias = th.stack([layers[position].bias for layers in members]).unsqueeze(1)
             stacked.append((weight, bias, None))
-        elif kind in _ACTIVATION_DERIVATIVES and stacked and stacked[-1][2] is None:
+        elif kind in _ACTIVATIONS and stacked and stacked[-1][2] is None:
             stacked[-1] = (*stacked[-1][:2], members[0][position])
         else:
             return None
@@ -167,8 +168,9 @@ class EnsembleQ:
                     pre = th.baddbmm(bias, out, weight.transpose(1, 2))
                 out = pre
                 if activation is not None:
-                    out = activation(pre)
-                    derivatives.append(_ACTIVATION_DERIVATIVES[type(activation)](pre, out))
+                    activate, derivative = _ACTIVATIONS[type(activation)]
+                    out = activate(pre)
+                    derivatives.append(derivative(out))
             q_values = out.squeeze(-1).transpose(0, 1).reshape(n_samples, batch_size, n_critics)
 
             # backward from ∂Q̂/∂Q_i [n, N·B, 1] to the action columns of the first layer

@@ -207,6 +207,7 @@ class IterativeSAC(SAC):
                     ent_coef,
                     self.beta,
                     next_noise,
+                    with_values=False,
                 )
                 next_value = objective(
                     EnsembleQ(self.critic_target, replay_data.next_observations),

@@ -420,14 +420,16 @@ class IterativeSACPolicy(SACPolicy):
         ent_coef: th.Tensor | float,
         beta: float,
         noise: th.Tensor,
+        with_values: bool = True,
     ) -> IterativeTrace:
         """The action distribution λ for ``obs``: K iterative updates, or one direct estimate.
 
         :param noise: from :meth:`sample_noise`; all but its last slice are used here, the last
             is for the caller's evaluation at λ_K
+        :param with_values: estimate J itself at each λ_k, not only ∇_λ J
         """
         if isinstance(self.actor, IterativeActor):
-            return self.actor.optimize(obs, q_function, ent_coef, beta, noise[:-1])
+            return self.actor.optimize(obs, q_function, ent_coef, beta, noise[:-1], with_values=with_values)
         mu, log_std, _ = self.actor.get_action_dist_params(obs)
         return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0)
 
