@@ -1,0 +1,325 @@
+"""The report of a comparison: learning curves, a table per environment, and the raw numbers.
+
+It reads any rl-zoo3 log folder (``LOGDIR/ALGO/ENV_N/``), whoever made its runs: the sweep
+(local workers or Ray), or ``python -m sb3_iterative.train`` by hand. A run counts once it has
+finished (rl-zoo3 saved its final model ``ENV.zip``); its seed comes from ``ENV/args.yml``.
+
+For each environment, the runs are compared at the evaluations every one of them made (all
+the same when one sweep made them):
+
+- ``ENV.png``: the mean ± std over seeds of each algorithm's evaluation return (the mean over
+  the evaluation's episodes) against environment steps, as the paper's Figure 5;
+- ``report.md``: per algorithm, the final return (at the last evaluation) and the area under the
+  curve (trapezoids over the evaluations, divided by the steps they span: the average return
+  over training, in units of return), both mean ± std over seeds; environment steps per second;
+  and the difference of final return to SAC with a 95 % confidence interval from Welch's
+  t-test (unequal variances; needs at least 2 seeds each);
+- ``runs.csv`` (one row per run), ``curves.csv`` (one row per run and evaluation) and
+  ``summary.csv`` (the table's numbers).
+
+Environment steps per second are measured from the run's training monitor file(s)
+(``*.monitor.csv``): the steps of its completed episodes divided by the time from the monitor's
+start (the environment's creation) to the end of the last of them. They count the whole of
+training, evaluations included, but not the process's start-up; runs that share a machine slow
+each other down.
+"""
+
+import csv
+import json
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.ticker import EngFormatter
+from rl_zoo3.utils import EnvironmentName
+from scipy import integrate, stats
+
+from sb3_iterative.compare.sweep import MARKER
+
+BASELINE = "sac"
+# Algorithms in this order first (the baseline, then ours), the others after, by name.
+ORDER = (BASELINE, "iterative_sac")
+CONFIDENCE = 0.95
+
+
+@dataclass
+class RunLog:
+    """What the report uses of one finished run."""
+
+    algo: str
+    env: str
+    seed: int
+    folder: Path
+    timesteps: np.ndarray  # the evaluation steps
+    returns: np.ndarray  # mean return over each evaluation's episodes
+    eval_episodes: int
+    steps_per_second: float
+    wall_time: float  # seconds, recorded by the sweep (NaN for runs it did not make)
+
+
+class _ArgsLoader(yaml.SafeLoader):
+    """rl-zoo3's ``args.yml`` is an OrderedDict dumped with Python tags: read it without running code."""
+
+
+def _python_object(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.SequenceNode):
+        items = loader.construct_sequence(node, deep=True)
+        return dict(items[0]) if suffix == "object/apply:collections.OrderedDict" else items
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    return loader.construct_scalar(node)
+
+
+_ArgsLoader.add_multi_constructor("tag:yaml.org,2002:python/", _python_object)
+
+
+def read_runs(log_folder: str | Path) -> tuple[list[RunLog], list[Path]]:
+    """The finished runs in an rl-zoo3 log folder, and the folders of runs that have not finished."""
+    runs, unfinished = [], []
+    for evaluations in sorted(Path(log_folder).glob("[!.]*/*/evaluations.npz")):
+        folder = evaluations.parent
+        args_files = list(folder.glob("*/args.yml"))
+        if len(args_files) != 1:
+            unfinished.append(folder)
+            continue
+        args = yaml.load(args_files[0].read_text(), Loader=_ArgsLoader)
+        if not (folder / f"{EnvironmentName(args['env'])}.zip").is_file():
+            unfinished.append(folder)
+            continue
+        with np.load(evaluations) as logged:
+            timesteps, results = logged["timesteps"], logged["results"]
+        marker = folder / MARKER
+        wall_time = json.loads(marker.read_text())["wall_time_s"] if marker.is_file() else math.nan
+        runs.append(
+            RunLog(
+                args["algo"], args["env"], int(args["seed"]), folder, timesteps, results.mean(axis=1),
+                results.shape[1], _steps_per_second(folder), wall_time,
+            )
+        )  # fmt: skip
+    return runs, unfinished
+
+
+def _steps_per_second(folder: Path) -> float:
+    steps, seconds = 0, 0.0
+    for monitor in folder.glob("*.monitor.csv"):
+        with open(monitor) as lines:
+            next(lines)  # the JSON header: t_start, env_id
+            for episode in csv.DictReader(lines):
+                steps += int(episode["l"])
+                seconds = max(seconds, float(episode["t"]))
+    return steps / seconds if seconds > 0 else math.nan
+
+
+@dataclass
+class Row:
+    """One algorithm on one environment, over its seeds."""
+
+    env: str
+    algo: str
+    runs: list[RunLog]
+    timesteps: np.ndarray  # the evaluations compared
+    curves: np.ndarray  # [seeds, evaluations]
+
+    @property
+    def final(self) -> np.ndarray:
+        return self.curves[:, -1]
+
+    @property
+    def auc(self) -> np.ndarray:
+        """Area under each seed's curve divided by the steps it spans: its average return over training."""
+        if len(self.timesteps) == 1:
+            return self.curves[:, 0]
+        return integrate.trapezoid(self.curves, self.timesteps, axis=1) / (self.timesteps[-1] - self.timesteps[0])
+
+    @property
+    def steps_per_second(self) -> np.ndarray:
+        return np.array([run.steps_per_second for run in self.runs])
+
+
+def compare(runs: Sequence[RunLog]) -> tuple[dict[str, list[Row]], list[str]]:
+    """Rows per environment, at the evaluations all its runs made; notes where runs were cut to them."""
+    tables, notes = {}, []
+    for env in sorted({run.env for run in runs}):
+        env_runs = [run for run in runs if run.env == env]
+        common = sorted(set.intersection(*(set(run.timesteps.tolist()) for run in env_runs)))
+        if not common:
+            notes.append(f"{env}: its runs share no evaluation step, not compared")
+            continue
+        if any(len(run.timesteps) != len(common) for run in env_runs):
+            notes.append(
+                f"{env}: runs with different evaluation steps, compared at the {len(common)} they share "
+                f"(up to step {common[-1]})"
+            )
+        algos = sorted({run.algo for run in env_runs}, key=_order)
+        rows = []
+        for algo in algos:
+            algo_runs = sorted((run for run in env_runs if run.algo == algo), key=lambda run: run.seed)
+            curves = np.array([run.returns[np.isin(run.timesteps, common)] for run in algo_runs])
+            rows.append(Row(env, algo, algo_runs, np.array(common), curves))
+        tables[env] = rows
+    return tables, notes
+
+
+def _order(algo: str) -> tuple[int, str]:
+    return (ORDER.index(algo) if algo in ORDER else len(ORDER), algo)
+
+
+def welch_interval(values: np.ndarray, baseline: np.ndarray) -> tuple[float, float, float, float]:
+    """Difference of means (values − baseline), its confidence interval and p-value by Welch's t-test;
+    NaN for the last three with fewer than 2 seeds on either side."""
+    difference = float(values.mean() - baseline.mean())
+    if len(values) < 2 or len(baseline) < 2:
+        return difference, math.nan, math.nan, math.nan
+    with warnings.catch_warnings():  # identical seeds: scipy warns, and the interval is the point
+        warnings.simplefilter("ignore", RuntimeWarning)
+        test = stats.ttest_ind(values, baseline, equal_var=False)
+        low, high = test.confidence_interval(CONFIDENCE)
+    return difference, float(low), float(high), float(test.pvalue)
+
+
+def plot(rows: Sequence[Row], colors: dict[str, Any], path: Path) -> None:
+    """The paper's Figure 5 for one environment: mean ± std over seeds of each algorithm's return."""
+    figure = Figure(figsize=(6, 4), layout="constrained")
+    axes = figure.subplots()
+    for row in rows:
+        color = colors[row.algo]
+        mean, std = row.curves.mean(axis=0), row.curves.std(axis=0)
+        axes.plot(row.timesteps, mean, color=color, label=f"{row.algo} ({len(row.runs)} seeds)")
+        axes.fill_between(row.timesteps, mean - std, mean + std, color=color, alpha=0.25, linewidth=0)
+    axes.set_title(rows[0].env)
+    axes.set_xlabel("environment steps")
+    axes.set_ylabel("return (deterministic evaluation)")
+    axes.xaxis.set_major_formatter(EngFormatter(sep=""))
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right")
+    figure.savefig(path, dpi=120)
+
+
+def summarize(row: Row, baseline: Row | None) -> dict[str, Any]:
+    """The table's numbers for one algorithm on one environment (a row of ``summary.csv``)."""
+    difference = low = high = p_value = math.nan
+    if baseline is not None and row is not baseline:
+        difference, low, high, p_value = welch_interval(row.final, baseline.final)
+    return {
+        "env": row.env, "algo": row.algo, "seeds": len(row.runs), "final_step": int(row.timesteps[-1]),
+        "final_return_mean": row.final.mean(), "final_return_std": row.final.std(),
+        "auc_mean": row.auc.mean(), "auc_std": row.auc.std(),
+        "steps_per_second_mean": row.steps_per_second.mean(), "steps_per_second_std": row.steps_per_second.std(),
+        "delta_vs_sac": difference, "ci_low": low, "ci_high": high, "welch_p_value": p_value,
+    }  # fmt: skip
+
+
+HEADER = f"""\
+Final return: the mean return of the last evaluation's deterministic episodes. AUC: the area under the
+evaluation curve divided by the steps it spans (the average return over training). Both are mean ± std
+over seeds. Env steps/s: the training episodes' steps per second of wall time, from the monitor files
+(evaluations included; runs sharing a machine slow each other down). Δ vs {BASELINE}: the difference of
+the mean final return to {BASELINE}'s, with the {CONFIDENCE:.0%} confidence interval of Welch's t-test
+(unequal variances) over seeds.
+"""
+
+
+def _section(env: str, rows: Sequence[Row], numbers: Sequence[dict[str, Any]], image: str) -> list[str]:
+    """The report's part for one environment: its figure and table."""
+    first = rows[0]
+    lines = [
+        f"## {env}",
+        "",
+        f"![{env}]({image})",
+        "",
+        f"Compared at {len(first.timesteps)} evaluations up to step {first.timesteps[-1]} "
+        f"({first.runs[0].eval_episodes} episodes each).",
+        "",
+        f"| algorithm | seeds | final return | AUC | env steps/s | Δ final return vs {BASELINE} "
+        f"({CONFIDENCE:.0%} CI, Welch's t) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row, number in zip(rows, numbers):
+        if math.isnan(number["delta_vs_sac"]):
+            delta = "—"
+        elif math.isnan(number["ci_low"]):
+            delta = f"{number['delta_vs_sac']:+.1f} (no CI: needs ≥ 2 seeds each)"
+        else:
+            delta = f"{number['delta_vs_sac']:+.1f} [{number['ci_low']:+.1f}, {number['ci_high']:+.1f}]"
+        lines.append(
+            f"| {row.algo} | {len(row.runs)} | {_mean_std(row.final)} | {_mean_std(row.auc)} "
+            f"| {_mean_std(row.steps_per_second, 0)} | {delta} |"
+        )
+    if not any(row.algo == BASELINE for row in rows):
+        lines += ["", f"No {BASELINE} runs on {env}: no difference computed."]
+    return [*lines, ""]
+
+
+def _mean_std(values: np.ndarray, digits: int = 1) -> str:
+    return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
+
+
+def _run_rows(row: Row) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows of ``runs.csv`` and ``curves.csv`` for one algorithm on one environment."""
+    runs, curves = [], []
+    for run, curve, final, auc in zip(row.runs, row.curves, row.final, row.auc):
+        runs.append({
+            "env": row.env, "algo": row.algo, "seed": run.seed, "folder": str(run.folder),
+            "final_return": final, "auc": auc, "steps_per_second": run.steps_per_second,
+            "wall_time_s": run.wall_time, "evaluations": len(curve), "eval_episodes": run.eval_episodes,
+        })  # fmt: skip
+        curves += [
+            {"env": row.env, "algo": row.algo, "seed": run.seed, "timestep": int(step), "return": value}
+            for step, value in zip(row.timesteps, curve)
+        ]
+    return runs, curves
+
+
+def write_report(log_folder: str | Path, out: str | Path, envs: Sequence[str] = (), algos: Sequence[str] = ()) -> Path:
+    """Write the report of the finished runs in ``log_folder`` (optionally only some environments
+    and algorithms) into ``out``; return the path of ``report.md``. Raises FileNotFoundError
+    when there is no finished run to report."""
+    runs, unfinished = read_runs(log_folder)
+    runs = [run for run in runs if (not envs or run.env in envs) and (not algos or run.algo in algos)]
+    if not runs:
+        chosen = f" for {' '.join([*envs, *algos])}" if envs or algos else ""
+        raise FileNotFoundError(f"no finished run in {log_folder}{chosen}")
+    tables, notes = compare(runs)
+    if unfinished:
+        notes.append(f"{len(unfinished)} unfinished run(s) left out: {', '.join(map(str, unfinished))}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    shown = sorted({row.algo for rows in tables.values() for row in rows}, key=_order)
+    colors = {algo: colormaps["tab10"](i % 10) for i, algo in enumerate(shown)}  # the same in every figure
+
+    generated = datetime.now().astimezone().isoformat(timespec="seconds")
+    lines = ["# Comparison", "", f"Runs in `{log_folder}`, report written {generated}.", "", HEADER]
+    summary, per_run, curves = [], [], []
+    for env, rows in tables.items():
+        image = f"{EnvironmentName(env)}.png"
+        plot(rows, colors, out / image)
+        baseline = next((row for row in rows if row.algo == BASELINE), None)
+        numbers = [summarize(row, baseline) for row in rows]
+        lines += _section(env, rows, numbers, image)
+        summary += numbers
+        for row in rows:
+            run_rows, curve_rows = _run_rows(row)
+            per_run += run_rows
+            curves += curve_rows
+    if notes:
+        lines += ["## Notes", "", *(f"- {note}" for note in notes), ""]
+    (out / "report.md").write_text("\n".join(lines))
+    _write_csv(out / "summary.csv", summary)
+    _write_csv(out / "runs.csv", per_run)
+    _write_csv(out / "curves.csv", curves)
+    return out / "report.md"
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with open(path, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
