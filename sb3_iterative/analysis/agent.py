@@ -1,0 +1,241 @@
+"""A trained model as the analyses see it: the objective J it optimizes and its amortized λ.
+
+Every analysis of the paper asks the same things of a model: its critic ensemble bound to states
+(the Q function inside J), α, β, and its amortized action distribution λ = (µ, log σ), from the
+iterative optimizer (λ_0 → λ_K, Algorithm 2) or from the direct actor (λ = f_φ(s), SAC).
+:func:`as_agent` reads them from an ``IterativeSAC`` model (either actor), a stock SB3 ``SAC``
+model, or a :class:`~sb3_iterative.analysis.changed_objective.ChangedObjective` of either; J itself
+is always the package's :func:`sb3_iterative.objective.objective`.
+
+Which β: the analyses of the amortized policy (gap, improvement, optimizers, modes, landscape) default
+to the β the agent acts with (``beta_collect``, 1 by default: the objective its optimizer runs on when
+it acts); SAC's objective is β = 1 with two critics (min(Q_1, Q_2)). The value bias defaults to the
+training β, the one the critic's target uses. Every analysis takes ``beta`` to choose another.
+"""
+
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3 import SAC
+from stable_baselines3.common.preprocessing import is_image_space, maybe_transpose
+from stable_baselines3.common.type_aliases import PyTorchObs
+from stable_baselines3.sac.policies import SACPolicy
+
+from sb3_iterative.analysis.changed_objective import ChangedObjective
+from sb3_iterative.analysis.optimizers import OptimizationPath
+from sb3_iterative.critics import EnsembleQ
+from sb3_iterative.iterative_sac import IterativeActor, IterativeSAC
+from sb3_iterative.iterative_sac.policies import IterativeTrace
+from sb3_iterative.objective import QFunction, objective
+
+# What every analysis accepts as ``model``
+Model = IterativeSAC | SAC | ChangedObjective
+
+
+@dataclass
+class Agent:
+    """What the analyses need of a trained model.
+
+    :param policy: the model's policy (its actor and critic)
+    :param bind: the Q function of J bound to a batch of observations (the critic ensemble, plus any
+        test-time term of a :class:`ChangedObjective`)
+    :param ent_coef: α of J
+    :param beta: β of J while acting (``beta_collect``; 1 for SAC)
+    :param training_beta: β of the critic's target and the actor's loss (``model.beta``; 1 for SAC)
+    :param gamma: the discount of the model
+    :param changed: whether J has a test-time change (a term or another critic)
+    """
+
+    policy: SACPolicy
+    bind: Callable[[PyTorchObs], QFunction]
+    ent_coef: float
+    beta: float
+    training_beta: float
+    gamma: float
+    changed: bool
+
+    @property
+    def iterative(self) -> bool:
+        return isinstance(self.policy.actor, IterativeActor)
+
+    @property
+    def action_dim(self) -> int:
+        return int(np.prod(self.policy.action_space.shape))
+
+    @property
+    def device(self) -> th.device:
+        return self.policy.device
+
+    def observations(self, states: Any, name: str = "states") -> PyTorchObs:
+        """A batch of B states [B, *observation shape] as the policy's tensor, after checking its shape."""
+        space = self.policy.observation_space
+        if isinstance(space, spaces.Dict):
+            if not isinstance(states, dict) or set(states) != set(space.spaces):
+                raise ValueError(f"{name} must be a dict of batches with the keys {sorted(space.spaces)}")
+            sizes = {_batch_size(states[key], subspace, f"{name}[{key!r}]") for key, subspace in space.spaces.items()}
+            if len(sizes) != 1:
+                raise ValueError(f"{name} must hold the same number of states under every key, got {sorted(sizes)}")
+        else:
+            _batch_size(states, space, name)
+        obs, _ = self.policy.obs_to_tensor(states)
+        return obs
+
+    def single_observation(self, state: Any, name: str = "state") -> PyTorchObs:
+        """One state (an observation, not a batch) as a batch of one."""
+        space = self.policy.observation_space
+        if isinstance(space, spaces.Dict):
+            if not isinstance(state, dict):
+                raise ValueError(f"{name} must be one observation, a dict with the keys {sorted(space.spaces)}")
+            return self.observations({key: np.asarray(value)[None] for key, value in state.items()}, name)
+        shape = np.shape(state)
+        # an image may come channel-last: observations() checks it after transposing
+        if len(shape) != len(space.shape) or (shape != space.shape and not is_image_space(space)):
+            raise ValueError(f"{name} must be one observation of shape {space.shape}, got shape {shape}")
+        return self.observations(np.asarray(state)[None], name)
+
+    def noise(self, n_samples: int, batch_size: int, generator: th.Generator) -> th.Tensor:
+        """Standard normal ε [N, B, A] for estimates of J."""
+        return th.randn(n_samples, batch_size, self.action_dim, generator=generator, device=self.device)
+
+    def generator(self, seed: int) -> th.Generator:
+        """A private generator: the analyses never move torch's global random state."""
+        return th.Generator(device=self.device).manual_seed(seed)
+
+    def amortized(
+        self,
+        obs: PyTorchObs,
+        q_function: QFunction,
+        beta: float,
+        generator: th.Generator,
+        n_iterations: int | None = None,
+    ) -> IterativeTrace:
+        """The amortized λ for ``obs``: the iterative optimizer's path λ_0..λ_K (Algorithm 2), or the
+        direct actor's one λ = f_φ(s) as a path of length one.
+
+        :param n_iterations: K for the iterative optimizer (None: the model's)
+        """
+        with th.no_grad():
+            if not self.iterative:
+                if n_iterations is not None:
+                    raise ValueError("n_iterations applies to an iterative optimizer; this model's actor is direct")
+                mu, log_std, _ = self.policy.actor.get_action_dist_params(obs)
+                return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0)
+            with self.iterations(n_iterations):
+                return self.policy.actor.optimize(obs, q_function, self.ent_coef, beta, generator=generator, with_values=False)
+
+    @contextmanager
+    def iterations(self, n_iterations: int | None) -> Iterator[None]:
+        """Run the iterative optimizer with K = ``n_iterations`` (None: unchanged), then restore K."""
+        if n_iterations is None:
+            yield
+            return
+        trained = self.policy.n_iterations
+        self.policy.n_iterations = n_iterations
+        try:
+            yield
+        finally:
+            self.policy.n_iterations = trained
+
+    def evaluate(
+        self, q_function: QFunction, mu: th.Tensor, log_std: th.Tensor, noise: th.Tensor, beta: float
+    ) -> th.Tensor:
+        """J(s, λ) [B] by :func:`objective` on fixed samples ε (the same ε for every λ compared)."""
+        with th.no_grad():
+            return objective(q_function, mu, log_std, noise, self.ent_coef, beta).value
+
+    def evaluate_path(self, q_function: QFunction, path: OptimizationPath, noise: th.Tensor, beta: float) -> np.ndarray:
+        """J at every λ_t of a path on the same samples ε: [T + 1, B]."""
+        values = [self.evaluate(q_function, mu, log_std, noise, beta) for mu, log_std in zip(path.mu, path.log_std, strict=True)]
+        return th.stack(values).cpu().numpy()
+
+
+def as_agent(model: Model) -> Agent:
+    """The :class:`Agent` of an IterativeSAC or SAC model, or of a :class:`ChangedObjective` of one."""
+    bind: Callable[[PyTorchObs], QFunction] | None = None
+    if isinstance(model, ChangedObjective):
+        bind, model = model.q_function, model.model
+    if not isinstance(model, SAC):
+        raise TypeError(
+            f"model must be an IterativeSAC or a stable-baselines3 SAC model (or a ChangedObjective of one), "
+            f"got {type(model).__name__}"
+        )
+    policy = model.policy
+    if getattr(policy.actor, "use_sde", False):
+        raise ValueError("model: SAC with gSDE (use_sde=True) is not supported: its λ is not a per-state (µ, log σ)")
+    if isinstance(model, IterativeSAC):
+        ent_coef = model._current_ent_coef()
+        beta, training_beta = policy.beta_collect, model.beta
+    else:
+        ent_coef = th.exp(model.log_ent_coef.detach()) if model.log_ent_coef is not None else model.ent_coef_tensor
+        beta = training_beta = 1.0
+        if policy.critic.n_critics != 2:
+            warnings.warn(
+                f"SAC's actor maximizes min over its {policy.critic.n_critics} critics; the package's J with β = 1 "
+                "equals that minimum only for two critics",
+                stacklevel=3,
+            )
+    policy.set_training_mode(False)
+    return Agent(
+        policy=policy,
+        bind=bind if bind is not None else partial(EnsembleQ, policy.critic),
+        ent_coef=float(ent_coef),
+        beta=float(beta),
+        training_beta=float(training_beta),
+        gamma=float(model.gamma),
+        changed=bind is not None,
+    )
+
+
+def batch_size(states: Any) -> int:
+    """The number of states in a batch (an array, a tensor, or a dict of them)."""
+    return len(next(iter(states.values()))) if isinstance(states, dict) else len(states)
+
+
+def repeat_observations(obs: PyTorchObs, times: int) -> PyTorchObs:
+    """The batch repeated ``times`` times, whole batch after whole batch: [times·B, ...]."""
+    if isinstance(obs, dict):
+        return {key: value.repeat(times, *([1] * (value.dim() - 1))) for key, value in obs.items()}
+    return obs.repeat(times, *([1] * (obs.dim() - 1)))
+
+
+def check_count(name: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_positive(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def check_beta(value: Any, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"beta must be a finite number (or None for the model's), got {value!r}")
+    return float(value)
+
+
+def _batch_size(states: Any, space: spaces.Space, name: str) -> int:
+    try:
+        array = np.asarray(states)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be an array of observations: {error}") from None
+    if is_image_space(space) and array.ndim == len(space.shape) + 1:
+        array = maybe_transpose(array, space)
+    if array.ndim != len(space.shape) + 1 or array.shape[1:] != space.shape or array.shape[0] == 0:
+        raise ValueError(
+            f"{name} must be a batch of observations of shape (n, {', '.join(map(str, space.shape))}) for this "
+            f"model's observation space, got shape {array.shape}"
+        )
+    return array.shape[0]

@@ -1,0 +1,97 @@
+"""Objectives changed at test time: the paper's generalization across objectives (Sec. 4.2.5, Fig. 9).
+
+The iterative optimizer reads ∇_λ J at every update, so it optimizes whatever J it is given. Change J
+at deployment, by adding a differentiable term to the critic's Q (an action-energy penalty, a cost
+of the task) or by swapping in another critic, and the trained optimizer follows the new objective
+without retraining. A direct actor cannot: λ = f_φ(s) never reads the critic, so its actions stay
+those of the objective it was trained on, until it is trained again.
+
+The change is made on the Q function, not on J: :class:`QWithTerm` adds the term to every critic's
+Q, so the pessimistic estimate becomes Q̂_β + term (mean and std across the critics shift and stay)
+and J is still the package's :func:`sb3_iterative.objective.objective`, with E[term] added.
+"""
+
+from collections.abc import Callable
+
+import torch as th
+from stable_baselines3 import SAC
+from stable_baselines3.common.policies import BasePolicy, ContinuousCritic
+from stable_baselines3.common.type_aliases import PyTorchObs
+
+from sb3_iterative.critics import EnsembleQ
+from sb3_iterative.iterative_sac import IterativeActor
+from sb3_iterative.objective import QFunction
+
+# A term of the objective as a function of the actions: [N, B, A] -> [N, B], differentiable
+ObjectiveTerm = Callable[[th.Tensor], th.Tensor]
+
+
+class QWithTerm:
+    """Q_i(s, a) + term(a) for every critic i of a Q function ([N, B, A] -> [N, B, n_critics]).
+
+    It has no ``action_gradient``: :func:`sb3_iterative.objective.objective_gradient` takes ∂Q̂_β/∂a
+    through it by autograd, critic and term together.
+    """
+
+    def __init__(self, q_function: QFunction, term: ObjectiveTerm):
+        self.q_function = q_function
+        self.term = term
+
+    def __call__(self, actions: th.Tensor) -> th.Tensor:
+        return self.q_function(actions) + self.term(actions).unsqueeze(-1)
+
+
+def action_energy_penalty(coef: float) -> ObjectiveTerm:
+    """The term −c·‖a‖², a in the policy's action space [−1, 1]^|A| (before rescaling to the env's bounds)."""
+
+    def penalty(actions: th.Tensor) -> th.Tensor:
+        return -coef * actions.pow(2).sum(dim=-1)
+
+    return penalty
+
+
+class ChangedObjective(BasePolicy):
+    """A trained model acting on, and analysed on, an objective changed at test time.
+
+    J becomes E[Q̂_β + term] + α·H(π), with Q̂_β from ``critic`` (the model's own by default, read when
+    used, so a model still training is followed). With an iterative model, :meth:`predict` runs the
+    trained optimizer on the new J, with the model's K, N, α and ``beta_collect``: it is a drop-in
+    policy for ``evaluate_policy`` and for the analyses (``analysis.amortization_gap(changed, states)``).
+    A direct actor (SAC, or ``actor="direct"``) cannot act on a changed objective: λ = f_φ(s) does not
+    read it. Its analyses still run (its gap on the new J shows what it leaves), but :meth:`predict`
+    raises.
+
+    :param model: an IterativeSAC or SAC model
+    :param term: a differentiable function of the actions [N, B, A] -> [N, B] added to every critic's
+        Q, e.g. :func:`action_energy_penalty`
+    :param critic: another critic ensemble to use in J, taking the model's observations and actions
+    """
+
+    def __init__(self, model: SAC, term: ObjectiveTerm | None = None, critic: ContinuousCritic | None = None):
+        if not isinstance(model, SAC):
+            raise TypeError(f"model must be an IterativeSAC or a stable-baselines3 SAC model, got {type(model).__name__}")
+        if term is None and critic is None:
+            raise ValueError("ChangedObjective needs a term, a critic or both: without them J is unchanged")
+        if term is not None and not callable(term):
+            raise TypeError(f"term must be a function of the actions [N, B, A] -> [N, B], got {type(term).__name__}")
+        if critic is not None and not isinstance(critic, ContinuousCritic):
+            raise TypeError(f"critic must be a critic ensemble (ContinuousCritic), got {type(critic).__name__}")
+        super().__init__(model.policy.observation_space, model.policy.action_space, squash_output=True)
+        self.model = model
+        self.policy = model.policy
+        self.term = term
+        self.other_critic = critic
+
+    def q_function(self, obs: PyTorchObs) -> QFunction:
+        """The Q function of the changed J, bound to ``obs``."""
+        q_function: QFunction = EnsembleQ(self.other_critic if self.other_critic is not None else self.policy.critic, obs)
+        return QWithTerm(q_function, self.term) if self.term is not None else q_function
+
+    def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
+        if not isinstance(self.policy.actor, IterativeActor):
+            raise TypeError(
+                "A direct actor cannot act on a changed objective: λ = f_φ(s) never reads the critic, so its "
+                "actions are those of the objective it was trained on. Retrain it, or use an iterative model."
+            )
+        q_function = self.q_function(observation)
+        return self.policy.actor(observation, q_function, beta=self.policy.beta_collect, deterministic=deterministic)
