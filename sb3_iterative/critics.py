@@ -96,6 +96,8 @@ _ACTIVATIONS = {
 def _stack_mlp_members(q_networks: list[nn.Module]) -> list[tuple[th.Tensor, th.Tensor, nn.Module | None]] | None:
     """The ensemble as one batched MLP: per layer, weights [n, out, in], biases [n, 1, out] and the
     activation after it; None unless every member is Linear layers with known activations, alike."""
+    if not all(isinstance(q_net, nn.Sequential) for q_net in q_networks):
+        return None
     members = [list(q_net) for q_net in q_networks]
     kinds = [type(module) for module in members[0]]
     if any([type(module) for module in layers] != kinds for layers in members):

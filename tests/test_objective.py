@@ -207,3 +207,18 @@ def test_highway_critic_takes_the_autograd_path():
     q_values, grad = bound.action_gradient(actions, 2.5)
     assert q_values.shape == (N_SAMPLES, BATCH, 2) and grad.shape == actions.shape
     assert th.isfinite(grad).all() and grad.abs().sum() > 0
+
+
+def test_ensemble_of_custom_modules_takes_the_autograd_path():
+    class Quadratic(nn.Module):  # not an nn.Sequential: no layers to batch
+        def forward(self, inputs: th.Tensor) -> th.Tensor:
+            return -(inputs[:, -ACTION_DIM:] ** 2).sum(dim=1, keepdim=True)
+
+    observation_space = spaces.Box(-1, 1, (5,), dtype=np.float32)
+    action_space = spaces.Box(-1, 1, (ACTION_DIM,), dtype=np.float32)
+    critic = ContinuousCritic(observation_space, action_space, [8], nn.Flatten(), 5, n_critics=2)
+    critic.q_networks = [Quadratic(), Quadratic()]
+    bound = EnsembleQ(critic, th.randn(BATCH, 5))
+    actions = th.rand(1, BATCH, ACTION_DIM) * 2 - 1
+    _, grad = bound.action_gradient(actions, 1.0)
+    th.testing.assert_close(grad, -2 * actions)
