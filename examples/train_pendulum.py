@@ -1,6 +1,6 @@
 """Train IterativeSAC on Pendulum-v1 and show the return before and after training.
 
-    python examples/train_pendulum.py --timesteps 6000
+    python examples/train_pendulum.py --timesteps 8000
 """
 
 import argparse
@@ -14,7 +14,7 @@ from sb3_iterative import IterativeSAC
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--timesteps", type=int, default=6000)
+    parser.add_argument("--timesteps", type=int, default=8000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save", default="iterative_sac_pendulum", help="where to save the model (.zip)")
     args = parser.parse_args()
