@@ -162,16 +162,15 @@ class EnsembleQ:
         with th.no_grad():
             # forward, members batched: [n, N·B, width] per layer
             x = actions.reshape(1, n_samples * batch_size, action_dim)
-            pre = th.matmul(x, self._action_weight.transpose(1, 2)).view(n_critics, n_samples, batch_size, hidden_dim)
-            pre = (pre + self._state_share.unsqueeze(1)).view(n_critics, n_samples * batch_size, hidden_dim)
+            out = th.matmul(x, self._action_weight.transpose(1, 2)).view(n_critics, n_samples, batch_size, hidden_dim)
+            out = (out + self._state_share.unsqueeze(1)).view(n_critics, n_samples * batch_size, hidden_dim)
             derivatives = []  # of each activation, at this input
             for position, (weight, bias, activation) in enumerate(self._layers):
                 if position > 0:
-                    pre = th.baddbmm(bias, out, weight.transpose(1, 2))
-                out = pre
+                    out = th.baddbmm(bias, out, weight.transpose(1, 2))
                 if activation is not None:
                     activate, derivative = _ACTIVATIONS[type(activation)]
-                    out = activate(pre)
+                    out = activate(out)
                     derivatives.append(derivative(out))
             q_values = out.squeeze(-1).transpose(0, 1).reshape(n_samples, batch_size, n_critics)
 
