@@ -9,6 +9,7 @@ Both expose ``features_extractor`` and ``q_networks`` (each maps [features, acti
 :class:`EnsembleQ` binds either to a batch of observations for the objective J.
 """
 
+from functools import cached_property
 from typing import Any
 
 import torch as th
@@ -129,21 +130,31 @@ class EnsembleQ:
     only. Other critics (architecture B) take autograd's path.
 
     The observations' features are a constant of J: the actor's gradients stop at the action.
-    The batched weights are a snapshot: bind again after the critic is updated.
+    The batched weights are a snapshot taken at the first :meth:`action_gradient`: bind again
+    after the critic is updated.
     """
 
     def __init__(self, critic: ContinuousCritic, obs: PyTorchObs):
         self.critic = critic
         with th.no_grad():
             self.features = critic.extract_features(obs, critic.features_extractor)
-            self._layers = _stack_mlp_members(critic.q_networks) if critic.n_critics > 0 else None
-            if self._layers is not None:
+
+    @cached_property
+    def _layers(self) -> list[tuple[th.Tensor, th.Tensor, nn.Module | None]] | None:
+        """The batched members, stacked on the first call of :meth:`action_gradient` only: a
+        binding that is just called (the critic's target, the direct actor) never pays for it."""
+        if self.critic.n_critics == 0:
+            return None
+        with th.no_grad():
+            layers = _stack_mlp_members(self.critic.q_networks)
+            if layers is not None:
                 n_features = self.features.shape[1]
-                first_weight, first_bias, _ = self._layers[0]
+                first_weight, first_bias, _ = layers[0]
                 features = self.features.unsqueeze(0).expand(first_weight.shape[0], -1, -1)
                 # W_s·features + b [n, B, H] and W_a [n, H, A]: the first layer split at the action
                 self._state_share = th.baddbmm(first_bias, features, first_weight[:, :, :n_features].transpose(1, 2))
                 self._action_weight = first_weight[:, :, n_features:]
+        return layers
 
     def __call__(self, actions: th.Tensor) -> th.Tensor:
         n_samples, batch_size, _ = actions.shape
