@@ -49,3 +49,19 @@ def test_deterministic_actions_repeat_and_leave_global_rng_alone():
     # Stochastic actions do draw from the global generator
     model.predict(obs, deterministic=False)
     assert not th.equal(th.get_rng_state(), rng_state)
+
+
+def test_deterministic_action_depends_on_the_observation_alone():
+    """The samples behind ∇J are shared by the batch: an observation gets the same deterministic
+    action alone, or at any place in a batch of any size (one env or a VecEnv of several)."""
+    model = IterativeSAC(
+        "MlpPolicy", "Pendulum-v1", learning_starts=50, batch_size=32, policy_kwargs=dict(net_arch=[32, 32]), seed=0
+    )
+    model.learn(150)
+    model.observation_space.seed(1)
+    obs = np.stack([model.observation_space.sample() for _ in range(5)])
+    batched, _ = model.predict(obs, deterministic=True)
+    reversed_batch, _ = model.predict(obs[::-1].copy(), deterministic=True)
+    alone = np.concatenate([model.predict(row[None], deterministic=True)[0] for row in obs])
+    np.testing.assert_allclose(batched, alone, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(reversed_batch[::-1], alone, rtol=0, atol=1e-6)

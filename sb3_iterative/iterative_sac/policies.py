@@ -218,6 +218,7 @@ class IterativeActor(BaseModel):
         noise: th.Tensor | None = None,
         generator: th.Generator | None = None,
         with_values: bool = True,
+        shared_noise: bool = False,
     ) -> IterativeTrace:
         """Algorithm 2: K gated updates of λ from λ_0, each fed the state, λ and ∇_λ J.
 
@@ -231,12 +232,14 @@ class IterativeActor(BaseModel):
         :param noise: ε for the K estimates of ∇_λ J [K, N, B, A]; drawn here when None
         :param generator: the random generator for the noise drawn here (None: torch's global one)
         :param with_values: estimate J itself at each λ_k, not only ∇_λ J (training logs it)
+        :param shared_noise: draw one set of noise for the whole batch (deterministic acting: an
+            observation's λ_K then does not depend on the rest of the batch)
         """
         features = self.extract_features(obs, self.features_extractor)
         batch_size = features.shape[0]
         if noise is None:
-            shape = (self.n_iterations, self.n_action_samples, batch_size, self.action_dim)
-            noise = th.randn(shape, generator=generator, device=self.device)
+            shape = (self.n_iterations, self.n_action_samples, 1 if shared_noise else batch_size, self.action_dim)
+            noise = th.randn(shape, generator=generator, device=self.device).expand(-1, -1, batch_size, -1)
         mu, log_std = self.initial_parameters(batch_size)
         trace = IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=1)
         for k in range(self.n_iterations):
@@ -251,13 +254,16 @@ class IterativeActor(BaseModel):
         """Act: optimize λ for ``obs``, then return tanh(µ_K) or a sample of π(·|s; λ_K).
 
         λ_K depends on the samples behind each ∇_λ J. Deterministic actions draw them from a
-        private generator with a fixed seed: the same observation always gets the same action,
-        and evaluating does not move torch's global random state (as with SAC's actor).
+        private generator with a fixed seed, one set shared by the whole batch: an observation
+        always gets the same action, alone or anywhere in a batch of any size, and evaluating does
+        not move torch's global random state (as with SAC's actor).
         """
         generator = None
         if deterministic:
             generator = th.Generator(device=self.device).manual_seed(DETERMINISTIC_SEED)
-        trace = self.optimize(obs, q_function, self.ent_coef, beta, generator=generator, with_values=False)
+        trace = self.optimize(
+            obs, q_function, self.ent_coef, beta, generator=generator, with_values=False, shared_noise=deterministic
+        )
         mu, log_std = trace.mu, trace.log_std
         if not (th.isfinite(mu).all() and th.isfinite(log_std).all()):
             raise RuntimeError(
