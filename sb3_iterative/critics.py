@@ -10,7 +10,7 @@ Both expose ``features_extractor`` and ``q_networks`` (each maps [features, acti
 """
 
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch as th
 from stable_baselines3.common.type_aliases import PyTorchObs
@@ -118,6 +118,14 @@ def _stack_mlp_members(q_networks: list[nn.Module]) -> list[tuple[th.Tensor, th.
     return stacked
 
 
+class _BatchedMembers(NamedTuple):
+    """An MLP ensemble as batched tensors, for one binding of :class:`EnsembleQ`."""
+
+    layers: list[tuple[th.Tensor, th.Tensor, nn.Module | None]]  # weight [n, out, in], bias [n, 1, out], activation
+    state_share: th.Tensor  # W_s·features + b of the first layer [n, B, H]
+    action_weight: th.Tensor  # W_a, the first layer's action columns [n, H, A]
+
+
 class EnsembleQ:
     """The critic ensemble bound to a batch of B observations: Q as a function of actions.
 
@@ -140,21 +148,22 @@ class EnsembleQ:
             self.features = critic.extract_features(obs, critic.features_extractor)
 
     @cached_property
-    def _layers(self) -> list[tuple[th.Tensor, th.Tensor, nn.Module | None]] | None:
+    def _members(self) -> _BatchedMembers | None:
         """The batched members, stacked on the first call of :meth:`action_gradient` only: a
-        binding that is just called (the critic's target, the direct actor) never pays for it."""
+        binding that is just called (the critic's target, the direct actor) never pays for it.
+        None when a member is not a plain MLP (autograd's path)."""
         if self.critic.n_critics == 0:
             return None
         with th.no_grad():
             layers = _stack_mlp_members(self.critic.q_networks)
-            if layers is not None:
-                n_features = self.features.shape[1]
-                first_weight, first_bias, _ = layers[0]
-                features = self.features.unsqueeze(0).expand(first_weight.shape[0], -1, -1)
-                # W_s·features + b [n, B, H] and W_a [n, H, A]: the first layer split at the action
-                self._state_share = th.baddbmm(first_bias, features, first_weight[:, :, :n_features].transpose(1, 2))
-                self._action_weight = first_weight[:, :, n_features:]
-        return layers
+            if layers is None:
+                return None
+            n_features = self.features.shape[1]
+            first_weight, first_bias, _ = layers[0]
+            features = self.features.unsqueeze(0).expand(first_weight.shape[0], -1, -1)
+            # W_s·features + b [n, B, H] and W_a [n, H, A]: the first layer split at the action
+            state_share = th.baddbmm(first_bias, features, first_weight[:, :, :n_features].transpose(1, 2))
+            return _BatchedMembers(layers, state_share, first_weight[:, :, n_features:])
 
     def __call__(self, actions: th.Tensor) -> th.Tensor:
         n_samples, batch_size, _ = actions.shape
@@ -166,17 +175,19 @@ class EnsembleQ:
 
     def action_gradient(self, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
         """Q values [N, B, n_critics] and ∂Q̂_β/∂a [N, B, A]; no graph is built."""
-        if self._layers is None:
+        members = self._members
+        if members is None:
             return autograd_action_gradient(self, actions, beta)
+        layers, state_share, action_weight = members
         n_samples, batch_size, action_dim = actions.shape
-        n_critics, hidden_dim, _ = self._action_weight.shape
+        n_critics, hidden_dim, _ = action_weight.shape
         with th.no_grad():
             # forward, members batched: [n, N·B, width] per layer
             x = actions.reshape(1, n_samples * batch_size, action_dim)
-            out = th.matmul(x, self._action_weight.transpose(1, 2)).view(n_critics, n_samples, batch_size, hidden_dim)
-            out = (out + self._state_share.unsqueeze(1)).view(n_critics, n_samples * batch_size, hidden_dim)
+            out = th.matmul(x, action_weight.transpose(1, 2)).view(n_critics, n_samples, batch_size, hidden_dim)
+            out = (out + state_share.unsqueeze(1)).view(n_critics, n_samples * batch_size, hidden_dim)
             derivatives = []  # of each activation, at this input
-            for position, (weight, bias, activation) in enumerate(self._layers):
+            for position, (weight, bias, activation) in enumerate(layers):
                 if position > 0:
                     out = th.baddbmm(bias, out, weight.transpose(1, 2))
                 if activation is not None:
@@ -187,9 +198,9 @@ class EnsembleQ:
 
             # backward from ∂Q̂/∂Q_i [n, N·B, 1] to the action columns of the first layer
             grad = pessimistic_weights(q_values, beta).reshape(-1, n_critics).transpose(0, 1).unsqueeze(-1)
-            for position in range(len(self._layers) - 1, 0, -1):
-                grad = th.bmm(grad, self._layers[position][0]) * derivatives[position - 1]
-            grad = th.bmm(grad, self._action_weight).sum(dim=0)
+            for position in range(len(layers) - 1, 0, -1):
+                grad = th.bmm(grad, layers[position][0]) * derivatives[position - 1]
+            grad = th.bmm(grad, action_weight).sum(dim=0)
         return q_values, grad.view(n_samples, batch_size, action_dim)
 
 

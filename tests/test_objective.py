@@ -187,7 +187,7 @@ def test_ensemble_fast_action_gradient_equals_autograd(activation_fn, n_critics,
     obs = th.randn(BATCH, 5)
     actions = th.rand(N_SAMPLES, BATCH, ACTION_DIM) * 2 - 1
     bound = EnsembleQ(critic, obs)
-    assert bound._layers is not None  # the fast path is the one under test
+    assert bound._members is not None  # the fast path is the one under test
 
     q_values, grad = bound.action_gradient(actions, beta)
     reference_q, reference_grad = autograd_action_gradient(bound, actions, beta)
@@ -202,7 +202,7 @@ def test_highway_critic_takes_the_autograd_path():
     critic = make_critic("B", observation_space=observation_space, action_space=action_space, net_arch=[16, 16],
                          features_extractor=nn.Flatten(), features_dim=5)
     bound = EnsembleQ(critic, th.randn(BATCH, 5))
-    assert bound._layers is None
+    assert bound._members is None
     actions = th.rand(N_SAMPLES, BATCH, ACTION_DIM) * 2 - 1
     q_values, grad = bound.action_gradient(actions, 2.5)
     assert q_values.shape == (N_SAMPLES, BATCH, 2) and grad.shape == actions.shape
