@@ -20,7 +20,7 @@ from stable_baselines3.common.preprocessing import get_action_dim
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-from sb3_iterative.objective import autograd_action_gradient, pessimistic_weights
+from sb3_iterative.objective import EnsembleValue, autograd_action_gradient, pessimistic_value, pessimistic_weights
 
 CRITIC_ARCHITECTURES = ("A", "B")
 HIGHWAY_NET_ARCH = [512, 512, 512]
@@ -126,8 +126,8 @@ class _BatchedMembers(NamedTuple):
     action_weight: th.Tensor  # W_a, the first layer's action columns [n, H, A]
 
 
-class EnsembleQ:
-    """The critic ensemble bound to a batch of B observations: Q as a function of actions.
+class EnsembleQ(EnsembleValue):
+    """The critic ensemble bound to a batch of B observations: the model-free value estimate of J.
 
     Calling it gives the ensemble's Q values [N, B, n_critics] for actions [N, B, A] through
     the critic's own modules (autograd works through it). :meth:`action_gradient` gives the
@@ -143,6 +143,7 @@ class EnsembleQ:
     """
 
     def __init__(self, critic: ContinuousCritic, obs: PyTorchObs):
+        super().__init__(self._critic_q_values)
         self.critic = critic
         with th.no_grad():
             self.features = critic.extract_features(obs, critic.features_extractor)
@@ -165,13 +166,17 @@ class EnsembleQ:
             state_share = th.baddbmm(first_bias, features, first_weight[:, :, :n_features].transpose(1, 2))
             return _BatchedMembers(layers, state_share, first_weight[:, :, n_features:])
 
-    def __call__(self, actions: th.Tensor) -> th.Tensor:
+    def _critic_q_values(self, actions: th.Tensor) -> th.Tensor:
         n_samples, batch_size, _ = actions.shape
         # [N, B, F + A] flattened to [N·B, F + A]: the networks see an ordinary 2-D batch
         inputs = th.cat([self.features.expand(n_samples, batch_size, -1), actions], dim=-1)
         inputs = inputs.reshape(n_samples * batch_size, -1)
         q_values = th.cat([q_net(inputs) for q_net in self.critic.q_networks], dim=1)
         return q_values.reshape(n_samples, batch_size, -1)
+
+    def value_and_action_gradient(self, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
+        q_values, grad = self.action_gradient(actions, beta)
+        return pessimistic_value(q_values, beta), grad
 
     def action_gradient(self, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
         """Q values [N, B, n_critics] and ∂Q̂_β/∂a [N, B, A]; no graph is built."""

@@ -9,21 +9,27 @@ path-wise estimator). Q̂_β is the pessimistic estimate over the critic ensembl
 
 The iterative actor's inputs and loss, the direct actor's loss, the critic's target and the
 analyses all call :func:`objective` or :func:`objective_gradient`; nothing else computes J.
-A Q function here is any callable from actions [N, B, A] to Q values [N, B, n_critics] with
-the state already bound (:class:`sb3_iterative.critics.EnsembleQ` for SB3 critics); one that
-has an ``action_gradient(actions, beta)`` method supplies ∂Q̂_β/∂a itself, faster than autograd.
+
+Q̂_β comes from a :class:`ValueEstimate`: the value inside J, with the state already bound. The
+policy builds it (``IterativeSACPolicy.value_estimate``), one place for every caller. Two kinds
+implement it: the critic ensemble (:class:`EnsembleValue`; :class:`sb3_iterative.critics.EnsembleQ`
+for SB3 critics, with a fast hand-written action gradient), and the model-based estimate
+(:class:`sb3_iterative.model_based.ModelBasedValue`: a short model rollout combined with the
+critics by Retrace, paper Eq. 14–16).
 
 Shapes: observations' features [B, F]; λ = (µ, log σ), each [B, A]; noise and actions
-[N, B, A] (N = ``n_action_samples``); Q values [N, B, n_critics]; J [B].
+[N, B, A] (N = ``n_action_samples``); Q values [N, B, n_critics]; Q̂_β [N, B]; J [B].
 """
 
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch as th
 
-# A Q function of the actions alone (the state is already bound): [N, B, A] -> [N, B, n_critics]
+# The members' Q values as a function of the actions alone (the state is already bound):
+# [N, B, A] -> [N, B, n_critics]
 QFunction = Callable[[th.Tensor], th.Tensor]
 
 # Keeps log(1 - tanh(u)^2) finite; SB3's SquashedDiagGaussianDistribution uses the same value.
@@ -79,6 +85,53 @@ def autograd_action_gradient(q_function: QFunction, actions: th.Tensor, beta: fl
     return q_values.detach(), grad
 
 
+class ValueEstimate(Protocol):
+    """Q̂_β(s, a), the value inside J, for a batch of B states bound in: a function of the actions.
+
+    ``value`` is differentiable in the actions (the direct actor's loss backpropagates through it);
+    ``value_and_action_gradient`` gives Q̂_β and ∂Q̂_β/∂a [N, B, A] with no graph left behind. Neither
+    moves a gradient into the parameters behind the estimate except through ``value``'s graph.
+    """
+
+    def value(self, actions: th.Tensor, beta: float) -> th.Tensor:
+        """Q̂_β [N, B] of actions [N, B, A]."""
+        ...
+
+    def value_and_action_gradient(self, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
+        """Q̂_β [N, B] and ∂Q̂_β/∂a [N, B, A]."""
+        ...
+
+
+def autograd_value_gradient(estimate: ValueEstimate, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
+    """Q̂_β [N, B] and ∂Q̂_β/∂a [N, B, A] of any value estimate, by autograd (the gradient w.r.t. actions only)."""
+    with th.enable_grad():
+        actions = actions.detach().requires_grad_(True)
+        value = estimate.value(actions, beta)
+        (grad,) = th.autograd.grad(value.sum(), actions)
+    return value.detach(), grad
+
+
+class EnsembleValue:
+    """Q̂_β = mean − β·std over an ensemble's members (Eq. 13), as a :class:`ValueEstimate`.
+
+    :param q_values: the members' Q values as a function of the actions [N, B, A] -> [N, B, n_critics]
+    """
+
+    def __init__(self, q_values: QFunction):
+        self.q_values = q_values
+
+    def __call__(self, actions: th.Tensor) -> th.Tensor:
+        """The members' Q values [N, B, n_critics]."""
+        return self.q_values(actions)
+
+    def value(self, actions: th.Tensor, beta: float) -> th.Tensor:
+        return pessimistic_value(self(actions), beta)
+
+    def value_and_action_gradient(self, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
+        q_values, grad = autograd_action_gradient(self, actions, beta)
+        return pessimistic_value(q_values, beta), grad
+
+
 def squashed_gaussian_log_prob(
     mu: th.Tensor, std: th.Tensor, gaussian_actions: th.Tensor, actions: th.Tensor
 ) -> th.Tensor:
@@ -104,7 +157,7 @@ class ObjectiveEstimate:
 
 
 def objective(
-    q_function: QFunction,
+    value_estimate: ValueEstimate,
     mu: th.Tensor,
     log_std: th.Tensor,
     noise: th.Tensor,
@@ -113,7 +166,7 @@ def objective(
 ) -> ObjectiveEstimate:
     """J(s, λ) estimated with the reparameterised samples a = tanh(µ + σ·ε), ε = ``noise``.
 
-    :param q_function: the critic ensemble bound to the observations (:func:`ensemble_q_function`)
+    :param value_estimate: Q̂_β bound to the observations (``policy.value_estimate(obs, ...)``)
     :param mu: µ [B, A]
     :param log_std: log σ [B, A]
     :param noise: standard normal ε [N, B, A]
@@ -125,13 +178,13 @@ def objective(
     gaussian_actions = mu + noise * std
     actions = th.tanh(gaussian_actions)
     log_prob = squashed_gaussian_log_prob(mu, std, gaussian_actions, actions)
-    q_hat = pessimistic_value(q_function(actions), beta)
+    q_hat = value_estimate.value(actions, beta)
     value = (q_hat - ent_coef * log_prob).mean(dim=0)
     return ObjectiveEstimate(value=value, actions=actions, log_prob=log_prob)
 
 
 def objective_gradient(
-    q_function: QFunction,
+    value_estimate: ValueEstimate,
     mu: th.Tensor,
     log_std: th.Tensor,
     noise: th.Tensor,
@@ -145,7 +198,7 @@ def objective_gradient(
         ∂J/∂u = ∂Q̂/∂a · (1 − a²) − α · ∂log π/∂u,   ∂log π/∂u = 2a(1 − a²)/(1 − a² + 1e−6),
         ∇_µ J = mean_N ∂J/∂u,   ∇_{log σ} J = mean_N (∂J/∂u · σε) + α
     (the Gaussian part of −log π is −ε²/2 − log σ − const under reparameterisation).
-    ∂Q̂/∂a comes from the Q function's ``action_gradient`` if it has one, else from autograd.
+    ∂Q̂/∂a comes from the value estimate (hand-written for MLP critic ensembles, else autograd).
     No gradient reaches the critic's or the actor's parameters; works under ``torch.no_grad()``.
     With ``with_value=False`` (acting: only ∇_λ J is needed) J and log π are left out (NaN).
     """
@@ -153,13 +206,10 @@ def objective_gradient(
         std = log_std.exp()
         gaussian_actions = mu + noise * std
         actions = th.tanh(gaussian_actions)
-        if hasattr(q_function, "action_gradient"):
-            q_values, grad_actions = q_function.action_gradient(actions, beta)
-        else:
-            q_values, grad_actions = autograd_action_gradient(q_function, actions, beta)
+        q_hat, grad_actions = value_estimate.value_and_action_gradient(actions, beta)
         if with_value:
             log_prob = squashed_gaussian_log_prob(mu, std, gaussian_actions, actions)
-            value = (pessimistic_value(q_values, beta) - ent_coef * log_prob).mean(dim=0)
+            value = (q_hat - ent_coef * log_prob).mean(dim=0)
         else:
             log_prob = value = th.full((), math.nan)
 

@@ -9,7 +9,7 @@ from torch import nn
 from sb3_iterative import IterativeSACPolicy
 from sb3_iterative.iterative_sac.policies import actor_loss
 from sb3_iterative.critics import EnsembleQ
-from sb3_iterative.objective import ObjectiveEstimate, objective, objective_gradient
+from sb3_iterative.objective import EnsembleValue, ObjectiveEstimate, objective, objective_gradient
 
 BATCH = 16
 OBSERVATION_SPACE = spaces.Box(-1, 1, (2,), dtype=np.float32)
@@ -123,7 +123,7 @@ def test_iterative_actor_learns_to_optimize_a_known_critic():
 
     def known_critic(obs):  # Q(s, a) = −||a − a*(s)||², one critic
         a_star = optimum(obs)
-        return lambda actions: -((actions - a_star) ** 2).sum(-1, keepdim=True)
+        return EnsembleValue(lambda actions: -((actions - a_star) ** 2).sum(-1, keepdim=True))
 
     optimizer = th.optim.Adam(policy.actor.parameters(), lr=1e-3)
     for _ in range(300):
@@ -167,8 +167,8 @@ def test_one_dimensional_actions_use_the_gradient():
     obs = random_obs(8)
     noise = policy.sample_noise(8)
     with th.no_grad():
-        towards_plus = policy.optimize(obs, lambda a: -((a - 0.5) ** 2), 0.1, 0.0, noise).mu
-        towards_minus = policy.optimize(obs, lambda a: -((a + 0.5) ** 2), 0.1, 0.0, noise).mu
+        towards_plus = policy.optimize(obs, EnsembleValue(lambda a: -((a - 0.5) ** 2)), 0.1, 0.0, noise).mu
+        towards_minus = policy.optimize(obs, EnsembleValue(lambda a: -((a + 0.5) ** 2)), 0.1, 0.0, noise).mu
     assert th.isfinite(towards_plus).all() and th.isfinite(towards_minus).all()
     assert not th.allclose(towards_plus, towards_minus)
 

@@ -23,7 +23,6 @@ from stable_baselines3.common.torch_layers import FlattenExtractor
 from torch import nn
 
 from sb3_iterative import IterativeSAC, analysis
-from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.objective import objective
 
 OPTIMUM = np.array([0.5, -0.3])
@@ -185,7 +184,7 @@ def test_changed_objective_adds_the_term_to_j():
     obs = th.as_tensor(STATES)
     noise = th.randn(7, len(STATES), 2)
     mu, log_std = th.randn(len(STATES), 2), th.full((len(STATES), 2), -1.0)
-    q_function = EnsembleQ(model.critic, obs)
+    q_function = model.policy.value_estimate(obs, 0.2)
     term = analysis.action_energy_penalty(0.3)
     for beta in (1.0, 2.5):
         plain = objective(q_function, mu, log_std, noise, 0.2, beta)
@@ -212,7 +211,7 @@ def test_iterative_optimizer_reads_the_gradient_of_the_changed_objective():
     changed = analysis.ChangedObjective(model, analysis.action_energy_penalty(0.7))
     traces = [
         model.actor.optimize(obs, q_function, 0.0, 1.0, generator=th.Generator().manual_seed(3))
-        for q_function in (EnsembleQ(model.critic, obs), changed.q_function(obs))
+        for q_function in (model.policy.value_estimate(obs, 0.0), changed.value_estimate(obs))
     ]  # fmt: skip
     plain, penalized = (trace.estimates[0] for trace in traces)  # at λ_0, on the same samples
     actions = plain.actions

@@ -11,6 +11,7 @@ from torch import nn
 from sb3_iterative.critics import EnsembleQ, make_critic
 from sb3_iterative.objective import (
     TANH_EPSILON,
+    EnsembleValue,
     autograd_action_gradient,
     objective,
     objective_gradient,
@@ -26,8 +27,7 @@ def seed():
     th.manual_seed(0)
 
 
-def zero_q(actions: th.Tensor) -> th.Tensor:
-    return th.zeros(*actions.shape[:-1], 1)
+zero_q = EnsembleValue(lambda actions: th.zeros(*actions.shape[:-1], 1))
 
 
 def reference_log_prob(mu, std, gaussian_actions):
@@ -50,7 +50,7 @@ class SmallCritic(nn.Module):
             inputs = th.cat([obs.expand(actions.shape[0], -1, -1), actions], dim=-1)
             return th.cat([q_net(inputs) for q_net in self.q_networks], dim=-1)
 
-        return q
+        return EnsembleValue(q)
 
 
 def test_pessimistic_value_two_critics_beta_one_is_min():
@@ -110,7 +110,7 @@ def test_objective_without_entropy_is_mean_pessimistic_q():
     def q_function(actions):  # three critics: −||a||² plus a different constant each
         return -(actions**2).sum(-1, keepdim=True) + shifts
 
-    estimate = objective(q_function, mu, log_std, noise, ent_coef=0.0, beta=2.5)
+    estimate = objective(EnsembleValue(q_function), mu, log_std, noise, ent_coef=0.0, beta=2.5)
     actions = th.tanh(mu + noise * log_std.exp())
     th.testing.assert_close(estimate.actions, actions)
     expected = (-(actions**2).sum(-1) + shifts.mean() - 2.5 * shifts.std(unbiased=False)).mean(dim=0)

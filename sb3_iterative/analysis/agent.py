@@ -29,12 +29,11 @@ from stable_baselines3.common.preprocessing import is_image_space, maybe_transpo
 from stable_baselines3.common.type_aliases import PyTorchObs
 from stable_baselines3.sac.policies import SACPolicy
 
-from sb3_iterative.analysis.changed_objective import ChangedObjective
+from sb3_iterative.analysis.changed_objective import ChangedObjective, current_ent_coef, model_value_estimate
 from sb3_iterative.analysis.optimizers import OptimizationPath
-from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.iterative_sac import IterativeActor, IterativeSAC
-from sb3_iterative.iterative_sac.policies import IterativeTrace
-from sb3_iterative.objective import QFunction, objective
+from sb3_iterative.iterative_sac.policies import ROLLOUT_SEED, IterativeTrace
+from sb3_iterative.objective import ValueEstimate, objective
 
 # What every analysis accepts as ``model``
 Model = IterativeSAC | SAC | ChangedObjective
@@ -55,7 +54,7 @@ class Agent:
     """
 
     policy: SACPolicy
-    bind: Callable[[PyTorchObs], QFunction]
+    bind: Callable[[PyTorchObs], ValueEstimate]
     ent_coef: float
     beta: float
     training_beta: float
@@ -112,7 +111,7 @@ class Agent:
     def amortized(
         self,
         obs: PyTorchObs,
-        q_function: QFunction,
+        value_estimate: ValueEstimate,
         beta: float,
         generator: th.Generator,
         n_iterations: int | None = None,
@@ -129,7 +128,7 @@ class Agent:
                 mu, log_std, _ = self.policy.actor.get_action_dist_params(obs)
                 return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0)
             with self.iterations(n_iterations):
-                return self.policy.actor.optimize(obs, q_function, self.ent_coef, beta, generator=generator, with_values=False)
+                return self.policy.actor.optimize(obs, value_estimate, self.ent_coef, beta, generator=generator, with_values=False)
 
     @contextmanager
     def iterations(self, n_iterations: int | None) -> Iterator[None]:
@@ -145,23 +144,25 @@ class Agent:
             self.policy.n_iterations = trained
 
     def evaluate(
-        self, q_function: QFunction, mu: th.Tensor, log_std: th.Tensor, noise: th.Tensor, beta: float
+        self, value_estimate: ValueEstimate, mu: th.Tensor, log_std: th.Tensor, noise: th.Tensor, beta: float
     ) -> th.Tensor:
         """J(s, λ) [B] by :func:`objective` on fixed samples ε (the same ε for every λ compared)."""
         with th.no_grad():
-            return objective(q_function, mu, log_std, noise, self.ent_coef, beta).value
+            return objective(value_estimate, mu, log_std, noise, self.ent_coef, beta).value
 
-    def evaluate_path(self, q_function: QFunction, path: OptimizationPath, noise: th.Tensor, beta: float) -> np.ndarray:
+    def evaluate_path(self, value_estimate: ValueEstimate, path: OptimizationPath, noise: th.Tensor, beta: float) -> np.ndarray:
         """J at every λ_t of a path on the same samples ε: [T + 1, B]."""
-        values = [self.evaluate(q_function, mu, log_std, noise, beta) for mu, log_std in zip(path.mu, path.log_std, strict=True)]
+        values = [self.evaluate(value_estimate, mu, log_std, noise, beta) for mu, log_std in zip(path.mu, path.log_std, strict=True)]
         return th.stack(values).cpu().numpy()
 
 
 def as_agent(model: Model) -> Agent:
     """The :class:`Agent` of an IterativeSAC or SAC model, or of a :class:`ChangedObjective` of one."""
-    bind: Callable[[PyTorchObs], QFunction] | None = None
+    # the samples of model rollouts inside J (a model-based agent): the analyses keep torch's global random state
+    rollout_generator = th.Generator(device=model.device).manual_seed(ROLLOUT_SEED) if hasattr(model, "device") else None
+    bind: Callable[[PyTorchObs], ValueEstimate] | None = None
     if isinstance(model, ChangedObjective):
-        bind, model = model.q_function, model.model
+        bind, model = partial(model.value_estimate, generator=rollout_generator), model.model
     if not isinstance(model, SAC):
         raise TypeError(
             f"model must be an IterativeSAC or a stable-baselines3 SAC model (or a ChangedObjective of one), "
@@ -170,11 +171,10 @@ def as_agent(model: Model) -> Agent:
     policy = model.policy
     if getattr(policy.actor, "use_sde", False):
         raise ValueError("model: SAC with gSDE (use_sde=True) is not supported: its λ is not a per-state (µ, log σ)")
+    ent_coef = current_ent_coef(model)
     if isinstance(model, IterativeSAC):
-        ent_coef = model._current_ent_coef()
         beta, training_beta = policy.beta_collect, model.beta
     else:
-        ent_coef = th.exp(model.log_ent_coef.detach()) if model.log_ent_coef is not None else model.ent_coef_tensor
         beta = training_beta = 1.0
         if policy.critic.n_critics != 2:
             warnings.warn(
@@ -185,7 +185,7 @@ def as_agent(model: Model) -> Agent:
     policy.set_training_mode(False)
     return Agent(
         policy=policy,
-        bind=bind if bind is not None else partial(EnsembleQ, policy.critic),
+        bind=bind if bind is not None else partial(model_value_estimate, model, generator=rollout_generator),
         ent_coef=float(ent_coef),
         beta=float(beta),
         training_beta=float(training_beta),

@@ -94,14 +94,14 @@ def amortization_gap(
     obs = agent.observations(states)
     generator = agent.generator(seed)
 
-    q_function = agent.bind(obs)
-    trace = agent.amortized(obs, q_function, beta, generator, n_iterations)
+    value_estimate = agent.bind(obs)
+    trace = agent.amortized(obs, value_estimate, beta, generator, n_iterations)
     mu, log_std = trace.mu, trace.log_std
-    path = adam(q_function, mu, log_std, agent.ent_coef, beta, n_steps, lr, n_action_samples, generator)
+    path = adam(value_estimate, mu, log_std, agent.ent_coef, beta, n_steps, lr, n_action_samples, generator)
     noise = agent.noise(n_eval_samples, mu.shape[0], generator)
     return AmortizationGap(
-        amortized_value=agent.evaluate(q_function, mu, log_std, noise, beta).cpu().numpy(),
-        optimized_value=agent.evaluate(q_function, path.mu[-1], path.log_std[-1], noise, beta).cpu().numpy(),
+        amortized_value=agent.evaluate(value_estimate, mu, log_std, noise, beta).cpu().numpy(),
+        optimized_value=agent.evaluate(value_estimate, path.mu[-1], path.log_std[-1], noise, beta).cpu().numpy(),
         amortized_mu=mu.cpu().numpy(),
         amortized_log_std=log_std.cpu().numpy(),
         optimized_mu=path.mu[-1].cpu().numpy(),

@@ -6,9 +6,11 @@ of the task) or by swapping in another critic, and the trained optimizer follows
 without retraining. A direct actor cannot: λ = f_φ(s) never reads the critic, so its actions stay
 those of the objective it was trained on, until it is trained again.
 
-The change is made on the Q function, not on J: :class:`QWithTerm` adds the term to every critic's
-Q, so the pessimistic estimate becomes Q̂_β + term (mean and std across the critics shift and stay)
-and J is still the package's :func:`sb3_iterative.objective.objective`, with E[term] added.
+The change is made on the value estimate, not on J: :class:`QWithTerm` adds the term to Q̂_β (as
+adding it to every critic's Q would: mean and std across the critics shift and stay) and J is still
+the package's :func:`sb3_iterative.objective.objective`, with E[term] added. The model's own value
+estimate comes from its policy (``IterativeSACPolicy.value_estimate``: the critic ensemble, or the
+model-based estimate of a model-based agent).
 """
 
 from collections.abc import Callable
@@ -19,26 +21,43 @@ from stable_baselines3.common.policies import BasePolicy, ContinuousCritic
 from stable_baselines3.common.type_aliases import PyTorchObs
 
 from sb3_iterative.critics import EnsembleQ
-from sb3_iterative.iterative_sac import IterativeActor
-from sb3_iterative.objective import QFunction
+from sb3_iterative.iterative_sac import IterativeActor, IterativeSACPolicy
+from sb3_iterative.iterative_sac.policies import ROLLOUT_SEED
+from sb3_iterative.objective import ValueEstimate, autograd_value_gradient
 
 # A term of the objective as a function of the actions: [N, B, A] -> [N, B], differentiable
 ObjectiveTerm = Callable[[th.Tensor], th.Tensor]
 
 
 class QWithTerm:
-    """Q_i(s, a) + term(a) for every critic i of a Q function ([N, B, A] -> [N, B, n_critics]).
+    """Q̂_β(s, a) + term(a): a value estimate with a term added.
 
-    It has no ``action_gradient``: :func:`sb3_iterative.objective.objective_gradient` takes ∂Q̂_β/∂a
-    through it by autograd, critic and term together.
+    Its ∂/∂a is autograd's, through the value estimate and the term together.
     """
 
-    def __init__(self, q_function: QFunction, term: ObjectiveTerm):
-        self.q_function = q_function
+    def __init__(self, value_estimate: ValueEstimate, term: ObjectiveTerm):
+        self.value_estimate = value_estimate
         self.term = term
 
-    def __call__(self, actions: th.Tensor) -> th.Tensor:
-        return self.q_function(actions) + self.term(actions).unsqueeze(-1)
+    def value(self, actions: th.Tensor, beta: float) -> th.Tensor:
+        return self.value_estimate.value(actions, beta) + self.term(actions)
+
+    def value_and_action_gradient(self, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
+        return autograd_value_gradient(self, actions, beta)
+
+
+def model_value_estimate(
+    model: SAC, obs: PyTorchObs, generator: th.Generator | None = None, shared_noise: bool = False
+) -> ValueEstimate:
+    """The value estimate of a model's J bound to ``obs``: its policy's (IterativeSAC), or SAC's critics."""
+    if isinstance(model.policy, IterativeSACPolicy):
+        return model.policy.value_estimate(obs, current_ent_coef(model), generator=generator, shared_noise=shared_noise)
+    return EnsembleQ(model.policy.critic, obs)
+
+
+def current_ent_coef(model: SAC) -> th.Tensor:
+    """α of a SAC or IterativeSAC model, detached."""
+    return th.exp(model.log_ent_coef.detach()) if model.log_ent_coef is not None else model.ent_coef_tensor
 
 
 def action_energy_penalty(coef: float) -> ObjectiveTerm:
@@ -82,10 +101,15 @@ class ChangedObjective(BasePolicy):
         self.term = term
         self.other_critic = critic
 
-    def q_function(self, obs: PyTorchObs) -> QFunction:
-        """The Q function of the changed J, bound to ``obs``."""
-        q_function: QFunction = EnsembleQ(self.other_critic if self.other_critic is not None else self.policy.critic, obs)
-        return QWithTerm(q_function, self.term) if self.term is not None else q_function
+    def value_estimate(
+        self, obs: PyTorchObs, generator: th.Generator | None = None, shared_noise: bool = False
+    ) -> ValueEstimate:
+        """The value estimate of the changed J, bound to ``obs``."""
+        if self.other_critic is not None:
+            value_estimate: ValueEstimate = EnsembleQ(self.other_critic, obs)
+        else:
+            value_estimate = model_value_estimate(self.model, obs, generator, shared_noise)
+        return QWithTerm(value_estimate, self.term) if self.term is not None else value_estimate
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
         if not isinstance(self.policy.actor, IterativeActor):
@@ -93,5 +117,6 @@ class ChangedObjective(BasePolicy):
                 "A direct actor cannot act on a changed objective: λ = f_φ(s) never reads the critic, so its "
                 "actions are those of the objective it was trained on. Retrain it, or use an iterative model."
             )
-        q_function = self.q_function(observation)
-        return self.policy.actor(observation, q_function, beta=self.policy.beta_collect, deterministic=deterministic)
+        generator = th.Generator(device=self.device).manual_seed(ROLLOUT_SEED) if deterministic else None
+        value_estimate = self.value_estimate(observation, generator, shared_noise=deterministic)
+        return self.policy.actor(observation, value_estimate, beta=self.policy.beta_collect, deterministic=deterministic)

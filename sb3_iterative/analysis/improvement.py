@@ -86,11 +86,11 @@ def improvement_per_iteration(
     obs = agent.observations(states)
     generator = agent.generator(seed)
 
-    q_function = agent.bind(obs)
-    trace = agent.amortized(obs, q_function, beta, generator, n_iterations)
+    value_estimate = agent.bind(obs)
+    trace = agent.amortized(obs, value_estimate, beta, generator, n_iterations)
     noise = agent.noise(n_eval_samples, trace.mu.shape[0], generator)
     return ImprovementCurve(
-        values=agent.evaluate_path(q_function, OptimizationPath.of(trace.lambdas), noise, beta),
+        values=agent.evaluate_path(value_estimate, OptimizationPath.of(trace.lambdas), noise, beta),
         trained_iterations=agent.policy.n_iterations,
         beta=beta,
     )

@@ -126,10 +126,10 @@ def objective_landscape(
     obs = agent.single_observation(state)
     generator = agent.generator(seed)
 
-    q_function = agent.bind(obs)
-    trace = agent.amortized(obs, q_function, beta, generator)
+    value_estimate = agent.bind(obs)
+    trace = agent.amortized(obs, value_estimate, beta, generator)
     mu, log_std = trace.mu, trace.log_std  # [1, A]
-    optimum = adam(q_function, mu, log_std, agent.ent_coef, beta, adam_steps, adam_lr, n_action_samples, generator)
+    optimum = adam(value_estimate, mu, log_std, agent.ent_coef, beta, adam_steps, adam_lr, n_action_samples, generator)
     path = th.stack([mu_k[0, list(dims)] for mu_k, _ in trace.lambdas]).cpu().numpy()
     best = optimum.mu[-1, 0, list(dims)].cpu().numpy()
 

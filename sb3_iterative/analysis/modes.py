@@ -134,15 +134,15 @@ def policy_modes(
 
     # every run of every state in one batch, run after run: [n_runs·B]
     repeated = repeat_observations(obs, n_runs)
-    q_function = agent.bind(repeated)
+    value_estimate = agent.bind(repeated)
     if optimizer == "iterative":
-        trace = agent.amortized(repeated, q_function, beta, generator)
+        trace = agent.amortized(repeated, value_estimate, beta, generator)
         mu, log_std = trace.mu, trace.log_std
     else:
         shape = (n_runs * batch_size(obs), agent.action_dim)
         start_mu = (2 * th.rand(shape, generator=generator, device=agent.device) - 1) * RANDOM_MU
         start_log_std = th.full(shape, math.log(RANDOM_STD), device=agent.device)
-        path = adam(q_function, start_mu, start_log_std, agent.ent_coef, beta, adam_steps, adam_lr, n_action_samples, generator)
+        path = adam(value_estimate, start_mu, start_log_std, agent.ent_coef, beta, adam_steps, adam_lr, n_action_samples, generator)
         mu, log_std = path.mu[-1], path.log_std[-1]
     return PolicyModes(mu=_by_state(mu, n_runs), log_std=_by_state(log_std, n_runs), optimizer=optimizer, beta=beta)
 

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from sb3_iterative.analysis.agent import Agent, Model, as_agent, check_beta, check_count, check_positive, repeat_observations
 from sb3_iterative.analysis.optimizers import OptimizationPath, adam, cross_entropy_method
 from sb3_iterative.analysis.plotting import axes
-from sb3_iterative.objective import QFunction
+from sb3_iterative.objective import ValueEstimate
 
 # Runs of the iterative optimizer behind its wall time per iteration
 TIMING_REPEATS = 10
@@ -119,24 +119,24 @@ def compare_optimizers(
     beta = check_beta(beta, agent.beta)
     obs = agent.observations(states)
     generator = agent.generator(seed)
-    q_function = agent.bind(obs)
+    value_estimate = agent.bind(obs)
 
-    trace = agent.amortized(obs, q_function, beta, generator)
+    trace = agent.amortized(obs, value_estimate, beta, generator)
     noise = agent.noise(n_eval_samples, trace.mu.shape[0], generator)
     n_iterations = len(trace.lambdas) - 1
-    per_iteration = _seconds_per_iteration(agent, obs, q_function, beta, generator, n_iterations)
+    per_iteration = _seconds_per_iteration(agent, obs, value_estimate, beta, generator, n_iterations)
     paths = {"iterative": OptimizationPath.of(trace.lambdas, [per_iteration] * n_iterations)}
 
     mu_0, log_std_0 = trace.lambdas[0]
-    paths["adam"] = adam(q_function, mu_0, log_std_0, agent.ent_coef, beta, adam_steps, adam_lr, n_action_samples, generator)
+    paths["adam"] = adam(value_estimate, mu_0, log_std_0, agent.ent_coef, beta, adam_steps, adam_lr, n_action_samples, generator)
 
-    repeated_q_function = agent.bind(repeat_observations(obs, cem_candidates))
+    repeated_value_estimate = agent.bind(repeat_observations(obs, cem_candidates))
     paths["cem"] = cross_entropy_method(
-        repeated_q_function, mu_0, log_std_0, agent.ent_coef, beta, cem_steps, cem_candidates, cem_elites,
+        repeated_value_estimate, mu_0, log_std_0, agent.ent_coef, beta, cem_steps, cem_candidates, cem_elites,
         n_action_samples, cem_init_std, generator,
     )  # fmt: skip
     return OptimizerComparison(
-        values={name: agent.evaluate_path(q_function, path, noise, beta) for name, path in paths.items()},
+        values={name: agent.evaluate_path(value_estimate, path, noise, beta) for name, path in paths.items()},
         final_mu={name: path.mu[-1].cpu().numpy() for name, path in paths.items()},
         final_log_std={name: path.log_std[-1].cpu().numpy() for name, path in paths.items()},
         seconds_per_iteration={name: float(path.seconds.mean()) for name, path in paths.items()},
@@ -145,13 +145,13 @@ def compare_optimizers(
 
 
 def _seconds_per_iteration(
-    agent: Agent, obs: Any, q_function: QFunction, beta: float, generator: th.Generator, n_iterations: int
+    agent: Agent, obs: Any, value_estimate: ValueEstimate, beta: float, generator: th.Generator, n_iterations: int
 ) -> float:
     """Wall time of one iteration of the iterative optimizer, the median over repeated runs (the first
     run, above, pays for allocations that Adam and CEM pay once over hundreds of iterations)."""
     times = []
     for _ in range(TIMING_REPEATS):
         start = time.perf_counter()
-        agent.amortized(obs, q_function, beta, generator)
+        agent.amortized(obs, value_estimate, beta, generator)
         times.append((time.perf_counter() - start) / n_iterations)
     return float(np.median(times))

@@ -15,7 +15,7 @@ import numpy as np
 import torch as th
 from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN
 
-from sb3_iterative.objective import QFunction, objective, objective_gradient
+from sb3_iterative.objective import ValueEstimate, objective, objective_gradient
 
 
 @dataclass
@@ -34,7 +34,7 @@ class OptimizationPath:
 
 
 def adam(
-    q_function: QFunction,
+    value_estimate: ValueEstimate,
     mu: th.Tensor,
     log_std: th.Tensor,
     ent_coef: float,
@@ -46,7 +46,7 @@ def adam(
 ) -> OptimizationPath:
     """Gradient ascent on J(s, λ) with Adam from λ = (``mu``, ``log_std``), fresh samples ε at every step.
 
-    :param q_function: the Q function of J bound to the B states
+    :param value_estimate: the Q function of J bound to the B states
     :param n_action_samples: N, samples behind each estimate of ∇_λ J
     """
     mu, log_std = mu.detach().clone(), log_std.detach().clone()
@@ -55,7 +55,7 @@ def adam(
     for _ in range(n_steps):
         start = time.perf_counter()
         noise = th.randn(n_action_samples, *mu.shape, generator=generator, device=mu.device)
-        estimate = objective_gradient(q_function, mu, log_std, noise, ent_coef, beta, with_value=False)
+        estimate = objective_gradient(value_estimate, mu, log_std, noise, ent_coef, beta, with_value=False)
         mu.grad, log_std.grad = estimate.grad_mu, estimate.grad_log_std
         optimizer.step()
         with th.no_grad():
@@ -66,7 +66,7 @@ def adam(
 
 
 def cross_entropy_method(
-    repeated_q_function: QFunction,
+    repeated_value_estimate: ValueEstimate,
     mu: th.Tensor,
     log_std: th.Tensor,
     ent_coef: float,
@@ -87,7 +87,7 @@ def cross_entropy_method(
     works on J itself, not on Q alone: refitting to actions ranked by Q would shrink σ to zero and
     lose the entropy term of J.
 
-    :param repeated_q_function: the Q function of J bound to the B states repeated ``n_candidates``
+    :param repeated_value_estimate: the Q function of J bound to the B states repeated ``n_candidates``
         times, whole batch after whole batch ([C·B])
     """
     batch_size, action_dim = mu.shape
@@ -103,7 +103,7 @@ def cross_entropy_method(
             noise = th.randn(n_action_samples, 1, batch_size, action_dim, generator=generator, device=mean.device)
             noise = noise.expand(-1, n_candidates, -1, -1).reshape(n_action_samples, n_candidates * batch_size, action_dim)
             values = objective(
-                repeated_q_function,
+                repeated_value_estimate,
                 candidate_mu.reshape(-1, action_dim),
                 candidate_log_std.reshape(-1, action_dim),
                 noise,

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from sb3_iterative.analysis.agent import Model, as_agent, check_beta, check_count
 from sb3_iterative.analysis.plotting import axes
-from sb3_iterative.objective import pessimistic_value, squashed_gaussian_log_prob
+from sb3_iterative.objective import squashed_gaussian_log_prob
 
 # The default horizon makes γ^horizon smaller than this
 HORIZON_TOLERANCE = 1e-3
@@ -135,7 +135,7 @@ def value_bias(
     obs = agent.observations(_stack(observations))
     actions = th.as_tensor(policy.scale_action(env_actions), dtype=th.float32, device=agent.device)
     with th.no_grad():
-        estimates = pessimistic_value(agent.bind(obs)(actions.unsqueeze(0)), beta)[0].cpu().numpy()
+        estimates = agent.bind(obs).value(actions.unsqueeze(0), beta)[0].cpu().numpy()
 
     returns = np.zeros(n_pairs)
     active = np.ones(n_pairs, dtype=bool)
@@ -144,8 +144,8 @@ def value_bias(
         if step > 0:  # the agent acts from the second step on: a_t ~ π(·|s_t; λ_K)
             index = np.flatnonzero(active)
             obs = agent.observations(_stack([observations[i] for i in index]))
-            q_function = agent.bind(obs)
-            trace = agent.amortized(obs, q_function, beta, generator)
+            value_estimate = agent.bind(obs)
+            trace = agent.amortized(obs, value_estimate, beta, generator)
             with th.no_grad():
                 noise = agent.noise(1, len(index), generator)[0]
                 gaussian_actions = trace.mu + noise * trace.log_std.exp()

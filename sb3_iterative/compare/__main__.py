@@ -39,6 +39,10 @@ def parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--eval-episodes", type=int, default=5, help="deterministic episodes per evaluation (default: 5)")
     parser.add_argument(
+        "--save-freq", type=int, default=-1,
+        help="save a checkpoint of every run every this many steps (rl-zoo3's --save-freq; default: -1, none)",
+    )  # fmt: skip
+    parser.add_argument(
         "--params", "-params", nargs="+", default=[], metavar="KEY:VALUE",
         help="hyperparameter overrides for every algorithm, passed to rl-zoo3's -params "
         "(e.g. learning_starts:100 policy_kwargs:\"dict(net_arch=[64, 64])\")",
@@ -87,7 +91,8 @@ def sweep(args: argparse.Namespace) -> int:
         if args.address is not None and args.executor != "ray":
             raise SweepError("--address is for --executor ray")
         runs, notes = plan(
-            args.env, args.algo or ALGOS_DEFAULT, seeds, args.n_timesteps, args.eval_freq, args.eval_episodes, args.params
+            args.env, args.algo or ALGOS_DEFAULT, seeds, args.n_timesteps, args.eval_freq, args.eval_episodes, args.params,
+            args.save_freq,
         )
         for note in notes:
             print(f"note: {note}")

@@ -80,6 +80,7 @@ class Run:
     eval_episodes: int
     params: tuple[str, ...] = ()
     hyperparams: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    save_freq: int = -1  # a checkpoint every this many steps (rl-zoo3's --save-freq); -1: none
 
     def __str__(self) -> str:
         return f"{self.algo} {self.env} seed {self.seed}"
@@ -90,6 +91,8 @@ class Run:
             "--algo", self.algo, "--env", self.env, "--seed", str(self.seed), "-n", str(self.n_timesteps),
             "--eval-freq", str(self.eval_freq), "--eval-episodes", str(self.eval_episodes), "--num-threads", "1",
         ]  # fmt: skip
+        if self.save_freq > 0:
+            args += ["--save-freq", str(self.save_freq)]
         return [*args, "-params", *self.params] if self.params else args
 
     def command(self, log_folder: Path) -> str:
@@ -97,7 +100,7 @@ class Run:
         return shlex.join(["python", "-m", "sb3_iterative.train", *self.train_args(), "-f", str(log_folder)])
 
     def settings(self) -> dict[str, Any]:
-        return {
+        settings = {
             "algo": self.algo,
             "env": self.env,
             "seed": self.seed,
@@ -106,6 +109,9 @@ class Run:
             "eval_episodes": self.eval_episodes,
             "hyperparams": self.hyperparams,
         }
+        if self.save_freq > 0:
+            settings["save_freq"] = self.save_freq
+        return settings
 
 
 def plan(
@@ -116,6 +122,7 @@ def plan(
     eval_freq: int | None = None,
     eval_episodes: int = 5,
     params: Sequence[str] = (),
+    save_freq: int = -1,
 ) -> tuple[list[Run], list[str]]:
     """The runs of a sweep, and notes for the user (an environment missing from a hyperparameter file).
 
@@ -127,6 +134,7 @@ def plan(
     :param n_timesteps: the budget of every run; None: each file's ``n_timesteps`` for the
         environment, which must then agree among the algorithms
     :param eval_freq: evaluation interval in environment steps; None: the budget / 20
+    :param save_freq: save a checkpoint of every run every this many environment steps (-1: none)
     """
     zoo.register()
     envs, algos, seeds = _unique(envs), _unique(algos), _unique(seeds)
@@ -147,6 +155,8 @@ def plan(
         problems.append(f"-n {n_timesteps}: the budget must be at least 1 step")
     if eval_episodes < 1:
         problems.append(f"--eval-episodes {eval_episodes}: at least 1 episode per evaluation")
+    if save_freq == 0 or save_freq < -1:
+        problems.append(f"--save-freq {save_freq}: a number of steps >= 1 (or -1: no checkpoints)")
     try:
         overrides = _read_params(params)
     except SweepError as error:
@@ -178,7 +188,7 @@ def plan(
             problems.append(f"{env}: --eval-freq {interval} must be between 1 and the budget ({budget} steps)")
             continue
         runs += [
-            Run(algo, env, seed, budget, interval, eval_episodes, tuple(params), hyperparams[algo, env])
+            Run(algo, env, seed, budget, interval, eval_episodes, tuple(params), hyperparams[algo, env], save_freq)
             for algo in algos
             for seed in seeds
         ]

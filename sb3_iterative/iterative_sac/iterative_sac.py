@@ -6,10 +6,12 @@ import numpy as np
 import torch as th
 from stable_baselines3 import SAC
 from stable_baselines3.common.buffers import ReplayBuffer
+from stable_baselines3.common.type_aliases import PyTorchObs, ReplayBufferSamples
 from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import polyak_update
+from stable_baselines3.common.save_util import recursive_getattr
 from torch.nn import functional as F
 
 from sb3_iterative.iterative_sac.policies import (
@@ -21,7 +23,7 @@ from sb3_iterative.iterative_sac.policies import (
     actor_loss,
     check_beta,
 )
-from sb3_iterative.critics import EnsembleQ
+from sb3_iterative.model_based import distillation_kl
 from sb3_iterative.objective import objective
 
 SelfIterativeSAC = TypeVar("SelfIterativeSAC", bound="IterativeSAC")
@@ -45,6 +47,12 @@ class IterativeSAC(SAC):
     ``use_sde``, which must stay False. The iterative options are policy keywords
     (``policy_kwargs=dict(n_iterations=5, n_action_samples=1, init_std=0.5, beta_collect=1.0,
     actor="iterative", critic_arch="A")``, see :class:`IterativeSACPolicy`).
+
+    Model-based value estimates (paper Sec. 4.2.5): with ``policy_kwargs=dict(value_estimator="model")``
+    J's value is a short rollout of a learned model combined with the critics by Retrace. The model
+    pre-trains on the random initial steps (``model_pretrain_steps`` updates at the first training
+    call), then trains by maximum likelihood on every sampled batch; an iterative agent also distils
+    a direct rollout policy from its optimizer by KL(π_iter ‖ π_direct).
 
     :param policy: The policy model to use (MlpPolicy, CnnPolicy, MultiInputPolicy)
     :param env: The environment to learn from (if registered in Gym, can be str)
@@ -77,6 +85,11 @@ class IterativeSAC(SAC):
     :param device: Device (cpu, cuda, ...) on which the code should be run
     :param beta: β, the training pessimism of Q̂_β = mean − β·std (paper Eq. 13): 2.5 in the paper
         (1.5 on Hopper); β = 1 with two critics is SAC's min(Q1, Q2)
+    :param model_pretrain_steps: model-only updates once the random initial steps are collected
+        (model-based value estimate only; the paper: 1 000)
+    :param model_based_target: the critic's target with the model-based estimate (the target critics
+        bootstrapped through the model, the next action from the rollout policy; the paper's Table 9)
+        instead of the model-free target (model-based value estimate only)
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
@@ -117,11 +130,16 @@ class IterativeSAC(SAC):
         seed: int | None = None,
         device: th.device | str = "auto",
         beta: float = 2.5,
+        model_pretrain_steps: int = 1000,
+        model_based_target: bool = True,
         _init_setup_model: bool = True,
     ):
         if use_sde or use_sde_at_warmup:
             raise ValueError("IterativeSAC does not support gSDE (use_sde=True): the iterative actor has no state-dependent noise")
         self.beta = beta
+        self.model_pretrain_steps = model_pretrain_steps
+        self.model_based_target = model_based_target
+        self._model_pretrained = False
         super().__init__(
             policy,
             env,
@@ -157,7 +175,26 @@ class IterativeSAC(SAC):
         super()._setup_model()
         check_beta("beta", self.beta, self.critic.n_critics)
         self.beta = float(self.beta)
+        if isinstance(self.model_pretrain_steps, bool) or not isinstance(self.model_pretrain_steps, int) or self.model_pretrain_steps < 0:
+            raise ValueError(f"model_pretrain_steps must be an integer >= 0, got {self.model_pretrain_steps!r}")
+        if not isinstance(self.model_based_target, bool):
+            raise ValueError(f"model_based_target must be True or False, got {self.model_based_target!r}")
+        if self.policy.model_based is not None:
+            self.policy.model_based.gamma.fill_(self.gamma)
         self._sync_ent_coef(self._current_ent_coef())
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        state_dicts, variables = super()._get_torch_save_params()
+        return state_dicts + self._model_optimizer_names(), variables
+
+    def _model_optimizer_names(self) -> list[str]:
+        """The optimizers of the model and the distilled rollout policy, as save/load names them."""
+        names = []
+        if self.policy.model_based is not None:
+            names.append("policy.model_based.optimizer")
+        if self.policy.rollout_policy is not None:
+            names.append("policy.rollout_policy.optimizer")
+        return names
 
     def _current_ent_coef(self) -> th.Tensor:
         """α, detached from its optimizer's graph."""
@@ -177,6 +214,7 @@ class IterativeSAC(SAC):
         optimizers = [self.actor.optimizer, self.critic.optimizer]
         if self.ent_coef_optimizer is not None:
             optimizers += [self.ent_coef_optimizer]
+        optimizers += [recursive_getattr(self, name) for name in self._model_optimizer_names()]
         self._update_learning_rate(optimizers)
 
         logs: dict[str, list[float]] = {
@@ -186,7 +224,15 @@ class IterativeSAC(SAC):
             "critic_loss": [],
             "objective_improvement": [],
             "gate_mean": [],
+            "model_state_loss": [],
+            "model_reward_loss": [],
+            "distillation_kl": [],
         }
+        if self.policy.model_based is not None and not self._model_pretrained:
+            for _ in range(self.model_pretrain_steps):
+                self._train_model(self.replay_buffer.sample(batch_size, env=self._vec_normalize_env))  # type: ignore[union-attr]
+            self._model_pretrained = True
+
         for gradient_step in range(gradient_steps):
             replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
             # For n-step replay, the discount is gamma**n_steps (when no early termination)
@@ -198,25 +244,13 @@ class IterativeSAC(SAC):
             noise = self.policy.sample_noise(batch_size)
             next_noise = self.policy.sample_noise(batch_size)
 
+            if self.policy.model_based is not None:
+                state_loss, reward_loss = self._train_model(replay_data)
+                logs["model_state_loss"].append(state_loss)
+                logs["model_reward_loss"].append(reward_loss)
+
             with th.no_grad():
-                # y = r + γ (1 − done) J_target(s', λ'_K): the policy acts on s' as it would act
-                # (online critics), and the target critics value what it does
-                next_trace = self.policy.optimize(
-                    replay_data.next_observations,
-                    EnsembleQ(self.critic, replay_data.next_observations),
-                    ent_coef,
-                    self.beta,
-                    next_noise,
-                    with_values=False,
-                )
-                next_value = objective(
-                    EnsembleQ(self.critic_target, replay_data.next_observations),
-                    next_trace.mu,
-                    next_trace.log_std,
-                    next_noise[-1],
-                    ent_coef,
-                    self.beta,
-                ).value.reshape(-1, 1)
+                next_value = self._next_value(replay_data.next_observations, ent_coef, next_noise)
                 target_q_values = replay_data.rewards + (1 - replay_data.dones) * discounts * next_value
 
             current_q_values = self.critic(replay_data.observations, replay_data.actions)
@@ -229,12 +263,12 @@ class IterativeSAC(SAC):
 
             # The actor optimizes J on the updated critics; every estimate of ∇_λ J is both the
             # next update's input and a term of the loss
-            q_function = EnsembleQ(self.critic, replay_data.observations)
-            trace = self.policy.optimize(replay_data.observations, q_function, ent_coef, self.beta, noise)
-            loss, final = actor_loss(trace, q_function, noise[-1], ent_coef, self.beta)
+            value_estimate = self.policy.value_estimate(replay_data.observations, ent_coef)
+            trace = self.policy.optimize(replay_data.observations, value_estimate, ent_coef, self.beta, noise)
+            loss, final = actor_loss(trace, value_estimate, noise[-1], ent_coef, self.beta)
             if not th.isfinite(final.value).all():
                 raise RuntimeError(
-                    "The critic returned non-finite values while the actor optimized J: training diverged "
+                    "The value estimate returned non-finite values while the actor optimized J: training diverged "
                     "(check the rewards and the learning rate)"
                 )
             trained_values = [estimate.value for estimate in [*trace.estimates, final][trace.first_trained :]]
@@ -256,6 +290,9 @@ class IterativeSAC(SAC):
             loss.backward()
             self.actor.optimizer.step()
 
+            if self.policy.rollout_policy is not None:
+                logs["distillation_kl"].append(self._distill(replay_data.observations, trace.mu, trace.log_std))
+
             if gradient_step % self.target_update_interval == 0:
                 polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)
                 # Copy running stats, see SB3 GH issue #996
@@ -267,6 +304,47 @@ class IterativeSAC(SAC):
         for key, values in logs.items():
             if values:
                 self.logger.record(f"train/{key}", np.mean(values))
+
+    def _next_value(self, next_obs: PyTorchObs, ent_coef: th.Tensor, next_noise: th.Tensor) -> th.Tensor:
+        """J_target(s', λ') [B, 1], the soft value in the critic's target y = r + γ (1 − done) J_target(s', λ').
+
+        Model-free: λ' is what the policy does on s' (its K iterations on the online critics' J), and
+        the target critics value it. Model-based (``model_based_target``): λ' is the rollout policy's,
+        as in the authors' model-based runs, and the model-based estimate bootstraps from the target
+        critics (the paper's Table 9).
+        """
+        if self.policy.model_based is not None and self.model_based_target:
+            mu, log_std, _ = self.policy.model_rollout_policy.get_action_dist_params(next_obs)
+            next_estimate = self.policy.value_estimate(next_obs, ent_coef, target=True)
+        else:
+            acting_estimate = self.policy.value_estimate(next_obs, ent_coef, critic_only=True)
+            next_trace = self.policy.optimize(next_obs, acting_estimate, ent_coef, self.beta, next_noise, with_values=False)
+            mu, log_std = next_trace.mu, next_trace.log_std
+            next_estimate = self.policy.value_estimate(next_obs, ent_coef, target=True, critic_only=True)
+        return objective(next_estimate, mu, log_std, next_noise[-1], ent_coef, self.beta).value.reshape(-1, 1)
+
+    def _train_model(self, replay_data: ReplayBufferSamples) -> tuple[float, float]:
+        """One maximum-likelihood step of the model on a replay batch: its state and reward losses."""
+        model_based = self.policy.model_based
+        assert model_based is not None
+        state_loss, reward_loss = model_based.dynamics.loss(
+            replay_data.observations, replay_data.actions, replay_data.next_observations, replay_data.rewards
+        )
+        model_based.optimizer.zero_grad()
+        (state_loss + reward_loss).backward()
+        model_based.optimizer.step()
+        return state_loss.item(), reward_loss.item()
+
+    def _distill(self, obs: PyTorchObs, mu: th.Tensor, log_std: th.Tensor) -> float:
+        """One step of the rollout policy towards the iterative optimizer's λ_K: KL(π_iter ‖ π_direct)."""
+        rollout_policy = self.policy.rollout_policy
+        assert rollout_policy is not None
+        mu_direct, log_std_direct, _ = rollout_policy.get_action_dist_params(obs)
+        kl = distillation_kl(mu.detach(), log_std.detach(), mu_direct, log_std_direct).mean()
+        rollout_policy.optimizer.zero_grad()
+        kl.backward()
+        rollout_policy.optimizer.step()
+        return kl.item()
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # The model is rebuilt from policy_kwargs on load: keep test-time iterations set on the policy

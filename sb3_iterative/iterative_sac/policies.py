@@ -7,7 +7,7 @@ from typing import Any
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.policies import BaseModel, ContinuousCritic
-from stable_baselines3.common.preprocessing import get_action_dim
+from stable_baselines3.common.preprocessing import get_action_dim, get_flattened_obs_dim
 from stable_baselines3.common.torch_layers import (
     BaseFeaturesExtractor,
     CombinedExtractor,
@@ -21,13 +21,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, EnsembleQ, make_critic
-from sb3_iterative.objective import ObjectiveEstimate, QFunction, objective, objective_gradient
+from sb3_iterative.model_based import VALUE_ESTIMATORS, ModelBasedQ
+from sb3_iterative.objective import ObjectiveEstimate, ValueEstimate, objective, objective_gradient
 
 ACTOR_KINDS = ("iterative", "direct")
 # (x − mean) / (std + 1e−7) in the authors' code; layer_norm puts its epsilon under the root
 NORMALIZATION_EPSILON = 1e-14
-# Seed of the samples behind ∇_λ J when acting deterministically
+# Seed of the samples behind ∇_λ J when acting deterministically (and of the model rollouts' samples)
 DETERMINISTIC_SEED = 0
+ROLLOUT_SEED = 1
 
 
 @dataclass
@@ -57,7 +59,7 @@ class IterativeTrace:
 
 def actor_loss(
     trace: IterativeTrace,
-    q_function: QFunction,
+    value_estimate: ValueEstimate,
     noise: th.Tensor,
     ent_coef: th.Tensor | float,
     beta: float,
@@ -72,14 +74,14 @@ def actor_loss(
     autograd, exactly as SAC does.
 
     :param trace: the optimization, with λ attached to the actor's graph
-    :param q_function: the critic ensemble bound to the observations
+    :param value_estimate: Q̂_β bound to the observations
     :param noise: ε for the estimate at λ_K [N, B, A]
     :return: the loss to backpropagate (its gradient is that of −mean J) and the estimate at λ_K
     """
     if not trace.estimates:
-        final = objective(q_function, trace.mu, trace.log_std, noise, ent_coef, beta)
+        final = objective(value_estimate, trace.mu, trace.log_std, noise, ent_coef, beta)
         return -final.value.mean(), final
-    final = objective_gradient(q_function, trace.mu, trace.log_std, noise, ent_coef, beta)
+    final = objective_gradient(value_estimate, trace.mu, trace.log_std, noise, ent_coef, beta)
     evaluations = [*trace.estimates, final][trace.first_trained :]
     surrogate = sum(
         (estimate.grad_mu * mu).sum(dim=-1) + (estimate.grad_log_std * log_std).sum(dim=-1)  # type: ignore[operator]
@@ -212,7 +214,7 @@ class IterativeActor(BaseModel):
     def optimize(
         self,
         obs: PyTorchObs,
-        q_function: QFunction,
+        value_estimate: ValueEstimate,
         ent_coef: th.Tensor | float,
         beta: float,
         noise: th.Tensor | None = None,
@@ -226,7 +228,7 @@ class IterativeActor(BaseModel):
         alone. Under ``torch.no_grad()`` (acting, the critic's target) no graph is built.
 
         :param obs: a batch of B observations
-        :param q_function: the critic ensemble bound to ``obs``
+        :param value_estimate: Q̂_β bound to ``obs`` (``IterativeSACPolicy.value_estimate``)
         :param ent_coef: α of J
         :param beta: the pessimism β of J
         :param noise: ε for the K estimates of ∇_λ J [K, N, B, A]; drawn here when None
@@ -243,32 +245,42 @@ class IterativeActor(BaseModel):
         mu, log_std = self.initial_parameters(batch_size)
         trace = IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=1)
         for k in range(self.n_iterations):
-            estimate = objective_gradient(q_function, mu, log_std, noise[k], ent_coef, beta, with_values)
+            estimate = objective_gradient(value_estimate, mu, log_std, noise[k], ent_coef, beta, with_values)
             mu, log_std, gate = self.update(features, mu.detach(), log_std.detach(), estimate)
             trace.estimates.append(estimate)
             trace.lambdas.append((mu, log_std))
             trace.gates.append(gate)
         return trace
 
-    def forward(self, obs: PyTorchObs, q_function: QFunction, beta: float, deterministic: bool = False) -> th.Tensor:
+    def forward(
+        self,
+        obs: PyTorchObs,
+        value_estimate: ValueEstimate,
+        beta: float,
+        deterministic: bool = False,
+        ent_coef: th.Tensor | float | None = None,
+    ) -> th.Tensor:
         """Act: optimize λ for ``obs``, then return tanh(µ_K) or a sample of π(·|s; λ_K).
 
         λ_K depends on the samples behind each ∇_λ J. Deterministic actions draw them from a
         private generator with a fixed seed, one set shared by the whole batch: an observation
         always gets the same action, alone or anywhere in a batch of any size, and evaluating does
         not move torch's global random state (as with SAC's actor).
+
+        :param ent_coef: α of J (None: the algorithm's, kept in ``self.ent_coef``)
         """
         generator = None
         if deterministic:
             generator = th.Generator(device=self.device).manual_seed(DETERMINISTIC_SEED)
+        ent_coef = self.ent_coef if ent_coef is None else ent_coef
         trace = self.optimize(
-            obs, q_function, self.ent_coef, beta, generator=generator, with_values=False, shared_noise=deterministic
+            obs, value_estimate, ent_coef, beta, generator=generator, with_values=False, shared_noise=deterministic
         )
         mu, log_std = trace.mu, trace.log_std
         if not (th.isfinite(mu).all() and th.isfinite(log_std).all()):
             raise RuntimeError(
-                "The iterative actor produced non-finite action parameters: the critic returned non-finite "
-                "Q values or gradients while the actor optimized λ. Check the critic (and the rewards) for NaN or inf."
+                "The iterative actor produced non-finite action parameters: the value estimate returned non-finite "
+                "values or gradients while the actor optimized λ. Check the critic (and the rewards) for NaN or inf."
             )
         if deterministic:
             return th.tanh(mu)
@@ -291,7 +303,13 @@ class IterativeSACPolicy(SACPolicy):
         highway connections; the default ``net_arch`` of its critic is then 3 × 512)
     :param compile_acting: run the iterative actor's acting path through ``torch.compile``:
         about 3× faster ``predict`` on one observation, after about 30 s of compilation for each
-        batch size (worth it for deployment and long runs; needs a C++ compiler on CPU)
+        batch size (worth it for deployment and long runs; needs a C++ compiler on CPU); model-free
+        value estimate only
+    :param value_estimator: the value estimate inside J: ``"critic"`` (the critic ensemble's Q̂_β,
+        model-free) or ``"model"`` (a learned model's rollout combined with the critics by Retrace,
+        paper Sec. 4.2.5, Eq. 14–16; flat Box observations only)
+    :param rollout_horizon: h, the model steps of the model-based estimate (0: the critics alone)
+    :param retrace_lambda: λ of the model-based estimate's Retrace, in [0, 1]
     """
 
     actor: IterativeActor | Actor  # type: ignore[assignment]
@@ -321,6 +339,9 @@ class IterativeSACPolicy(SACPolicy):
         beta_collect: float = 1.0,
         critic_arch: str = "A",
         compile_acting: bool = False,
+        value_estimator: str = "critic",
+        rollout_horizon: int = 2,
+        retrace_lambda: float = 0.9,
     ):
         if use_sde:
             raise ValueError("IterativeSACPolicy does not support gSDE (use_sde=True)")
@@ -334,8 +355,14 @@ class IterativeSACPolicy(SACPolicy):
         if not (isinstance(init_std, (int, float)) and math.isfinite(init_std) and init_std > 0):
             raise ValueError(f"init_std must be a finite number > 0, got {init_std!r}")
         check_beta("beta_collect", beta_collect, n_critics)
+        check_value_estimator(value_estimator, rollout_horizon, retrace_lambda, observation_space)
+        if compile_acting and value_estimator == "model":
+            raise ValueError("compile_acting applies to the model-free value estimate only (value_estimator='critic')")
 
         self.actor_kind = actor
+        self.value_estimator = value_estimator
+        self.rollout_horizon = rollout_horizon
+        self.retrace_lambda = float(retrace_lambda)
         self.n_action_samples = n_action_samples
         self._n_iterations = n_iterations
         self.init_std = float(init_std)
@@ -389,9 +416,72 @@ class IterativeSACPolicy(SACPolicy):
                 beta_collect=self.beta_collect,
                 critic_arch=self.critic_arch,
                 compile_acting=self.compile_acting,
+                value_estimator=self.value_estimator,
+                rollout_horizon=self.rollout_horizon,
+                retrace_lambda=self.retrace_lambda,
             )
         )
         return data
+
+    def _build(self, lr_schedule: Schedule) -> None:
+        super()._build(lr_schedule)
+        self.model_based: ModelBasedQ | None = None
+        self.rollout_policy: Actor | None = None
+        if self.value_estimator != "model":
+            return
+        observation_dim = get_flattened_obs_dim(self.observation_space)
+        self.model_based = ModelBasedQ(
+            observation_dim, get_action_dim(self.action_space), self.rollout_horizon, self.retrace_lambda
+        ).to(self.device)
+        self.model_based.optimizer = self.optimizer_class(  # type: ignore[assignment]
+            self.model_based.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
+        )
+        if self.actor_kind == "iterative":
+            # A direct policy distilled from the iterative one, with its own features extractor
+            self.rollout_policy = SACPolicy.make_actor(self)
+            self.rollout_policy.optimizer = self.optimizer_class(  # type: ignore[assignment]
+                self.rollout_policy.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
+            )
+
+    def set_training_mode(self, mode: bool) -> None:
+        super().set_training_mode(mode)
+        if self.model_based is not None:
+            self.model_based.train(mode)
+        if self.rollout_policy is not None:
+            self.rollout_policy.set_training_mode(mode)
+
+    def value_estimate(
+        self,
+        obs: PyTorchObs,
+        ent_coef: th.Tensor | float,
+        target: bool = False,
+        critic_only: bool = False,
+        generator: th.Generator | None = None,
+        shared_noise: bool = False,
+    ) -> ValueEstimate:
+        """Q̂_β inside J, bound to ``obs``: the one place that builds it.
+
+        The critic ensemble's estimate, or the model-based one (``value_estimator="model"``: the
+        model's rollout with the rollout policy's actions, combined with the critics by Retrace).
+
+        :param ent_coef: α, for the soft values inside a model rollout
+        :param target: bootstrap from the target critics (the critic's target) instead of the online ones
+        :param critic_only: the critic ensemble's estimate even when the policy is model-based
+        :param generator: the random generator of a model rollout's samples (None: torch's global one)
+        :param shared_noise: one set of rollout samples for the whole batch (deterministic acting)
+        """
+        critic = self.critic_target if target else self.critic
+        if self.model_based is None or critic_only:
+            return EnsembleQ(critic, obs)
+        return self.model_based.bind(obs, critic, self.model_rollout_policy, ent_coef, generator, shared_noise)
+
+    @property
+    def model_rollout_policy(self) -> Actor:
+        """The direct policy that acts inside model rollouts: the distilled one, or a direct actor itself."""
+        if self.rollout_policy is not None:
+            return self.rollout_policy
+        assert isinstance(self.actor, Actor)
+        return self.actor
 
     def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> IterativeActor | Actor:  # type: ignore[override]
         if self.actor_kind == "direct":
@@ -422,7 +512,7 @@ class IterativeSACPolicy(SACPolicy):
     def optimize(
         self,
         obs: PyTorchObs,
-        q_function: QFunction,
+        value_estimate: ValueEstimate,
         ent_coef: th.Tensor | float,
         beta: float,
         noise: th.Tensor,
@@ -435,7 +525,7 @@ class IterativeSACPolicy(SACPolicy):
         :param with_values: estimate J itself at each λ_k, not only ∇_λ J
         """
         if isinstance(self.actor, IterativeActor):
-            return self.actor.optimize(obs, q_function, ent_coef, beta, noise[:-1], with_values=with_values)
+            return self.actor.optimize(obs, value_estimate, ent_coef, beta, noise[:-1], with_values=with_values)
         mu, log_std, _ = self.actor.get_action_dist_params(obs)
         return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0)
 
@@ -449,13 +539,35 @@ class IterativeSACPolicy(SACPolicy):
         return self._compiled_act(observation, deterministic)
 
     def _act_iteratively(self, observation: PyTorchObs, deterministic: bool) -> th.Tensor:
-        q_function = EnsembleQ(self.critic, observation)
-        return self.actor(observation, q_function, beta=self.beta_collect, deterministic=deterministic)
+        assert isinstance(self.actor, IterativeActor)
+        generator = None
+        if deterministic and self.model_based is not None:
+            generator = th.Generator(device=self.device).manual_seed(ROLLOUT_SEED)
+        value_estimate = self.value_estimate(observation, self.actor.ent_coef, generator=generator, shared_noise=deterministic)
+        return self.actor(observation, value_estimate, beta=self.beta_collect, deterministic=deterministic)
 
 
 def check_count(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+def check_value_estimator(kind: Any, horizon: Any, retrace_lambda: Any, observation_space: spaces.Space) -> None:
+    if kind not in VALUE_ESTIMATORS:
+        raise ValueError(f"value_estimator must be one of {VALUE_ESTIMATORS}, got {kind!r}")
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 0:
+        raise ValueError(f"rollout_horizon must be an integer >= 0, got {horizon!r}")
+    if (
+        isinstance(retrace_lambda, bool)
+        or not isinstance(retrace_lambda, (int, float))
+        or not 0 <= retrace_lambda <= 1
+    ):
+        raise ValueError(f"retrace_lambda must be a number in [0, 1], got {retrace_lambda!r}")
+    if kind == "model" and not (isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 1):
+        raise ValueError(
+            "value_estimator='model' needs flat vector observations (a 1-D Box) for the model to predict, got "
+            f"{observation_space}; image and dict observations take value_estimator='critic'"
+        )
 
 
 def check_beta(name: str, value: Any, n_critics: int) -> None:
