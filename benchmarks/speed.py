@@ -5,6 +5,9 @@ For SAC and IterativeSAC at K ∈ {1, 5} and N ∈ {1, 10} on HalfCheetah-v5 (on
   ratio to SAC's;
 - acting latency, ``model.predict`` on one observation (stochastic, as in data collection);
 - environment steps per second in ``learn()`` once learning has started.
+The model-based configurations are also compared with the model-free IterativeSAC (K = 5, N = 1)
+in a second table (their step includes the model's update and, for the iterative actor, the
+distillation; the model's 1 000 pre-training updates fall in the warm-up, not in the timings).
 Measurements go round-robin over the configurations and the median is reported, so that the
 machine's load falls on all of them alike.
 
@@ -32,7 +35,13 @@ CONFIGURATIONS: dict[str, tuple[type[BaseAlgorithm], dict]] = {
     "IterativeSAC K=1 N=10": (IterativeSAC, dict(n_iterations=1, n_action_samples=10)),
     "IterativeSAC K=5 N=10": (IterativeSAC, dict(n_iterations=5, n_action_samples=10)),
     "IterativeSAC K=5 N=1, compile_acting": (IterativeSAC, dict(n_iterations=5, n_action_samples=1, compile_acting=True)),
+    # the model-based value estimate (h = 2, Retrace λ = 0.9): iterative, and SAC's direct actor (β = 1)
+    "IterativeSAC K=5 N=1, model-based h=2": (IterativeSAC, dict(n_iterations=5, n_action_samples=1, value_estimator="model")),
+    "direct actor, model-based h=2": (IterativeSAC, dict(actor="direct", value_estimator="model")),
 }
+# IterativeSAC's β for the direct actor, as its hyperparameter files give it (1: SAC's min over two critics)
+BETA = {"direct actor, model-based h=2": 1.0}
+MODEL_FREE = "IterativeSAC K=5 N=1"
 
 
 def cpu_name() -> str:
@@ -67,8 +76,9 @@ def main() -> None:
     models: dict[str, BaseAlgorithm] = {}
     for name, (algorithm, policy_kwargs) in CONFIGURATIONS.items():
         # Random actions fill the buffer without training; learning starts right after
+        extra = dict(beta=BETA[name]) if name in BETA else {}
         model = algorithm("MlpPolicy", args.env, learning_starts=1000, batch_size=256, seed=0, device=args.device,
-                          policy_kwargs=policy_kwargs or None)
+                          policy_kwargs=policy_kwargs or None, **extra)
         model.learn(1000)
         models[name] = model
 
@@ -96,6 +106,17 @@ def main() -> None:
         act = statistics.median(act_times[name])
         steps = statistics.median(steps_per_second[name])
         print(f"| {name} | {train * 1e3:.1f} | {train / sac_train:.2f} | {act * 1e3:.3f} | {steps:.0f} | {sac_steps / steps:.2f} |")
+
+    free_train = statistics.median(train_times[MODEL_FREE])
+    free_steps = statistics.median(steps_per_second[MODEL_FREE])
+    print(f"\nThe model-based value estimate against the model-free {MODEL_FREE} (same run):\n")
+    print("| configuration | training step × model-free | predict, 1 obs (ms) | learn() ÷ model-free |")
+    print("|---|---|---|---|")
+    for name in models:
+        if "model-based" in name:
+            train, act = statistics.median(train_times[name]), statistics.median(act_times[name])
+            steps = statistics.median(steps_per_second[name])
+            print(f"| {name} | {train / free_train:.2f} | {act * 1e3:.3f} | {free_steps / steps:.2f} |")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ MODEL.zip is an IterativeSAC or a stock SAC model (told apart by the policy it h
 ``--n-states`` on-policy states it runs the amortization gap, the per-iteration improvement to
 ``--n-iterations`` and the comparison with Adam and CEM (iterative models only), the policy modes,
 two landscapes (the first state, with the optimizer's path; the state whose runs spread most, with
-the runs) and the value bias. DIR receives ``<analysis>.png``, ``results.json`` and ``summary.md``.
+the runs) and the value bias; for a model-based iterative agent also the planned trajectories and
+J over iterations on the first state (Fig. 13b, c). DIR receives ``<analysis>.png``, ``results.json`` and ``summary.md``.
 """
 
 import argparse
@@ -34,6 +35,7 @@ FIGURES = {
     "modes_landscape": "J around the state whose runs spread most, with the runs (Fig. 7)",
     "landscape": "J over µ with the optimizer's path (Fig. 1)",
     "value_bias": "Q̂ − Monte Carlo return (Fig. 3)",
+    "planning": "the model's planned trajectory at each iteration, and J over iterations (Fig. 13b, c)",
 }
 
 
@@ -56,6 +58,7 @@ def describe(model: IterativeSAC | SAC) -> dict[str, Any]:
         algorithm=type(model).__name__,
         actor="iterative" if agent.iterative else "direct",
         n_iterations=model.policy.n_iterations if agent.iterative else None,
+        value_estimator=getattr(model.policy, "value_estimator", "critic"),
         ent_coef=agent.ent_coef,
         beta_acting=agent.beta,
         beta_training=agent.training_beta,
@@ -138,6 +141,11 @@ def run_analyses(
     bias = analysis.value_bias(model, env, n_pairs=value_pairs, horizon=horizon, beta=beta, seed=seed)
     results["value_bias"] = bias.summary()
     save("value_bias", bias.plot())
+
+    if info["actor"] == "iterative" and info["value_estimator"] == "model":
+        plans = analysis.planned_trajectories(model, _state(states, 0), beta=beta, seed=seed)
+        results["planning"] = dict(state_index=0, **plans.summary())
+        save("planning", plans.plot())
     return results
 
 
@@ -154,7 +162,8 @@ def summary(results: dict[str, Any], title: str) -> str:
     lines = [
         f"# Analyses of {title}",
         "",
-        f"{info['algorithm']} ({info['actor']} actor{', K = ' + str(info['n_iterations']) if info['n_iterations'] else ''}), "
+        f"{info['algorithm']} ({info['actor']} actor{', K = ' + str(info['n_iterations']) if info['n_iterations'] else ''}, "
+        f"{'model-based' if info.get('value_estimator') == 'model' else 'model-free'} value), "
         f"{results['env']}; α = {info['ent_coef']:.4g}, β = {gap['beta']:g} in J (acting β {info['beta_acting']:g}, "
         f"training β {info['beta_training']:g}); {results['settings']['n_states']} on-policy states, seed "
         f"{results['settings']['seed']}. {results['machine']}, {results['date']}.",
@@ -184,8 +193,14 @@ def summary(results: dict[str, Any], title: str) -> str:
         f"median {quantiles['0.5']:.3g}, 90% {quantiles['0.9']:.3g}, largest {modes['largest_distance']:.3g} |",
         f"| value bias Q̂ − MC return ({bias['n_pairs']} pairs, β {bias['beta']:g}) | {bias['mean']:.4g} ± {bias['std']:.3g} "
         f"(Q̂ {bias['mean_estimate']:.4g}, return {bias['mean_return']:.4g}) |",
-        "",
     ]
+    if "planning" in results:
+        objective = results["planning"]["objective"]
+        lines.append(
+            f"| model-based J over iterations, state 0 (h = {results['planning']['horizon']}) | "
+            + ", ".join(f"{value:.4g}" for value in objective) + " |"
+        )
+    lines.append("")
     lines += [f"![{FIGURES[name]}]({path})  \n{FIGURES[name]}\n" for name, path in results["figures"].items()]
     return "\n".join(lines)
 

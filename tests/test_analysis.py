@@ -201,7 +201,7 @@ def test_changed_objective_acts_with_the_iterative_optimizer_only():
     assert np.isfinite(analysis.amortization_gap(sac, STATES, n_steps=3).gap).all()
     with pytest.raises(TypeError, match="direct actor cannot act on a changed objective"):
         sac.predict(STATES[0])
-    with pytest.raises(ValueError, match="needs a term, a critic or both"):
+    with pytest.raises(ValueError, match="needs a term, a critic or another model's objective"):
         analysis.ChangedObjective(model)
 
 

@@ -1,8 +1,9 @@
 """Arguments IterativeSAC cannot use raise an error that names them."""
 
+import numpy as np
 import pytest
 import torch as th
-from gymnasium.spaces import Box
+from gymnasium.spaces import Box, Dict
 
 from sb3_iterative import IterativeSAC, IterativeSACPolicy
 
@@ -43,6 +44,12 @@ def test_gsde_policy():
         (dict(beta_collect=float("nan")), "beta_collect"),
         (dict(beta_collect=float("inf")), "beta_collect"),
         (dict(beta_collect=1.0, n_critics=1), "beta_collect"),
+        (dict(value_estimator="planner"), "value_estimator"),
+        (dict(value_estimator="model", rollout_horizon=-1), "rollout_horizon"),
+        (dict(value_estimator="model", rollout_horizon=1.5), "rollout_horizon"),
+        (dict(value_estimator="model", retrace_lambda=1.1), "retrace_lambda"),
+        (dict(value_estimator="model", retrace_lambda=-0.1), "retrace_lambda"),
+        (dict(value_estimator="model", compile_acting=True), "compile_acting"),
     ],
 )
 def test_bad_policy_kwargs(policy_kwargs, match):
@@ -75,3 +82,23 @@ def test_non_finite_critic_while_acting():
         next(model.critic.q_networks[0].parameters()).fill_(float("nan"))
     with pytest.raises(RuntimeError, match="non-finite"):
         model.predict(model.observation_space.sample(), deterministic=True)
+
+
+@pytest.mark.parametrize("model_pretrain_steps", [-1, 2.5, True])
+def test_model_pretrain_steps(model_pretrain_steps):
+    with pytest.raises(ValueError, match="model_pretrain_steps"):
+        make_model(model_pretrain_steps=model_pretrain_steps, policy_kwargs=dict(value_estimator="model"))
+
+
+def test_model_based_target_is_a_bool():
+    with pytest.raises(ValueError, match="model_based_target"):
+        make_model(model_based_target="yes", policy_kwargs=dict(value_estimator="model"))
+
+
+@pytest.mark.parametrize(
+    "observation_space",
+    [Box(0, 255, (36, 36, 1), dtype=np.uint8), Dict({"position": Box(-1, 1, (2,)), "goal": Box(-1, 1, (2,))})],
+)
+def test_model_based_needs_flat_observations(observation_space):
+    with pytest.raises(ValueError, match="value_estimator='model' needs flat vector observations"):
+        IterativeSACPolicy(observation_space, Box(-1, 1, (1,)), lambda _: 1e-3, value_estimator="model")

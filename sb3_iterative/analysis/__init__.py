@@ -8,6 +8,8 @@
     modes = analysis.policy_modes(model, states, n_runs=10)        # Fig. 7, B.7: distances of tanh(µ) across runs
     figure = analysis.plot_landscape(model, states[0], dims=(0, 1))  # Fig. 1: J over two dims of µ
     bias = analysis.value_bias(model, "Pendulum-v1")              # Fig. 3, A.2: Q̂ − Monte Carlo return
+    plans = analysis.planned_trajectories(mb_model, states[0])      # Fig. 13b, c: planning through a model
+    moved = analysis.transfer_optimizer(mf_model, mb_model)         # Fig. 9: an optimizer on another objective
 
 Every analysis takes an ``IterativeSAC`` model, a stock SB3 ``SAC`` model where it means something
 (the gap, modes from random starts, landscapes, value bias), or a :class:`ChangedObjective` (J changed
@@ -20,11 +22,12 @@ them all on a saved model.
 from sb3_iterative.analysis.agent import Agent, as_agent
 from sb3_iterative.analysis.amortization_gap import AmortizationGap, amortization_gap
 from sb3_iterative.analysis.callback import AnalysisCallback
-from sb3_iterative.analysis.changed_objective import ChangedObjective, QWithTerm, action_energy_penalty
+from sb3_iterative.analysis.changed_objective import ChangedObjective, QWithTerm, action_energy_penalty, transfer_optimizer
 from sb3_iterative.analysis.improvement import ImprovementCurve, improvement_per_iteration
 from sb3_iterative.analysis.landscape import Landscape, objective_landscape, plot_landscape
 from sb3_iterative.analysis.modes import PolicyModes, policy_modes
 from sb3_iterative.analysis.optimizer_comparison import OptimizerComparison, compare_optimizers
+from sb3_iterative.analysis.planning import PlannedTrajectories, planned_trajectories
 from sb3_iterative.analysis.states import collect_states
 from sb3_iterative.analysis.value_bias import ValueBias, value_bias
 
@@ -36,6 +39,7 @@ __all__ = [
     "ImprovementCurve",
     "Landscape",
     "OptimizerComparison",
+    "PlannedTrajectories",
     "PolicyModes",
     "QWithTerm",
     "ValueBias",
@@ -46,7 +50,9 @@ __all__ = [
     "compare_optimizers",
     "improvement_per_iteration",
     "objective_landscape",
+    "planned_trajectories",
     "plot_landscape",
     "policy_modes",
+    "transfer_optimizer",
     "value_bias",
 ]

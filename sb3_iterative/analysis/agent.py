@@ -161,8 +161,9 @@ def as_agent(model: Model) -> Agent:
     # the samples of model rollouts inside J (a model-based agent): the analyses keep torch's global random state
     rollout_generator = th.Generator(device=model.device).manual_seed(ROLLOUT_SEED) if hasattr(model, "device") else None
     bind: Callable[[PyTorchObs], ValueEstimate] | None = None
+    ent_coef: th.Tensor | None = None
     if isinstance(model, ChangedObjective):
-        bind, model = partial(model.value_estimate, generator=rollout_generator), model.model
+        bind, ent_coef, model = partial(model.value_estimate, generator=rollout_generator), model.ent_coef(), model.model
     if not isinstance(model, SAC):
         raise TypeError(
             f"model must be an IterativeSAC or a stable-baselines3 SAC model (or a ChangedObjective of one), "
@@ -171,7 +172,7 @@ def as_agent(model: Model) -> Agent:
     policy = model.policy
     if getattr(policy.actor, "use_sde", False):
         raise ValueError("model: SAC with gSDE (use_sde=True) is not supported: its λ is not a per-state (µ, log σ)")
-    ent_coef = current_ent_coef(model)
+    ent_coef = current_ent_coef(model) if ent_coef is None else ent_coef
     if isinstance(model, IterativeSAC):
         beta, training_beta = policy.beta_collect, model.beta
     else:

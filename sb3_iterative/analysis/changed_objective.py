@@ -72,8 +72,9 @@ def action_energy_penalty(coef: float) -> ObjectiveTerm:
 class ChangedObjective(BasePolicy):
     """A trained model acting on, and analysed on, an objective changed at test time.
 
-    J becomes E[Q̂_β + term] + α·H(π), with Q̂_β from ``critic`` (the model's own by default, read when
-    used, so a model still training is followed). With an iterative model, :meth:`predict` runs the
+    J becomes E[Q̂_β + term] + α·H(π), with Q̂_β from ``critic``, or the whole value estimate and α of
+    another model (``objective_of``: :func:`transfer_optimizer`), or the model's own by default (read
+    when used, so a model still training is followed). With an iterative model, :meth:`predict` runs the
     trained optimizer on the new J, with the model's K, N, α and ``beta_collect``: it is a drop-in
     policy for ``evaluate_policy`` and for the analyses (``analysis.amortization_gap(changed, states)``).
     A direct actor (SAC, or ``actor="direct"``) cannot act on a changed objective: λ = f_φ(s) does not
@@ -84,13 +85,32 @@ class ChangedObjective(BasePolicy):
     :param term: a differentiable function of the actions [N, B, A] -> [N, B] added to every critic's
         Q, e.g. :func:`action_energy_penalty`
     :param critic: another critic ensemble to use in J, taking the model's observations and actions
+    :param objective_of: another model whose J (its value estimate, e.g. model-based, and its α) replaces
+        the model's, on the same observation and action spaces
     """
 
-    def __init__(self, model: SAC, term: ObjectiveTerm | None = None, critic: ContinuousCritic | None = None):
+    def __init__(
+        self,
+        model: SAC,
+        term: ObjectiveTerm | None = None,
+        critic: ContinuousCritic | None = None,
+        objective_of: SAC | None = None,
+    ):
         if not isinstance(model, SAC):
             raise TypeError(f"model must be an IterativeSAC or a stable-baselines3 SAC model, got {type(model).__name__}")
-        if term is None and critic is None:
-            raise ValueError("ChangedObjective needs a term, a critic or both: without them J is unchanged")
+        if term is None and critic is None and objective_of is None:
+            raise ValueError("ChangedObjective needs a term, a critic or another model's objective: without them J is unchanged")
+        if critic is not None and objective_of is not None:
+            raise ValueError("ChangedObjective takes a critic or another model's objective (objective_of), not both")
+        if objective_of is not None:
+            if not isinstance(objective_of, SAC):
+                raise TypeError(f"objective_of must be an IterativeSAC or SAC model, got {type(objective_of).__name__}")
+            for space in ("observation_space", "action_space"):
+                if getattr(objective_of.policy, space) != getattr(model.policy, space):
+                    raise ValueError(
+                        f"objective_of has another {space} ({getattr(objective_of.policy, space)}) than the model "
+                        f"({getattr(model.policy, space)}): its objective is over other states or actions"
+                    )
         if term is not None and not callable(term):
             raise TypeError(f"term must be a function of the actions [N, B, A] -> [N, B], got {type(term).__name__}")
         if critic is not None and not isinstance(critic, ContinuousCritic):
@@ -100,6 +120,11 @@ class ChangedObjective(BasePolicy):
         self.policy = model.policy
         self.term = term
         self.other_critic = critic
+        self.objective_of = objective_of
+
+    def ent_coef(self) -> th.Tensor:
+        """α of the changed J: the other model's with ``objective_of``, else the model's."""
+        return current_ent_coef(self.objective_of if self.objective_of is not None else self.model)
 
     def value_estimate(
         self, obs: PyTorchObs, generator: th.Generator | None = None, shared_noise: bool = False
@@ -108,7 +133,8 @@ class ChangedObjective(BasePolicy):
         if self.other_critic is not None:
             value_estimate: ValueEstimate = EnsembleQ(self.other_critic, obs)
         else:
-            value_estimate = model_value_estimate(self.model, obs, generator, shared_noise)
+            owner = self.objective_of if self.objective_of is not None else self.model
+            value_estimate = model_value_estimate(owner, obs, generator, shared_noise)
         return QWithTerm(value_estimate, self.term) if self.term is not None else value_estimate
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
@@ -119,4 +145,26 @@ class ChangedObjective(BasePolicy):
             )
         generator = th.Generator(device=self.device).manual_seed(ROLLOUT_SEED) if deterministic else None
         value_estimate = self.value_estimate(observation, generator, shared_noise=deterministic)
-        return self.policy.actor(observation, value_estimate, beta=self.policy.beta_collect, deterministic=deterministic)
+        return self.policy.actor(
+            observation, value_estimate, beta=self.policy.beta_collect, deterministic=deterministic, ent_coef=self.ent_coef()
+        )
+
+
+def transfer_optimizer(source: SAC, target: SAC) -> ChangedObjective:
+    """The paper's Fig. 9: ``source``'s iterative optimizer acting on ``target``'s objective.
+
+    The whole optimizer of ``source`` (trunk, update heads and gates, its K, N and ``beta_collect``)
+    runs on J as ``target`` defines it: its value estimate (e.g. the model-based one: the model, the
+    critics and the rollout policy of ``target``) and its α. Neither model is changed. The result is a
+    policy for ``evaluate_policy`` and for the analyses. The paper moves a model-free optimizer onto a
+    model-based agent's objective; any IterativeSAC with the same spaces can be the target.
+
+    :param source: an IterativeSAC model with the iterative actor (a direct actor has no optimizer to move)
+    :param target: the IterativeSAC (or SAC) model whose objective the optimizer runs on
+    """
+    if not isinstance(source, SAC) or not isinstance(source.policy.actor, IterativeActor):
+        raise ValueError(
+            "source must be an IterativeSAC model with the iterative actor: a direct actor (SAC, actor='direct') "
+            "has no optimizer to transfer, λ = f_φ(s) never reads the objective"
+        )
+    return ChangedObjective(source, objective_of=target)
