@@ -142,8 +142,7 @@ class EnsembleQ(EnsembleValue):
     after the critic is updated.
     """
 
-    def __init__(self, critic: ContinuousCritic, obs: PyTorchObs):
-        super().__init__(self._critic_q_values)
+    def __init__(self, critic: ContinuousCritic, obs: PyTorchObs):  # the members' Q values come from __call__
         self.critic = critic
         with th.no_grad():
             self.features = critic.extract_features(obs, critic.features_extractor)
@@ -166,7 +165,7 @@ class EnsembleQ(EnsembleValue):
             state_share = th.baddbmm(first_bias, features, first_weight[:, :, :n_features].transpose(1, 2))
             return _BatchedMembers(layers, state_share, first_weight[:, :, n_features:])
 
-    def _critic_q_values(self, actions: th.Tensor) -> th.Tensor:
+    def __call__(self, actions: th.Tensor) -> th.Tensor:
         n_samples, batch_size, _ = actions.shape
         # [N, B, F + A] flattened to [N·B, F + A]: the networks see an ordinary 2-D batch
         inputs = th.cat([self.features.expand(n_samples, batch_size, -1), actions], dim=-1)

@@ -90,6 +90,18 @@ def test_model_pretrain_steps(model_pretrain_steps):
         make_model(model_pretrain_steps=model_pretrain_steps, policy_kwargs=dict(value_estimator="model"))
 
 
+@pytest.mark.parametrize("kwargs", [dict(model_pretrain_steps=10), dict(model_based_target=False)])
+def test_model_based_options_need_the_model_based_estimate(kwargs):
+    with pytest.raises(ValueError, match=f"{next(iter(kwargs))} applies to the model-based value estimate only"):
+        make_model(**kwargs)
+
+
+@pytest.mark.parametrize("policy_kwargs", [dict(rollout_horizon=2), dict(retrace_lambda=0.5)])
+def test_model_based_policy_options_need_the_model_based_estimate(policy_kwargs):
+    with pytest.raises(ValueError, match=f"{next(iter(policy_kwargs))} applies to value_estimator='model' only"):
+        make_model(policy_kwargs=policy_kwargs)
+
+
 def test_model_based_target_is_a_bool():
     with pytest.raises(ValueError, match="model_based_target"):
         make_model(model_based_target="yes", policy_kwargs=dict(value_estimator="model"))

@@ -157,10 +157,18 @@ def test_action_gradient_plans_through_the_model_and_matches_autograd():
     th.testing.assert_close(grad, reference_grad)
     _, critic_grad = EnsembleQ(critic, obs).value_and_action_gradient(actions, BETA)
     assert (grad - critic_grad).abs().max() > 1e-2
-    # nothing reached the parameters behind the estimate
+
+
+def test_no_gradient_reaches_the_parameters_behind_the_estimate():
+    """Backpropagating Q̂_MB (as the direct actor's loss does) reaches the actions only."""
+    obs, actions = inputs()
+    bound, model_based, critic, policy = model_based_value(horizon=2, retrace_lambda=0.9, gamma=0.99)
+    actions = actions.clone().requires_grad_(True)
+    bound.value(actions, BETA).sum().backward()
+    assert actions.grad is not None and actions.grad.abs().sum() > 0
     for module in (critic, model_based, policy):
         assert all(param.grad is None for param in module.parameters())
-        assert all(param.requires_grad for param in module.parameters())
+        assert all(param.requires_grad for param in module.parameters())  # restored after the estimate
 
 
 def policy_kwargs(actor: str) -> dict:
@@ -175,17 +183,17 @@ def make_policy(actor: str) -> IterativeSACPolicy:
     return policy
 
 
-def test_iterative_actor_loss_trains_the_actor_only():
+def test_policy_builds_the_model_based_estimate_online_or_target():
     policy = make_policy("iterative")
-    obs = th.randn(BATCH, OBS_DIM)
-    value_estimate = policy.value_estimate(obs, ALPHA)
-    noise = policy.sample_noise(BATCH)
-    trace = policy.optimize(obs, value_estimate, ALPHA, BETA, noise)
-    loss, _ = actor_loss(trace, value_estimate, noise[-1], ALPHA, BETA)
-    loss.backward()
-    assert any(param.grad is not None and param.grad.abs().sum() > 0 for param in policy.actor.parameters())
-    for module in (policy.critic, policy.critic_target, policy.model_based, policy.rollout_policy):
-        assert all(param.grad is None for param in module.parameters())
+    with th.no_grad():
+        for param in policy.critic_target.parameters():
+            param.add_(0.5)  # target critics that differ from the online ones
+    obs, actions = inputs()
+    online, target = (policy.value_estimate(obs, ALPHA, target=flag, generator=th.Generator().manual_seed(0)) for flag in (False, True))
+    assert online.critic is policy.critic and target.critic is policy.critic_target
+    assert online.rollout_policy is policy.rollout_policy and online.estimator is policy.model_based
+    assert not th.allclose(online.value(actions, BETA), target.value(actions, BETA))
+    assert isinstance(policy.value_estimate(obs, ALPHA, critic_only=True), EnsembleQ)
 
 
 def test_direct_actor_is_trained_through_its_first_action_only():

@@ -15,7 +15,9 @@ from torch import nn
 from sb3_iterative import IterativeSAC, IterativeSACPolicy, analysis
 from sb3_iterative.analyze import run_analyses
 from sb3_iterative.iterative_sac.policies import ROLLOUT_SEED
+from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.model_based import ModelBasedValue
+from sb3_iterative.objective import objective
 
 SMALL = dict(learning_starts=50, batch_size=32, model_pretrain_steps=20)
 MODEL_KEYS = {"train/model_state_loss", "train/model_reward_loss"}
@@ -79,6 +81,39 @@ def test_multi_env_and_model_free_critic_target():
     model.learn(120)
     assert model.num_timesteps == 120 and model._n_updates > 0
     assert all(th.isfinite(param).all() for param in model.policy.parameters())
+
+
+@pytest.mark.parametrize("model_based_target", [True, False])
+def test_critic_target_through_the_model(model_based_target):
+    model = model_based(env=short_pendulum(), model_based_target=model_based_target).learn(60)
+    with th.no_grad():
+        for param in model.critic_target.parameters():
+            param.add_(0.3)  # target critics that differ from the online ones
+        model.policy.model_based.dynamics.reward_net[-1].weight.normal_(std=0.5)
+    next_obs = th.as_tensor(np.stack([model.observation_space.sample() for _ in range(6)]))
+    ent_coef = model._current_ent_coef()
+    next_noise = model.policy.sample_noise(6)
+
+    th.manual_seed(7)
+    with th.no_grad():
+        next_value = model._next_value(next_obs, ent_coef, next_noise)
+    th.manual_seed(7)
+    with th.no_grad():
+        if model_based_target:  # λ' from the rollout policy, valued through the model with the target critics
+            mu, log_std, _ = model.policy.rollout_policy.get_action_dist_params(next_obs)
+            estimate = model.policy.model_based.bind(next_obs, model.critic_target, model.policy.rollout_policy, ent_coef)
+        else:  # the model-free target: K iterations on the online critics' J, the target critics' value
+            trace = model.policy.optimize(next_obs, EnsembleQ(model.critic, next_obs), ent_coef, model.beta, next_noise)
+            mu, log_std = trace.mu, trace.log_std
+            estimate = EnsembleQ(model.critic_target, next_obs)
+        expected = objective(estimate, mu, log_std, next_noise[-1], ent_coef, model.beta).value
+    th.testing.assert_close(next_value[:, 0], expected)
+    with th.no_grad():  # and the target critics are the ones bootstrapped from
+        online = objective(
+            model.policy.model_based.bind(next_obs, model.critic, model.policy.rollout_policy, ent_coef) if model_based_target
+            else EnsembleQ(model.critic, next_obs), mu, log_std, next_noise[-1], ent_coef, model.beta,
+        ).value  # fmt: skip
+    assert not th.allclose(next_value[:, 0], online)
 
 
 def test_same_seed_same_run():

@@ -237,6 +237,48 @@ def test_files_hold_the_paper_settings_and_one_budget():
         assert entry["policy_kwargs"] == f"dict(n_iterations=5, n_action_samples=1, beta_collect=1.0, critic_arch='{arch}')"
 
 
+@pytest.mark.parametrize("algo", zoo.MODEL_BASED_ALGOS)
+def test_model_based_files_differ_from_iterative_sac_in_the_value_estimate(tmp_path, monkeypatch, algo):
+    iterative, model_based = read_file("iterative_sac"), read_file(algo)
+    assert list(model_based) == list(iterative)
+    model_based_keys = {"model_pretrain_steps", "model_based_target", "policy_kwargs", "beta"}
+    for env_id, entry in model_based.items():
+        base = iterative[env_id]
+        shared = {key: value for key, value in entry.items() if key not in model_based_keys}
+        assert shared == {key: value for key, value in base.items() if key not in model_based_keys}, env_id
+        assert entry["model_pretrain_steps"] == 1000 and entry["model_based_target"] is True
+        assert "value_estimator='model', rollout_horizon=2, retrace_lambda=0.9" in entry["policy_kwargs"]
+        assert entry["beta"] == (1.0 if algo == "direct_sac_mb" else base["beta"])
+    monkeypatch.chdir(tmp_path)
+    manager = ExperimentManager(
+        argparse.Namespace(), algo, "HalfCheetah-v5", str(tmp_path), eval_freq=-1, hyperparams={"buffer_size": 1000},
+        config=str(zoo.hyperparams_file(algo)), seed=0, verbose=0, device="cpu",
+    )
+    model, _ = manager.setup_experiment()
+    assert type(model) is IterativeSAC and model.policy.value_estimator == "model"
+    assert model.policy.actor_kind == ("direct" if algo == "direct_sac_mb" else "iterative")
+    assert (model.model_pretrain_steps, model.model_based_target) == (1000, True)
+
+
+def test_model_based_agents_train_and_enjoy_through_the_command_line(tmp_path):
+    tiny = ["-n", "200", "-params", "learning_starts:100", "batch_size:32", "model_pretrain_steps:10"]
+    policy = {
+        "iterative_sac_mb": "policy_kwargs:dict(net_arch=[32, 32], n_iterations=2, value_estimator='model')",
+        "direct_sac_mb": "policy_kwargs:dict(net_arch=[32, 32], actor='direct', value_estimator='model')",
+    }
+    processes = {
+        algo: start(command("sb3_iterative.train", "--algo", algo, "--env", ENV, "--seed", "1", "-f", "logs", *tiny, policy[algo]), tmp_path)
+        for algo in zoo.MODEL_BASED_ALGOS
+    }
+    for algo, process in processes.items():
+        result = finish(process)
+        assert f"Loading hyperparameters from: {zoo.hyperparams_file(algo)}" in result.stdout
+        model = IterativeSAC.load(tmp_path / "logs" / algo / f"{ENV}_1" / f"{ENV}.zip", device="cpu")
+        assert model.num_timesteps == 200 and model.policy.value_estimator == "model" and model._model_pretrained
+    result = run(command("sb3_iterative.enjoy", "--algo", "iterative_sac_mb", "--env", ENV, "-f", "logs", "--no-render", "-n", "200"), tmp_path)
+    assert "Mean reward:" in result.stdout
+
+
 def test_missing_entry_falls_back_to_default(tmp_path, capsys):
     manager = ExperimentManager(
         argparse.Namespace(), "iterative_sac", "MountainCarContinuous-v0", str(tmp_path),

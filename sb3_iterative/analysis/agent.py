@@ -158,12 +158,10 @@ class Agent:
 
 def as_agent(model: Model) -> Agent:
     """The :class:`Agent` of an IterativeSAC or SAC model, or of a :class:`ChangedObjective` of one."""
-    # the samples of model rollouts inside J (a model-based agent): the analyses keep torch's global random state
-    rollout_generator = th.Generator(device=model.device).manual_seed(ROLLOUT_SEED) if hasattr(model, "device") else None
     bind: Callable[[PyTorchObs], ValueEstimate] | None = None
     ent_coef: th.Tensor | None = None
     if isinstance(model, ChangedObjective):
-        bind, ent_coef, model = partial(model.value_estimate, generator=rollout_generator), model.ent_coef(), model.model
+        bind, ent_coef, model = partial(_with_fixed_rollouts, model.value_estimate, model.device), model.ent_coef(), model.model
     if not isinstance(model, SAC):
         raise TypeError(
             f"model must be an IterativeSAC or a stable-baselines3 SAC model (or a ChangedObjective of one), "
@@ -186,13 +184,21 @@ def as_agent(model: Model) -> Agent:
     policy.set_training_mode(False)
     return Agent(
         policy=policy,
-        bind=bind if bind is not None else partial(model_value_estimate, model, generator=rollout_generator),
+        bind=bind if bind is not None else partial(_with_fixed_rollouts, partial(model_value_estimate, model), model.device),
         ent_coef=float(ent_coef),
         beta=float(beta),
         training_beta=float(training_beta),
         gamma=float(model.gamma),
         changed=bind is not None,
     )
+
+
+def _with_fixed_rollouts(bind: Callable[..., ValueEstimate], device: th.device, obs: PyTorchObs) -> ValueEstimate:
+    """``bind(obs)`` with a model-based J's rollout samples fixed: drawn from a private generator with a
+    fixed seed and reused in every call, so that every λ compared is valued on the same rollouts and
+    the analyses never move torch's global random state (nothing changes for a model-free J)."""
+    generator = th.Generator(device=device).manual_seed(ROLLOUT_SEED)
+    return bind(obs, generator=generator, common_noise=True)
 
 
 def batch_size(states: Any) -> int:

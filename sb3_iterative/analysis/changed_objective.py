@@ -47,11 +47,18 @@ class QWithTerm:
 
 
 def model_value_estimate(
-    model: SAC, obs: PyTorchObs, generator: th.Generator | None = None, shared_noise: bool = False
+    model: SAC,
+    obs: PyTorchObs,
+    generator: th.Generator | None = None,
+    shared_noise: bool = False,
+    common_noise: bool = False,
 ) -> ValueEstimate:
-    """The value estimate of a model's J bound to ``obs``: its policy's (IterativeSAC), or SAC's critics."""
+    """The value estimate of a model's J bound to ``obs``: its policy's (IterativeSAC), or SAC's critics.
+    The rollout options matter for a model-based estimate only (``IterativeSACPolicy.value_estimate``)."""
     if isinstance(model.policy, IterativeSACPolicy):
-        return model.policy.value_estimate(obs, current_ent_coef(model), generator=generator, shared_noise=shared_noise)
+        return model.policy.value_estimate(
+            obs, current_ent_coef(model), generator=generator, shared_noise=shared_noise, common_noise=common_noise
+        )
     return EnsembleQ(model.policy.critic, obs)
 
 
@@ -127,14 +134,18 @@ class ChangedObjective(BasePolicy):
         return current_ent_coef(self.objective_of if self.objective_of is not None else self.model)
 
     def value_estimate(
-        self, obs: PyTorchObs, generator: th.Generator | None = None, shared_noise: bool = False
+        self,
+        obs: PyTorchObs,
+        generator: th.Generator | None = None,
+        shared_noise: bool = False,
+        common_noise: bool = False,
     ) -> ValueEstimate:
-        """The value estimate of the changed J, bound to ``obs``."""
+        """The value estimate of the changed J, bound to ``obs`` (rollout options as :func:`model_value_estimate`)."""
         if self.other_critic is not None:
             value_estimate: ValueEstimate = EnsembleQ(self.other_critic, obs)
         else:
             owner = self.objective_of if self.objective_of is not None else self.model
-            value_estimate = model_value_estimate(owner, obs, generator, shared_noise)
+            value_estimate = model_value_estimate(owner, obs, generator, shared_noise, common_noise)
         return QWithTerm(value_estimate, self.term) if self.term is not None else value_estimate
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:

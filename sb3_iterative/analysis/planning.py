@@ -3,8 +3,8 @@
 With the model-based value estimate, J(s, λ) is a short rollout of the learned model, and ∇_λ J reaches
 λ through the predicted states: the iterative optimizer plans. For one state, at every λ_k of the
 optimizer's path (k = 0..K), the model is rolled out from the mean action tanh(µ_k), with the rollout
-policy's mean actions after it: the planned trajectory of Fig. 13b, h + 1 predicted states per
-iteration. J(s, λ_k) along the path is Fig. 13c.
+policy's mean actions after it: the planned trajectory of Fig. 13b, the state s_0 and h predicted
+states per iteration. J(s, λ_k) along the path is Fig. 13c.
 """
 
 from dataclasses import dataclass
@@ -15,6 +15,7 @@ import torch as th
 from matplotlib.figure import Figure
 
 from sb3_iterative.analysis.agent import Model, as_agent, check_beta, check_count
+from sb3_iterative.analysis.changed_objective import QWithTerm
 from sb3_iterative.analysis.optimizers import OptimizationPath
 from sb3_iterative.model_based import ModelBasedValue
 
@@ -101,7 +102,9 @@ def planned_trajectories(
     beta = check_beta(beta, agent.beta)
     obs = agent.single_observation(state)
     value_estimate = agent.bind(obs)
-    if not isinstance(value_estimate, ModelBasedValue):
+    # a term added at test time (ChangedObjective) changes J, not the model's rollout
+    model_value = value_estimate.value_estimate if isinstance(value_estimate, QWithTerm) else value_estimate
+    if not isinstance(model_value, ModelBasedValue):
         raise ValueError(
             "model: planned trajectories need a model-based objective (policy_kwargs=dict(value_estimator='model')); "
             "this model's J has no model to plan through"
@@ -113,7 +116,7 @@ def planned_trajectories(
     with th.no_grad():
         for mu, _ in trace.lambdas:
             first_action = th.tanh(mu).unsqueeze(0)  # [1, 1, A]
-            rollout = value_estimate.rollout(first_action, beta, deterministic=True)
+            rollout = model_value.rollout(first_action, beta, deterministic=True)
             states.append(th.stack([step[0, 0] for step in rollout.states]).cpu().numpy())
             actions.append(first_action[0, 0].cpu().numpy())
     return PlannedTrajectories(

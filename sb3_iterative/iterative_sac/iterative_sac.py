@@ -6,12 +6,11 @@ import numpy as np
 import torch as th
 from stable_baselines3 import SAC
 from stable_baselines3.common.buffers import ReplayBuffer
-from stable_baselines3.common.type_aliases import PyTorchObs, ReplayBufferSamples
 from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.common.save_util import recursive_getattr
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs, ReplayBufferSamples, Schedule
+from stable_baselines3.common.utils import polyak_update
 from torch.nn import functional as F
 
 from sb3_iterative.iterative_sac.policies import (
@@ -27,6 +26,8 @@ from sb3_iterative.model_based import distillation_kl
 from sb3_iterative.objective import objective
 
 SelfIterativeSAC = TypeVar("SelfIterativeSAC", bound="IterativeSAC")
+# The paper's model pre-training (Appendix A.5): 1 000 model-only updates after the random steps
+DEFAULT_MODEL_PRETRAIN_STEPS = 1000
 
 
 class IterativeSAC(SAC):
@@ -86,10 +87,10 @@ class IterativeSAC(SAC):
     :param beta: β, the training pessimism of Q̂_β = mean − β·std (paper Eq. 13): 2.5 in the paper
         (1.5 on Hopper); β = 1 with two critics is SAC's min(Q1, Q2)
     :param model_pretrain_steps: model-only updates once the random initial steps are collected
-        (model-based value estimate only; the paper: 1 000)
+        (model-based value estimate only; 1 000 by default, as the paper)
     :param model_based_target: the critic's target with the model-based estimate (the target critics
         bootstrapped through the model, the next action from the rollout policy; the paper's Table 9)
-        instead of the model-free target (model-based value estimate only)
+        instead of the model-free target (model-based value estimate only; True by default)
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
@@ -130,12 +131,18 @@ class IterativeSAC(SAC):
         seed: int | None = None,
         device: th.device | str = "auto",
         beta: float = 2.5,
-        model_pretrain_steps: int = 1000,
-        model_based_target: bool = True,
+        model_pretrain_steps: int | None = None,
+        model_based_target: bool | None = None,
         _init_setup_model: bool = True,
     ):
         if use_sde or use_sde_at_warmup:
             raise ValueError("IterativeSAC does not support gSDE (use_sde=True): the iterative actor has no state-dependent noise")
+        if (policy_kwargs or {}).get("value_estimator", "critic") != "model":
+            for name, value in (("model_pretrain_steps", model_pretrain_steps), ("model_based_target", model_based_target)):
+                if value is not None:
+                    raise ValueError(
+                        f"{name} applies to the model-based value estimate only (policy_kwargs=dict(value_estimator='model'))"
+                    )
         self.beta = beta
         self.model_pretrain_steps = model_pretrain_steps
         self.model_based_target = model_based_target
@@ -175,13 +182,32 @@ class IterativeSAC(SAC):
         super()._setup_model()
         check_beta("beta", self.beta, self.critic.n_critics)
         self.beta = float(self.beta)
-        if isinstance(self.model_pretrain_steps, bool) or not isinstance(self.model_pretrain_steps, int) or self.model_pretrain_steps < 0:
-            raise ValueError(f"model_pretrain_steps must be an integer >= 0, got {self.model_pretrain_steps!r}")
+        self._check_model_based_options()
+        self._sync_gamma()
+        self._sync_ent_coef(self._current_ent_coef())
+
+    def _check_model_based_options(self) -> None:
+        """The model-based training options, with their defaults (a model-free agent refuses them in __init__)."""
+        if self.policy.model_based is None:
+            return
+        if self.model_pretrain_steps is None:
+            self.model_pretrain_steps = DEFAULT_MODEL_PRETRAIN_STEPS
+        if self.model_based_target is None:
+            self.model_based_target = True
+        steps = self.model_pretrain_steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"model_pretrain_steps must be an integer >= 0, got {steps!r}")
         if not isinstance(self.model_based_target, bool):
             raise ValueError(f"model_based_target must be True or False, got {self.model_based_target!r}")
+
+    def _sync_gamma(self) -> None:
+        """The model-based estimate discounts with the algorithm's γ (kept in the policy for acting alone)."""
         if self.policy.model_based is not None:
             self.policy.model_based.gamma.fill_(self.gamma)
-        self._sync_ent_coef(self._current_ent_coef())
+
+    def set_parameters(self, *args: Any, **kwargs: Any) -> None:
+        super().set_parameters(*args, **kwargs)
+        self._sync_gamma()  # loading restores the saved γ; the algorithm's (e.g. load(..., gamma=...)) wins
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         state_dicts, variables = super()._get_torch_save_params()
@@ -228,6 +254,7 @@ class IterativeSAC(SAC):
             "model_reward_loss": [],
             "distillation_kl": [],
         }
+        self._sync_gamma()
         if self.policy.model_based is not None and not self._model_pretrained:
             for _ in range(self.model_pretrain_steps):
                 self._train_model(self.replay_buffer.sample(batch_size, env=self._vec_normalize_env))  # type: ignore[union-attr]

@@ -30,6 +30,9 @@ NORMALIZATION_EPSILON = 1e-14
 # Seed of the samples behind ∇_λ J when acting deterministically (and of the model rollouts' samples)
 DETERMINISTIC_SEED = 0
 ROLLOUT_SEED = 1
+# The paper's model-based estimate (Appendix A.5): a 2-step rollout, Retrace λ = 0.9
+DEFAULT_ROLLOUT_HORIZON = 2
+DEFAULT_RETRACE_LAMBDA = 0.9
 
 
 @dataclass
@@ -308,8 +311,10 @@ class IterativeSACPolicy(SACPolicy):
     :param value_estimator: the value estimate inside J: ``"critic"`` (the critic ensemble's Q̂_β,
         model-free) or ``"model"`` (a learned model's rollout combined with the critics by Retrace,
         paper Sec. 4.2.5, Eq. 14–16; flat Box observations only)
-    :param rollout_horizon: h, the model steps of the model-based estimate (0: the critics alone)
-    :param retrace_lambda: λ of the model-based estimate's Retrace, in [0, 1]
+    :param rollout_horizon: h, the model steps of the model-based estimate (0: the critics alone);
+        2 by default with ``value_estimator="model"``, and only with it
+    :param retrace_lambda: λ of the model-based estimate's Retrace, in [0, 1]; 0.9 by default with
+        ``value_estimator="model"``, and only with it
     """
 
     actor: IterativeActor | Actor  # type: ignore[assignment]
@@ -340,8 +345,8 @@ class IterativeSACPolicy(SACPolicy):
         critic_arch: str = "A",
         compile_acting: bool = False,
         value_estimator: str = "critic",
-        rollout_horizon: int = 2,
-        retrace_lambda: float = 0.9,
+        rollout_horizon: int | None = None,
+        retrace_lambda: float | None = None,
     ):
         if use_sde:
             raise ValueError("IterativeSACPolicy does not support gSDE (use_sde=True)")
@@ -358,11 +363,14 @@ class IterativeSACPolicy(SACPolicy):
         check_value_estimator(value_estimator, rollout_horizon, retrace_lambda, observation_space)
         if compile_acting and value_estimator == "model":
             raise ValueError("compile_acting applies to the model-free value estimate only (value_estimator='critic')")
+        if value_estimator == "model":
+            rollout_horizon = DEFAULT_ROLLOUT_HORIZON if rollout_horizon is None else rollout_horizon
+            retrace_lambda = DEFAULT_RETRACE_LAMBDA if retrace_lambda is None else float(retrace_lambda)
 
         self.actor_kind = actor
         self.value_estimator = value_estimator
         self.rollout_horizon = rollout_horizon
-        self.retrace_lambda = float(retrace_lambda)
+        self.retrace_lambda = retrace_lambda
         self.n_action_samples = n_action_samples
         self._n_iterations = n_iterations
         self.init_std = float(init_std)
@@ -430,6 +438,7 @@ class IterativeSACPolicy(SACPolicy):
         if self.value_estimator != "model":
             return
         observation_dim = get_flattened_obs_dim(self.observation_space)
+        assert self.rollout_horizon is not None and self.retrace_lambda is not None
         self.model_based = ModelBasedQ(
             observation_dim, get_action_dim(self.action_space), self.rollout_horizon, self.retrace_lambda
         ).to(self.device)
@@ -458,6 +467,7 @@ class IterativeSACPolicy(SACPolicy):
         critic_only: bool = False,
         generator: th.Generator | None = None,
         shared_noise: bool = False,
+        common_noise: bool = False,
     ) -> ValueEstimate:
         """Q̂_β inside J, bound to ``obs``: the one place that builds it.
 
@@ -469,11 +479,12 @@ class IterativeSACPolicy(SACPolicy):
         :param critic_only: the critic ensemble's estimate even when the policy is model-based
         :param generator: the random generator of a model rollout's samples (None: torch's global one)
         :param shared_noise: one set of rollout samples for the whole batch (deterministic acting)
+        :param common_noise: the same rollout samples in every call (the analyses' fixed samples)
         """
         critic = self.critic_target if target else self.critic
         if self.model_based is None or critic_only:
             return EnsembleQ(critic, obs)
-        return self.model_based.bind(obs, critic, self.model_rollout_policy, ent_coef, generator, shared_noise)
+        return self.model_based.bind(obs, critic, self.model_rollout_policy, ent_coef, generator, shared_noise, common_noise)
 
     @property
     def model_rollout_policy(self) -> Actor:
@@ -555,6 +566,13 @@ def check_count(name: str, value: Any) -> None:
 def check_value_estimator(kind: Any, horizon: Any, retrace_lambda: Any, observation_space: spaces.Space) -> None:
     if kind not in VALUE_ESTIMATORS:
         raise ValueError(f"value_estimator must be one of {VALUE_ESTIMATORS}, got {kind!r}")
+    if kind != "model":
+        for name, value in (("rollout_horizon", horizon), ("retrace_lambda", retrace_lambda)):
+            if value is not None:
+                raise ValueError(f"{name} applies to value_estimator='model' only (this policy has value_estimator={kind!r})")
+        return
+    horizon = DEFAULT_ROLLOUT_HORIZON if horizon is None else horizon
+    retrace_lambda = DEFAULT_RETRACE_LAMBDA if retrace_lambda is None else retrace_lambda
     if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 0:
         raise ValueError(f"rollout_horizon must be an integer >= 0, got {horizon!r}")
     if (
@@ -563,7 +581,7 @@ def check_value_estimator(kind: Any, horizon: Any, retrace_lambda: Any, observat
         or not 0 <= retrace_lambda <= 1
     ):
         raise ValueError(f"retrace_lambda must be a number in [0, 1], got {retrace_lambda!r}")
-    if kind == "model" and not (isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 1):
+    if not (isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 1):
         raise ValueError(
             "value_estimator='model' needs flat vector observations (a 1-D Box) for the model to predict, got "
             f"{observation_space}; image and dict observations take value_estimator='critic'"

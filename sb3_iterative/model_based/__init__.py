@@ -3,8 +3,11 @@
 - :class:`DynamicsModel`: the learned model of state changes and rewards;
 - :class:`ModelBasedQ` and :class:`ModelBasedValue`: the h-step rollout combined with the critics by
   Retrace, a value estimate of J like the critic ensemble's;
-- :func:`distillation_kl`: KL(π_iter ‖ π_direct), which trains the rollout policy of an iterative agent;
-- :func:`transfer_optimizer`: a trained model-free optimizer acting on a model-based objective (Fig. 9).
+- :func:`distillation_kl`: KL(π_iter ‖ π_direct), which trains the rollout policy of an iterative agent.
+
+The policy builds the estimate (``IterativeSACPolicy.value_estimate``) and the algorithm trains its
+parts; moving a trained optimizer onto a model-based objective (Fig. 9) is
+:func:`sb3_iterative.analysis.transfer_optimizer`.
 """
 
 from sb3_iterative.model_based.distillation import distillation_kl

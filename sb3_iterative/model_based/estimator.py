@@ -78,9 +78,10 @@ class ModelBasedQ(nn.Module):
         ent_coef: th.Tensor | float,
         generator: th.Generator | None = None,
         shared_noise: bool = False,
+        common_noise: bool = False,
     ) -> "ModelBasedValue":
         """The estimate for a batch of observations, with ``critic`` (online or target) and α."""
-        return ModelBasedValue(self, obs, critic, rollout_policy, ent_coef, generator, shared_noise)
+        return ModelBasedValue(self, obs, critic, rollout_policy, ent_coef, generator, shared_noise, common_noise)
 
 
 class ModelBasedValue:
@@ -94,6 +95,9 @@ class ModelBasedValue:
     :param generator: the random generator of the rollout actions' noise (None: torch's global one)
     :param shared_noise: one set of rollout noise for the whole batch (deterministic acting: a state's
         estimate then does not depend on the rest of the batch)
+    :param common_noise: draw the rollout noise once per shape and reuse it in every call (the
+        analyses: every λ compared is valued on the same rollout samples); otherwise each call draws
+        anew, as each estimate of J draws its own samples of a_0
     """
 
     def __init__(
@@ -105,6 +109,7 @@ class ModelBasedValue:
         ent_coef: th.Tensor | float,
         generator: th.Generator | None = None,
         shared_noise: bool = False,
+        common_noise: bool = False,
     ):
         assert isinstance(obs, th.Tensor)
         self.estimator = estimator
@@ -114,6 +119,7 @@ class ModelBasedValue:
         self.ent_coef = ent_coef
         self.generator = generator
         self.shared_noise = shared_noise
+        self._common_noise: dict[tuple[int, ...], th.Tensor] | None = {} if common_noise else None
 
     def value(self, actions: th.Tensor, beta: float) -> th.Tensor:
         """Q̂_MB [N, B] of the first actions a_0 [N, B, A], differentiable in them."""
@@ -180,7 +186,11 @@ class ModelBasedValue:
     def _noise(self, horizon: int, n_samples: int, batch_size: int, action_dim: int) -> th.Tensor:
         """ε of the rollout actions [h, N, B, A]."""
         shape = (horizon, n_samples, 1 if self.shared_noise else batch_size, action_dim)
+        if self._common_noise is not None and shape in self._common_noise:
+            return self._common_noise[shape].expand(-1, -1, batch_size, -1)
         noise = th.randn(shape, generator=self.generator, device=self.obs.device)
+        if self._common_noise is not None:
+            self._common_noise[shape] = noise
         return noise.expand(-1, -1, batch_size, -1)
 
 
