@@ -13,6 +13,7 @@ machine's load falls on all of them alike.
 
     python benchmarks/speed.py                      # about 5 minutes on 2 cores
     python benchmarks/speed.py --rounds 5 --env Pendulum-v1
+    python benchmarks/speed.py --configurations "IterativeSAC K=5 N=1"      # SAC and one configuration
 """
 
 import argparse
@@ -70,11 +71,16 @@ def main() -> None:
     parser.add_argument("--predict-calls", type=int, default=200)
     parser.add_argument("--learn-steps", type=int, default=200, help="environment steps per learn() timing")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--configurations", nargs="+", choices=list(CONFIGURATIONS), default=list(CONFIGURATIONS),
+        help="the configurations to measure (default: all; SAC is always measured)",
+    )
     args = parser.parse_args()
     th.set_num_threads(1)
 
     models: dict[str, BaseAlgorithm] = {}
-    for name, (algorithm, policy_kwargs) in CONFIGURATIONS.items():
+    chosen = ["SAC", *(name for name in args.configurations if name != "SAC")]
+    for name, (algorithm, policy_kwargs) in ((name, CONFIGURATIONS[name]) for name in chosen):
         # Random actions fill the buffer without training; learning starts right after
         extra = dict(beta=BETA[name]) if name in BETA else {}
         model = algorithm("MlpPolicy", args.env, learning_starts=1000, batch_size=256, seed=0, device=args.device,
@@ -107,6 +113,8 @@ def main() -> None:
         steps = statistics.median(steps_per_second[name])
         print(f"| {name} | {train * 1e3:.1f} | {train / sac_train:.2f} | {act * 1e3:.3f} | {steps:.0f} | {sac_steps / steps:.2f} |")
 
+    if MODEL_FREE not in models or not any("model-based" in name for name in models):
+        return
     free_train = statistics.median(train_times[MODEL_FREE])
     free_steps = statistics.median(steps_per_second[MODEL_FREE])
     print(f"\nThe model-based value estimate against the model-free {MODEL_FREE} (same run):\n")

@@ -13,7 +13,6 @@ Prints a markdown table (mean ± std over seeds of each agent's mean return over
 """
 
 import argparse
-import platform
 import re
 from datetime import date
 from pathlib import Path
@@ -25,6 +24,8 @@ import torch as th
 from matplotlib.figure import Figure
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
+
+from speed import cpu_name  # benchmarks/speed.py, beside this script
 
 from sb3_iterative import IterativeSAC, analysis
 
@@ -46,17 +47,6 @@ def mean_return(policy, env_id: str, episodes: int, seed: int) -> float:
     env.reset(seed=seed)
     returns, _ = evaluate_policy(policy, env, n_eval_episodes=episodes, deterministic=True, return_episode_rewards=True)
     return float(np.mean(returns))
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch as th
 from bandit import ContextualBandit
+from test_run import KeyRecorder
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
-from stable_baselines3.common.logger import KVWriter, Logger
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.monitor import Monitor
 from torch import nn
 
@@ -21,15 +22,6 @@ from sb3_iterative.objective import objective
 
 SMALL = dict(learning_starts=50, batch_size=32, model_pretrain_steps=20)
 MODEL_KEYS = {"train/model_state_loss", "train/model_reward_loss"}
-
-
-class KeyRecorder(KVWriter):
-    def __init__(self):
-        self.values: dict[str, list] = {}
-
-    def write(self, key_values, key_excluded, step=0):
-        for key, value in key_values.items():
-            self.values.setdefault(key, []).append(value)
 
 
 def model_based(actor: str = "iterative", env="Pendulum-v1", seed: int = 0, **kwargs) -> IterativeSAC:
