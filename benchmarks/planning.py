@@ -9,13 +9,14 @@ over the states, as a markdown table.
 """
 
 import argparse
-import platform
 from datetime import date
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import torch as th
+
+from speed import cpu_name  # benchmarks/speed.py, beside this script
 
 from sb3_iterative import IterativeSAC, analysis
 
@@ -41,7 +42,7 @@ def main() -> None:
     objective = np.stack([plan.objective for plan in plans])  # [states, K + 1]
     moved = np.stack([np.linalg.norm(plan.states[:, -1] - plan.states[0, -1], axis=-1) for plan in plans])
     print(f"{args.model} on {args.env}: {len(states)} on-policy states, horizon {plans[0].states.shape[1] - 1}, "
-          f"K = {plans[0].trained_iterations}; {platform.processor() or platform.machine()}, {date.today()}\n")
+          f"K = {plans[0].trained_iterations}; {cpu_name()}, torch {th.__version__}, {date.today()}\n")
     print("| iteration k | J(s, λ_k), mean ± std over states | J − J(λ_0) | ‖s_h(λ_k) − s_h(λ_0)‖ |")
     print("|---|---|---|---|")
     for k in range(objective.shape[1]):
