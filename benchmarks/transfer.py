@@ -7,7 +7,7 @@ whole optimizer acting on the model-based agent's objective (``analysis.transfer
 paper's claim: the moved optimizer at once recovers the model-based agent's return.
 
     python benchmarks/transfer.py --logs logs/model_based/pendulum --env Pendulum-v1 --seeds 1 2 3 \
-        --out benchmarks/figures/transfer_pendulum.png
+        --steps 2000 4000 6000 8000 10000 --out benchmarks/figures/model_based/transfer_pendulum.png
 
 Prints a markdown table (mean ± std over seeds of each agent's mean return over ``--episodes``).
 """
@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--env", default="Pendulum-v1")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--episodes", type=int, default=5, help="deterministic episodes per agent and checkpoint")
+    parser.add_argument("--steps", type=int, nargs="+", default=None, help="the checkpoints to evaluate (default: every one)")
     parser.add_argument("--out", default=None, help="PNG of the returns over training")
     args = parser.parse_args()
     th.set_num_threads(1)
@@ -64,7 +65,8 @@ def main() -> None:
     for seed in args.seeds:
         free = checkpoints(Path(args.logs) / "iterative_sac" / f"{args.env}_{seed}")
         based = checkpoints(Path(args.logs) / "iterative_sac_mb" / f"{args.env}_{seed}")
-        for step in sorted(set(free) & set(based)):
+        steps = set(free) & set(based) if args.steps is None else set(args.steps) & set(free) & set(based)
+        for step in sorted(steps):
             model_free = IterativeSAC.load(free[step], buffer_size=1, device="cpu")
             model_based = IterativeSAC.load(based[step], buffer_size=1, device="cpu")
             moved = analysis.transfer_optimizer(model_free, model_based)
