@@ -7,7 +7,7 @@ whole optimizer acting on the model-based agent's objective (``analysis.transfer
 paper's claim: the moved optimizer at once recovers the model-based agent's return.
 
     python benchmarks/transfer.py --logs logs/model_based/pendulum --env Pendulum-v1 --seeds 1 2 3 \
-        --steps 2000 4000 6000 8000 10000 --out benchmarks/figures/model_based/transfer_pendulum.png
+        --steps 1000 2000 3000 4000 6000 10000 --episodes 3 --out benchmarks/figures/model_based/transfer_pendulum.png
 
 Prints a markdown table (mean ± std over seeds of each agent's mean return over ``--episodes``).
 """
