@@ -222,7 +222,7 @@ def test_model_based_agent_learns_state_dependent_best_action(actor):
         model_pretrain_steps=200, beta=1.0 if actor == "direct" else 2.5,
         policy_kwargs=dict(actor=actor, net_arch=[64, 64], value_estimator="model"),
     )  # fmt: skip
-    model.learn(2000)
+    model.learn(1200)
 
     states = np.random.default_rng(1).uniform(-1.0, 1.0, size=(200, 2)).astype(np.float32)
     actions, _ = model.predict(states, deterministic=True)
