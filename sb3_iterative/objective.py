@@ -128,8 +128,7 @@ class EnsembleValue:
         return pessimistic_value(self(actions), beta)
 
     def value_and_action_gradient(self, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
-        q_values, grad = autograd_action_gradient(self, actions, beta)
-        return pessimistic_value(q_values, beta), grad
+        return autograd_value_gradient(self, actions, beta)
 
 
 def squashed_gaussian_log_prob(

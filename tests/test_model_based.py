@@ -14,7 +14,7 @@ from torch import nn
 from sb3_iterative import IterativeSACPolicy
 from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.iterative_sac.policies import actor_loss
-from sb3_iterative.model_based import DynamicsModel, ModelBasedQ, distillation_kl
+from sb3_iterative.model_based import DynamicsModel, ModelBasedQ, ModelBasedValue, distillation_kl
 from sb3_iterative.objective import objective, objective_gradient, pessimistic_value, squashed_gaussian_log_prob
 
 OBS_DIM, ACTION_DIM, BATCH, N_SAMPLES = 3, 2, 5, 4
@@ -106,7 +106,7 @@ def model_based_value(horizon, retrace_lambda, gamma, seed=7, obs=None):
     obs = inputs()[0] if obs is None else obs
     model_based = estimator(horizon, retrace_lambda, gamma)
     critic, policy = linear_critic(), linear_policy()
-    bound = model_based.bind(obs, critic, policy, ALPHA, generator=th.Generator().manual_seed(seed))
+    bound = ModelBasedValue(model_based, obs, critic, policy, ALPHA, generator=th.Generator().manual_seed(seed))
     return bound, model_based, critic, policy
 
 
@@ -205,7 +205,7 @@ def test_direct_actor_is_trained_through_its_first_action_only():
 
     def actor_gradients(rollout_policy) -> list[th.Tensor]:
         policy.actor.zero_grad()
-        value_estimate = policy.model_based.bind(obs, policy.critic, rollout_policy, ALPHA, th.Generator().manual_seed(5))
+        value_estimate = ModelBasedValue(policy.model_based, obs, policy.critic, rollout_policy, ALPHA, th.Generator().manual_seed(5))
         trace = policy.optimize(obs, value_estimate, ALPHA, 1.0, noise)
         actor_loss(trace, value_estimate, noise[-1], ALPHA, 1.0)[0].backward()
         return [param.grad.clone() for param in policy.actor.parameters()]

@@ -93,7 +93,7 @@ def test_critic_target_through_the_model(model_based_target):
     with th.no_grad():
         if model_based_target:  # λ' from the rollout policy, valued through the model with the target critics
             mu, log_std, _ = model.policy.rollout_policy.get_action_dist_params(next_obs)
-            estimate = model.policy.model_based.bind(next_obs, model.critic_target, model.policy.rollout_policy, ent_coef)
+            estimate = ModelBasedValue(model.policy.model_based, next_obs, model.critic_target, model.policy.rollout_policy, ent_coef)
         else:  # the model-free target: K iterations on the online critics' J, the target critics' value
             trace = model.policy.optimize(next_obs, EnsembleQ(model.critic, next_obs), ent_coef, model.beta, next_noise)
             mu, log_std = trace.mu, trace.log_std
@@ -102,7 +102,7 @@ def test_critic_target_through_the_model(model_based_target):
     th.testing.assert_close(next_value[:, 0], expected)
     with th.no_grad():  # and the target critics are the ones bootstrapped from
         online = objective(
-            model.policy.model_based.bind(next_obs, model.critic, model.policy.rollout_policy, ent_coef) if model_based_target
+            ModelBasedValue(model.policy.model_based, next_obs, model.critic, model.policy.rollout_policy, ent_coef) if model_based_target
             else EnsembleQ(model.critic, next_obs), mu, log_std, next_noise[-1], ent_coef, model.beta,
         ).value  # fmt: skip
     assert not th.allclose(next_value[:, 0], online)

@@ -44,7 +44,7 @@ class Agent:
     """What the analyses need of a trained model.
 
     :param policy: the model's policy (its actor and critic)
-    :param bind: the Q function of J bound to a batch of observations (the critic ensemble, plus any
+    :param bind: the value estimate of J bound to a batch of observations (the model's, plus any
         test-time term of a :class:`ChangedObjective`)
     :param ent_coef: α of J
     :param beta: β of J while acting (``beta_collect``; 1 for SAC)

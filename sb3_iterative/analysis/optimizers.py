@@ -46,7 +46,7 @@ def adam(
 ) -> OptimizationPath:
     """Gradient ascent on J(s, λ) with Adam from λ = (``mu``, ``log_std``), fresh samples ε at every step.
 
-    :param value_estimate: the Q function of J bound to the B states
+    :param value_estimate: the value estimate of J bound to the B states
     :param n_action_samples: N, samples behind each estimate of ∇_λ J
     """
     mu, log_std = mu.detach().clone(), log_std.detach().clone()
@@ -87,7 +87,7 @@ def cross_entropy_method(
     works on J itself, not on Q alone: refitting to actions ranked by Q would shrink σ to zero and
     lose the entropy term of J.
 
-    :param repeated_value_estimate: the Q function of J bound to the B states repeated ``n_candidates``
+    :param repeated_value_estimate: the value estimate of J bound to the B states repeated ``n_candidates``
         times, whole batch after whole batch ([C·B])
     """
     batch_size, action_dim = mu.shape

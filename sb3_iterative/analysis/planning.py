@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import torch as th
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from sb3_iterative.analysis.agent import Model, as_agent, check_beta, check_count
@@ -53,7 +54,7 @@ class PlannedTrajectories:
         figure = Figure(figsize=(4.0 * len(dims) + 4.0, 3.6), layout="constrained")
         grid = figure.subplots(1, len(dims) + 1, squeeze=False)[0]
         n_lambdas, steps = self.states.shape[0], np.arange(self.states.shape[1])
-        colours = [_viridis(k / max(1, n_lambdas - 1)) for k in range(n_lambdas)]
+        colours = [colormaps["viridis"](k / max(1, n_lambdas - 1)) for k in range(n_lambdas)]
         for ax, dim in zip(grid[:-1], dims, strict=False):
             for k in range(n_lambdas):
                 ax.plot(steps, self.states[k, :, dim], marker="o", markersize=3, color=colours[k], label=f"k = {k}")
@@ -67,12 +68,6 @@ class PlannedTrajectories:
         ax.set_xlabel("iteration k")
         ax.set_ylabel("J(s, λ_k), model-based")
         return figure
-
-
-def _viridis(fraction: float) -> tuple[float, float, float, float]:
-    from matplotlib import colormaps
-
-    return colormaps["viridis"](fraction)
 
 
 def planned_trajectories(

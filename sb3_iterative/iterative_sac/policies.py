@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, EnsembleQ, make_critic
-from sb3_iterative.model_based import VALUE_ESTIMATORS, ModelBasedQ
+from sb3_iterative.model_based import VALUE_ESTIMATORS, ModelBasedQ, ModelBasedValue
 from sb3_iterative.objective import ObjectiveEstimate, ValueEstimate, objective, objective_gradient
 
 ACTOR_KINDS = ("iterative", "direct")
@@ -484,7 +484,9 @@ class IterativeSACPolicy(SACPolicy):
         critic = self.critic_target if target else self.critic
         if self.model_based is None or critic_only:
             return EnsembleQ(critic, obs)
-        return self.model_based.bind(obs, critic, self.model_rollout_policy, ent_coef, generator, shared_noise, common_noise)
+        return ModelBasedValue(
+            self.model_based, obs, critic, self.model_rollout_policy, ent_coef, generator, shared_noise, common_noise
+        )
 
     @property
     def model_rollout_policy(self) -> Actor:

@@ -70,19 +70,6 @@ class ModelBasedQ(nn.Module):
         # γ of the estimate; the algorithm keeps it equal to its own discount
         self.register_buffer("gamma", th.tensor(0.99))
 
-    def bind(
-        self,
-        obs: PyTorchObs,
-        critic: ContinuousCritic,
-        rollout_policy: Actor,
-        ent_coef: th.Tensor | float,
-        generator: th.Generator | None = None,
-        shared_noise: bool = False,
-        common_noise: bool = False,
-    ) -> "ModelBasedValue":
-        """The estimate for a batch of observations, with ``critic`` (online or target) and α."""
-        return ModelBasedValue(self, obs, critic, rollout_policy, ent_coef, generator, shared_noise, common_noise)
-
 
 class ModelBasedValue:
     """Q̂_MB(s_0, a) for a batch of B observations s_0: a :class:`sb3_iterative.objective.ValueEstimate`.
