@@ -1,6 +1,7 @@
 """Speed of IterativeSAC against SB3's SAC, measured in one run: a markdown table.
 
-For SAC and IterativeSAC at K ∈ {1, 5} and N ∈ {1, 10} on HalfCheetah-v5 (one torch thread):
+For SAC, IterativeSAC at K ∈ {1, 5} and N ∈ {1, 10}, and the flow-policy baseline (``flow_sac``) on
+HalfCheetah-v5 (one torch thread):
 - the training step, ``model.train(gradient_steps, batch_size=256)`` on a filled buffer, and its
   ratio to SAC's;
 - acting latency, ``model.predict`` on one observation (stochastic, as in data collection);
@@ -39,9 +40,11 @@ CONFIGURATIONS: dict[str, tuple[type[BaseAlgorithm], dict]] = {
     # the model-based value estimate (h = 2, Retrace λ = 0.9): iterative, and SAC's direct actor (β = 1)
     "IterativeSAC K=5 N=1, model-based h=2": (IterativeSAC, dict(n_iterations=5, n_action_samples=1, value_estimator="model")),
     "direct actor, model-based h=2": (IterativeSAC, dict(actor="direct", value_estimator="model")),
+    # the flow-policy baseline (flow_sac.yml): SAC with two 2 x 256 inverse autoregressive transforms
+    "flow policy (flow_sac)": (IterativeSAC, dict(actor="flow")),
 }
-# IterativeSAC's β for the direct actor, as its hyperparameter files give it (1: SAC's min over two critics)
-BETA = {"direct actor, model-based h=2": 1.0}
+# IterativeSAC's β for the direct actors, as its hyperparameter files give it (1: SAC's min over two critics)
+BETA = {"direct actor, model-based h=2": 1.0, "flow policy (flow_sac)": 1.0}
 MODEL_FREE = "IterativeSAC K=5 N=1"
 
 

@@ -56,7 +56,7 @@ def describe(model: IterativeSAC | SAC) -> dict[str, Any]:
     agent = analysis.as_agent(model)
     return dict(
         algorithm=type(model).__name__,
-        actor="iterative" if agent.iterative else "direct",
+        actor=agent.actor,
         n_iterations=model.policy.n_iterations if agent.iterative else None,
         value_estimator=getattr(model.policy, "value_estimator", "critic"),
         ent_coef=agent.ent_coef,
@@ -121,18 +121,23 @@ def run_analyses(
         results["optimizers"] = comparison.summary()
         save("optimizers", comparison.plot())
     else:
-        results["improvement"] = results["optimizers"] = "not applicable: the actor is direct (no iterations)"
+        results["improvement"] = results["optimizers"] = f"not applicable: the actor is {info['actor']} (no iterations)"
 
-    modes = analysis.policy_modes(model, states, n_runs=n_runs, beta=beta, seed=seed)
-    results["modes"] = modes.summary()
-    save("modes", modes.plot())
-    widest = modes.widest_state
-    runs = modes.mu[widest][:, list(dims)]
-    around = analysis.objective_landscape(
-        model, _state(states, widest), dims, resolution=resolution, extra_points=runs, beta=beta, seed=seed
-    )
-    results["modes_landscape"] = dict(state_index=widest, **around.summary())
-    save("modes_landscape", around.plot(points=runs, points_label=f"{modes.optimizer} runs"))
+    if info["actor"] == "flow":
+        results["modes"] = results["modes_landscape"] = (
+            "not applicable: a flow policy's action is tanh(T(µ)), its modes are not those of tanh(µ)"
+        )
+    else:
+        modes = analysis.policy_modes(model, states, n_runs=n_runs, beta=beta, seed=seed)
+        results["modes"] = modes.summary()
+        save("modes", modes.plot())
+        widest = modes.widest_state
+        runs = modes.mu[widest][:, list(dims)]
+        around = analysis.objective_landscape(
+            model, _state(states, widest), dims, resolution=resolution, extra_points=runs, beta=beta, seed=seed
+        )
+        results["modes_landscape"] = dict(state_index=widest, **around.summary())
+        save("modes_landscape", around.plot(points=runs, points_label=f"{modes.optimizer} runs"))
 
     landscape = analysis.objective_landscape(model, _state(states, 0), dims, resolution=resolution, beta=beta, seed=seed)
     results["landscape"] = dict(state_index=0, **landscape.summary())
@@ -187,10 +192,15 @@ def summary(results: dict[str, Any], title: str) -> str:
             lines.append(f"| {name} iterations to reach the iterative J at K | {count} |")
         seconds = optimizers["seconds_per_iteration"]
         lines.append("| seconds per iteration | " + ", ".join(f"{name} {value * 1e3:.3g} ms" for name, value in seconds.items()) + " |")
-    quantiles = modes["quantiles"]
+    if isinstance(modes, dict):
+        quantiles = modes["quantiles"]
+        lines.append(
+            f"| mode distances ({modes['optimizer']}, {modes['n_runs']} runs; max {modes['max_distance']:.3g}) | "
+            f"median {quantiles['0.5']:.3g}, 90% {quantiles['0.9']:.3g}, largest {modes['largest_distance']:.3g} |"
+        )
+    else:
+        lines.append(f"| mode distances | {modes} |")
     lines += [
-        f"| mode distances ({modes['optimizer']}, {modes['n_runs']} runs; max {modes['max_distance']:.3g}) | "
-        f"median {quantiles['0.5']:.3g}, 90% {quantiles['0.9']:.3g}, largest {modes['largest_distance']:.3g} |",
         f"| value bias Q̂ − MC return ({bias['n_pairs']} pairs, β {bias['beta']:g}) | {bias['mean']:.4g} ± {bias['std']:.3g} "
         f"(Q̂ {bias['mean_estimate']:.4g}, return {bias['mean_return']:.4g}) |",
     ]

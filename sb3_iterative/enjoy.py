@@ -11,12 +11,12 @@ An IterativeSAC model loads as rl-zoo3 loads SAC: with a one-transition replay b
 from rl_zoo3.enjoy import enjoy
 from rl_zoo3.utils import ALGOS
 
-from sb3_iterative.zoo import ALGO, MODEL_BASED_ALGOS, EnjoyIterativeSAC, register
+from sb3_iterative.zoo import ITERATIVE_SAC_ALGOS, EnjoyIterativeSAC, register
 
 
 def main() -> None:
     register()
-    for algo in (ALGO, *MODEL_BASED_ALGOS):
+    for algo in ITERATIVE_SAC_ALGOS:
         ALGOS[algo] = EnjoyIterativeSAC
     enjoy()
 

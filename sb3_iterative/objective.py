@@ -3,7 +3,8 @@
     J(s, λ) = E_{a ~ π(·|s; λ)} [ Q̂_β(s, a) ]  −  α · E_{a ~ π(·|s; λ)} [ log π(a|s; λ) ]
 
 π is a tanh-squashed diagonal Gaussian, u ~ N(µ, σ²), a = tanh(u), with λ = (µ, log σ)
-taken before the tanh. The prior p(a|s) is uniform on [−1, 1]^|A|, so −α·KL(π‖p) is α·H(π)
+taken before the tanh (or, for the flow-policy baseline, that Gaussian pushed through a flow before
+the tanh: :mod:`sb3_iterative.distributions` holds both families). The prior p(a|s) is uniform on [−1, 1]^|A|, so −α·KL(π‖p) is α·H(π)
 up to a constant, estimated with the same reparameterised samples as the Q term (the
 path-wise estimator). Q̂_β is the pessimistic estimate over the critic ensemble.
 
@@ -28,12 +29,18 @@ from typing import Protocol
 
 import torch as th
 
+from sb3_iterative.distributions import (
+    TANH_EPSILON,
+    TANH_GAUSSIAN,
+    PolicyDistribution,
+    TanhGaussian,
+    squashed_gaussian_log_prob,
+)
+
 # The members' Q values as a function of the actions alone (the state is already bound):
 # [N, B, A] -> [N, B, n_critics]
 QFunction = Callable[[th.Tensor], th.Tensor]
 
-# Keeps log(1 - tanh(u)^2) finite; SB3's SquashedDiagGaussianDistribution uses the same value.
-TANH_EPSILON = 1e-6
 # Below this ensemble variance the std is taken as exactly zero, where its gradient is undefined.
 MIN_VARIANCE = 1e-12
 
@@ -131,19 +138,6 @@ class EnsembleValue:
         return autograd_value_gradient(self, actions, beta)
 
 
-def squashed_gaussian_log_prob(
-    mu: th.Tensor, std: th.Tensor, gaussian_actions: th.Tensor, actions: th.Tensor
-) -> th.Tensor:
-    """log π(a|s; λ) of a = tanh(u), u ~ N(µ, σ²), summed over action dimensions.
-
-    Written in the order of operations of ``torch.distributions.Normal.log_prob`` and SB3's
-    ``SquashedDiagGaussianDistribution.log_prob``, so that ``actor="direct"`` reproduces SAC
-    bit for bit.
-    """
-    gaussian = -((gaussian_actions - mu) ** 2) / (2 * std**2) - std.log() - math.log(math.sqrt(2 * math.pi))
-    return gaussian.sum(dim=-1) - th.log(1 - actions**2 + TANH_EPSILON).sum(dim=-1)
-
-
 @dataclass
 class ObjectiveEstimate:
     """A Monte Carlo estimate of J(s, λ) and, when asked for, its gradient with respect to λ."""
@@ -162,8 +156,9 @@ def objective(
     noise: th.Tensor,
     ent_coef: th.Tensor | float,
     beta: float,
+    distribution: PolicyDistribution = TANH_GAUSSIAN,
 ) -> ObjectiveEstimate:
-    """J(s, λ) estimated with the reparameterised samples a = tanh(µ + σ·ε), ε = ``noise``.
+    """J(s, λ) estimated with the reparameterised samples of λ and ε = ``noise`` (a = tanh(µ + σ·ε) for SAC's family).
 
     :param value_estimate: Q̂_β bound to the observations (``policy.value_estimate(obs, ...)``)
     :param mu: µ [B, A]
@@ -171,12 +166,10 @@ def objective(
     :param noise: standard normal ε [N, B, A]
     :param ent_coef: the entropy coefficient α
     :param beta: the pessimism β of Q̂_β
+    :param distribution: the policy's family, bound to the observations (a flow policy's ``TanhFlow``)
     :return: J per state and the samples behind it
     """
-    std = log_std.exp()
-    gaussian_actions = mu + noise * std
-    actions = th.tanh(gaussian_actions)
-    log_prob = squashed_gaussian_log_prob(mu, std, gaussian_actions, actions)
+    actions, log_prob = distribution.sample(mu, log_std, noise)
     q_hat = value_estimate.value(actions, beta)
     value = (q_hat - ent_coef * log_prob).mean(dim=0)
     return ObjectiveEstimate(value=value, actions=actions, log_prob=log_prob)
@@ -190,17 +183,21 @@ def objective_gradient(
     ent_coef: th.Tensor | float,
     beta: float,
     with_value: bool = True,
+    distribution: PolicyDistribution = TANH_GAUSSIAN,
 ) -> ObjectiveEstimate:
-    """J(s, λ) as :func:`objective` estimates it, and ∇_λ J, with no autograd graph.
+    """J(s, λ) as :func:`objective` estimates it, and ∇_λ J, with no autograd graph left behind.
 
-    The gradient is the chain rule through the same samples: with u = µ + σ·ε, a = tanh(u),
+    For SAC's family the gradient is the chain rule through the same samples: with u = µ + σ·ε, a = tanh(u),
         ∂J/∂u = ∂Q̂/∂a · (1 − a²) − α · ∂log π/∂u,   ∂log π/∂u = 2a(1 − a²)/(1 − a² + 1e−6),
         ∇_µ J = mean_N ∂J/∂u,   ∇_{log σ} J = mean_N (∂J/∂u · σε) + α
     (the Gaussian part of −log π is −ε²/2 − log σ − const under reparameterisation).
     ∂Q̂/∂a comes from the value estimate (hand-written for MLP critic ensembles, else autograd).
+    Another family (a flow) is differentiated by autograd through :func:`objective`, λ being its base (µ, log σ).
     No gradient reaches the critic's or the actor's parameters; works under ``torch.no_grad()``.
     With ``with_value=False`` (acting: only ∇_λ J is needed) J and log π are left out (NaN).
     """
+    if not isinstance(distribution, TanhGaussian):
+        return autograd_objective_gradient(value_estimate, mu, log_std, noise, ent_coef, beta, distribution)
     with th.no_grad():
         std = log_std.exp()
         gaussian_actions = mu + noise * std
@@ -221,6 +218,29 @@ def objective_gradient(
         value=value,
         actions=actions,
         log_prob=log_prob,
+        grad_mu=grad_mu,
+        grad_log_std=grad_log_std,
+    )
+
+
+def autograd_objective_gradient(
+    value_estimate: ValueEstimate,
+    mu: th.Tensor,
+    log_std: th.Tensor,
+    noise: th.Tensor,
+    ent_coef: th.Tensor | float,
+    beta: float,
+    distribution: PolicyDistribution,
+) -> ObjectiveEstimate:
+    """J and ∇_λ J of :func:`objective` by autograd, with respect to λ = (µ, log σ) alone."""
+    with th.enable_grad():
+        mu, log_std = mu.detach().requires_grad_(True), log_std.detach().requires_grad_(True)
+        estimate = objective(value_estimate, mu, log_std, noise, ent_coef, beta, distribution)
+        grad_mu, grad_log_std = th.autograd.grad(estimate.value.sum(), [mu, log_std])
+    return ObjectiveEstimate(
+        value=estimate.value.detach(),
+        actions=estimate.actions.detach(),
+        log_prob=estimate.log_prob.detach(),
         grad_mu=grad_mu,
         grad_log_std=grad_log_std,
     )

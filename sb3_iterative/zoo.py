@@ -27,10 +27,14 @@ ALGO = "iterative_sac"
 # The model-based variants (paper Sec. 4.2.5): IterativeSAC with value_estimator="model", with the
 # iterative actor or SAC's direct one; each name has its own hyperparameter file.
 MODEL_BASED_ALGOS = ("iterative_sac_mb", "direct_sac_mb")
+# The paper's flow-policy baseline (Appendix B.2): IterativeSAC with actor="flow" and beta = 1
+FLOW_ALGO = "flow_sac"
+# Every name under which rl-zoo3 runs IterativeSAC, each with its own hyperparameter file
+ITERATIVE_SAC_ALGOS = (ALGO, *MODEL_BASED_ALGOS, FLOW_ALGO)
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 # Algorithms whose default hyperparameters come from this package rather than from rl-zoo3:
 # ours, and stock SAC with the same budget, so that a comparison reads both from one place.
-PACKAGE_ALGOS = (ALGO, *MODEL_BASED_ALGOS, "sac")
+PACKAGE_ALGOS = (*ITERATIVE_SAC_ALGOS, "sac")
 # What the search adds to rl-zoo3's SAC search space (trial parameter names, as Optuna stores them).
 ITERATIVE_SEARCH = ("n_iterations", "n_action_samples", "beta", "critic_arch")
 
@@ -40,10 +44,11 @@ def register() -> None:
 
     Call it before rl-zoo3's ``train()`` or ``enjoy()`` builds its command line (the ``--algo``
     choices are read from ``ALGOS`` then). Calling it again changes nothing. The model-based
-    variants (``iterative_sac_mb``, ``direct_sac_mb``) are registered for training and ``enjoy``;
-    their hyperparameter search is not offered (rl-zoo3's sampler would drop their options).
+    variants (``iterative_sac_mb``, ``direct_sac_mb``) and the flow-policy baseline (``flow_sac``)
+    are registered for training and ``enjoy``; their hyperparameter search is not offered (rl-zoo3's
+    sampler would drop their options).
     """
-    for algo in (ALGO, *MODEL_BASED_ALGOS):
+    for algo in ITERATIVE_SAC_ALGOS:
         ALGOS[algo] = IterativeSAC
     HYPERPARAMS_SAMPLER[ALGO] = sample_iterative_sac_params
     HYPERPARAMS_CONVERTER[ALGO] = convert_iterative_sac_params

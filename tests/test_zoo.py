@@ -279,6 +279,33 @@ def test_model_based_agents_train_and_enjoy_through_the_command_line(tmp_path):
     assert "Mean reward:" in result.stdout
 
 
+def test_flow_file_is_sac_with_the_flow_policy(tmp_path, monkeypatch):
+    sac, flow = read_file("sac"), read_file(zoo.FLOW_ALGO)
+    assert list(flow) == list(sac)
+    for env_id, entry in flow.items():
+        assert {key: value for key, value in entry.items() if key not in ("beta", "policy_kwargs")} == sac[env_id], env_id
+        assert entry["beta"] == 1.0
+        assert entry["policy_kwargs"] == "dict(actor='flow', flow_transforms=2, flow_net_arch=[256, 256])"
+    monkeypatch.chdir(tmp_path)
+    manager = ExperimentManager(
+        argparse.Namespace(), zoo.FLOW_ALGO, "Hopper-v5", str(tmp_path), eval_freq=-1, hyperparams={"buffer_size": 1000},
+        config=str(zoo.hyperparams_file(zoo.FLOW_ALGO)), seed=0, verbose=0, device="cpu",
+    )
+    model, _ = manager.setup_experiment()
+    assert type(model) is IterativeSAC and model.policy.actor_kind == "flow" and model.beta == 1.0
+    assert (model.policy.flow_transforms, model.policy.flow_net_arch) == (2, [256, 256])
+
+
+def test_flow_agent_trains_and_enjoys_through_the_command_line(tmp_path):
+    tiny = ["-n", "200", "-params", "learning_starts:100", "batch_size:32", "policy_kwargs:dict(actor='flow', net_arch=[32, 32], flow_net_arch=[32, 32])"]
+    result = run(command("sb3_iterative.train", "--algo", zoo.FLOW_ALGO, "--env", ENV, "--seed", "1", "-f", "logs", *tiny), tmp_path)
+    assert f"Loading hyperparameters from: {zoo.hyperparams_file(zoo.FLOW_ALGO)}" in result.stdout
+    model = IterativeSAC.load(tmp_path / "logs" / zoo.FLOW_ALGO / f"{ENV}_1" / f"{ENV}.zip", device="cpu")
+    assert model.num_timesteps == 200 and model.policy.actor_kind == "flow"
+    result = run(command("sb3_iterative.enjoy", "--algo", zoo.FLOW_ALGO, "--env", ENV, "-f", "logs", "--no-render", "-n", "200"), tmp_path)
+    assert "Mean reward:" in result.stdout
+
+
 def test_missing_entry_falls_back_to_default(tmp_path, capsys):
     manager = ExperimentManager(
         argparse.Namespace(), "iterative_sac", "MountainCarContinuous-v0", str(tmp_path),

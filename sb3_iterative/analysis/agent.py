@@ -31,7 +31,8 @@ from stable_baselines3.sac.policies import SACPolicy
 
 from sb3_iterative.analysis.changed_objective import ChangedObjective, current_ent_coef, model_value_estimate
 from sb3_iterative.analysis.optimizers import OptimizationPath
-from sb3_iterative.iterative_sac import IterativeActor, IterativeSAC
+from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
+from sb3_iterative.iterative_sac import IterativeActor, IterativeSAC, IterativeSACPolicy
 from sb3_iterative.iterative_sac.policies import ROLLOUT_SEED, IterativeTrace
 from sb3_iterative.objective import ValueEstimate, objective
 
@@ -64,6 +65,11 @@ class Agent:
     @property
     def iterative(self) -> bool:
         return isinstance(self.policy.actor, IterativeActor)
+
+    @property
+    def actor(self) -> str:
+        """The kind of actor: ``"iterative"``, ``"direct"`` (SAC's) or ``"flow"`` (the flow-policy baseline)."""
+        return self.policy.actor_kind if isinstance(self.policy, IterativeSACPolicy) else "direct"
 
     @property
     def action_dim(self) -> int:
@@ -117,14 +123,16 @@ class Agent:
         n_iterations: int | None = None,
     ) -> IterativeTrace:
         """The amortized λ for ``obs``: the iterative optimizer's path λ_0..λ_K (Algorithm 2), or the
-        direct actor's one λ = f_φ(s) as a path of length one.
+        direct actor's one λ = f_φ(s) as a path of length one (a flow actor's with its flow bound to ``obs``).
 
         :param n_iterations: K for the iterative optimizer (None: the model's)
         """
         with th.no_grad():
             if not self.iterative:
                 if n_iterations is not None:
-                    raise ValueError("n_iterations applies to an iterative optimizer; this model's actor is direct")
+                    raise ValueError(f"n_iterations applies to an iterative optimizer; this model's actor is {self.actor}")
+                if isinstance(self.policy, IterativeSACPolicy):
+                    return self.policy.direct_trace(obs)
                 mu, log_std, _ = self.policy.actor.get_action_dist_params(obs)
                 return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0)
             with self.iterations(n_iterations):
@@ -144,11 +152,20 @@ class Agent:
             self.policy.n_iterations = trained
 
     def evaluate(
-        self, value_estimate: ValueEstimate, mu: th.Tensor, log_std: th.Tensor, noise: th.Tensor, beta: float
+        self,
+        value_estimate: ValueEstimate,
+        mu: th.Tensor,
+        log_std: th.Tensor,
+        noise: th.Tensor,
+        beta: float,
+        distribution: PolicyDistribution = TANH_GAUSSIAN,
     ) -> th.Tensor:
-        """J(s, λ) [B] by :func:`objective` on fixed samples ε (the same ε for every λ compared)."""
+        """J(s, λ) [B] by :func:`objective` on fixed samples ε (the same ε for every λ compared).
+
+        :param distribution: the policy's family (a flow actor's, from :meth:`amortized`'s trace)
+        """
         with th.no_grad():
-            return objective(value_estimate, mu, log_std, noise, self.ent_coef, beta).value
+            return objective(value_estimate, mu, log_std, noise, self.ent_coef, beta, distribution).value
 
     def evaluate_path(self, value_estimate: ValueEstimate, path: OptimizationPath, noise: th.Tensor, beta: float) -> np.ndarray:
         """J at every λ_t of a path on the same samples ε: [T + 1, B]."""

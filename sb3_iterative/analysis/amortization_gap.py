@@ -5,6 +5,8 @@ gap is J(optimized λ) − J(amortized λ). Both J are estimated on the same sam
 the gap measures λ, not sampling noise. It is ≈ 0 where the amortized λ is a local optimum of J, and
 can come out slightly negative there (Adam's last steps are noisy). An iterative optimizer can be run
 with more iterations than it was trained with (``n_iterations``: the paper's 5 extra iterations).
+For a flow policy (the paper's Fig. 15) λ is its base Gaussian (µ, log σ): Adam moves it per state,
+the state's flow transforms stay as the actor made them.
 """
 
 from dataclasses import dataclass
@@ -97,11 +99,12 @@ def amortization_gap(
     value_estimate = agent.bind(obs)
     trace = agent.amortized(obs, value_estimate, beta, generator, n_iterations)
     mu, log_std = trace.mu, trace.log_std
-    path = adam(value_estimate, mu, log_std, agent.ent_coef, beta, n_steps, lr, n_action_samples, generator)
+    distribution = trace.distribution
+    path = adam(value_estimate, mu, log_std, agent.ent_coef, beta, n_steps, lr, n_action_samples, generator, distribution)
     noise = agent.noise(n_eval_samples, mu.shape[0], generator)
     return AmortizationGap(
-        amortized_value=agent.evaluate(value_estimate, mu, log_std, noise, beta).cpu().numpy(),
-        optimized_value=agent.evaluate(value_estimate, path.mu[-1], path.log_std[-1], noise, beta).cpu().numpy(),
+        amortized_value=agent.evaluate(value_estimate, mu, log_std, noise, beta, distribution).cpu().numpy(),
+        optimized_value=agent.evaluate(value_estimate, path.mu[-1], path.log_std[-1], noise, beta, distribution).cpu().numpy(),
         amortized_mu=mu.cpu().numpy(),
         amortized_log_std=log_std.cpu().numpy(),
         optimized_mu=path.mu[-1].cpu().numpy(),

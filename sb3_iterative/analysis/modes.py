@@ -118,6 +118,11 @@ def policy_modes(
     :param seed: seed of every sample drawn here
     """
     agent = as_agent(model)
+    if agent.actor == "flow":
+        raise ValueError(
+            "model: policy_modes compares the actions tanh(µ) of per-state optima; a flow policy's action is "
+            "tanh(T(µ)) through its state's transforms, so its runs are not comparable that way (not supported)"
+        )
     n_runs = check_count("n_runs", n_runs, minimum=2)
     if optimizer is None:
         optimizer = "iterative" if agent.iterative else "adam"

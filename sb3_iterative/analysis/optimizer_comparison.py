@@ -105,7 +105,7 @@ def compare_optimizers(
     """
     agent = as_agent(model)
     if not agent.iterative:
-        raise ValueError("model: compare_optimizers compares against an iterative optimizer; this model's actor is direct")
+        raise ValueError(f"model: compare_optimizers compares against an iterative optimizer; this model's actor is {agent.actor}")
     adam_steps = check_count("adam_steps", adam_steps)
     cem_steps = check_count("cem_steps", cem_steps)
     adam_lr = check_positive("adam_lr", adam_lr)

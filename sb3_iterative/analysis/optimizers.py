@@ -15,6 +15,7 @@ import numpy as np
 import torch as th
 from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN
 
+from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.objective import ValueEstimate, objective, objective_gradient
 
 
@@ -43,11 +44,13 @@ def adam(
     lr: float,
     n_action_samples: int,
     generator: th.Generator,
+    distribution: PolicyDistribution = TANH_GAUSSIAN,
 ) -> OptimizationPath:
     """Gradient ascent on J(s, λ) with Adam from λ = (``mu``, ``log_std``), fresh samples ε at every step.
 
     :param value_estimate: the value estimate of J bound to the B states
     :param n_action_samples: N, samples behind each estimate of ∇_λ J
+    :param distribution: the policy's family (a flow policy: λ is its base Gaussian, the flow stays fixed)
     """
     mu, log_std = mu.detach().clone(), log_std.detach().clone()
     optimizer = th.optim.Adam([mu, log_std], lr=lr, maximize=True)
@@ -55,7 +58,7 @@ def adam(
     for _ in range(n_steps):
         start = time.perf_counter()
         noise = th.randn(n_action_samples, *mu.shape, generator=generator, device=mu.device)
-        estimate = objective_gradient(value_estimate, mu, log_std, noise, ent_coef, beta, with_value=False)
+        estimate = objective_gradient(value_estimate, mu, log_std, noise, ent_coef, beta, False, distribution)
         mu.grad, log_std.grad = estimate.grad_mu, estimate.grad_log_std
         optimizer.step()
         with th.no_grad():

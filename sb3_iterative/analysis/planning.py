@@ -90,7 +90,7 @@ def planned_trajectories(
     """
     agent = as_agent(model)
     if not agent.iterative:
-        raise ValueError("model: planned trajectories follow an iterative optimizer; this model's actor is direct")
+        raise ValueError(f"model: planned trajectories follow an iterative optimizer; this model's actor is {agent.actor}")
     if n_iterations is not None:
         n_iterations = check_count("n_iterations", n_iterations)
     n_eval_samples = check_count("n_eval_samples", n_eval_samples)

@@ -27,7 +27,6 @@ from matplotlib.figure import Figure
 
 from sb3_iterative.analysis.agent import Model, as_agent, check_beta, check_count
 from sb3_iterative.analysis.plotting import axes
-from sb3_iterative.objective import squashed_gaussian_log_prob
 
 # The default horizon makes γ^horizon smaller than this
 HORIZON_TOLERANCE = 1e-3
@@ -147,12 +146,10 @@ def value_bias(
             value_estimate = agent.bind(obs)
             trace = agent.amortized(obs, value_estimate, beta, generator)
             with th.no_grad():
-                noise = agent.noise(1, len(index), generator)[0]
-                gaussian_actions = trace.mu + noise * trace.log_std.exp()
-                policy_actions = th.tanh(gaussian_actions)
-                log_prob = squashed_gaussian_log_prob(trace.mu, trace.log_std.exp(), gaussian_actions, policy_actions)
-            env_actions[index] = policy.unscale_action(policy_actions.cpu().numpy())
-            returns[index] -= agent.gamma**step * agent.ent_coef * log_prob.cpu().numpy()
+                noise = agent.noise(1, len(index), generator)
+                policy_actions, log_prob = trace.distribution.sample(trace.mu, trace.log_std, noise)
+            env_actions[index] = policy.unscale_action(policy_actions[0].cpu().numpy())
+            returns[index] -= agent.gamma**step * agent.ent_coef * log_prob[0].cpu().numpy()
         for i in np.flatnonzero(active):
             observations[i], reward, terminated, truncated, _ = envs[i].step(env_actions[i])
             returns[i] += agent.gamma**step * float(reward)

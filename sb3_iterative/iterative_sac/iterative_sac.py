@@ -4,6 +4,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch as th
+from gymnasium import spaces
 from stable_baselines3 import SAC
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.noise import ActionNoise
@@ -11,6 +12,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.save_util import recursive_getattr
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs, ReplayBufferSamples, Schedule
 from stable_baselines3.common.utils import polyak_update
+from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
 from sb3_iterative.iterative_sac.policies import (
@@ -22,6 +24,7 @@ from sb3_iterative.iterative_sac.policies import (
     actor_loss,
     check_beta,
 )
+from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.model_based import distillation_kl
 from sb3_iterative.objective import objective
 
@@ -47,7 +50,9 @@ class IterativeSAC(SAC):
     Every argument of :class:`stable_baselines3.SAC` is accepted and means the same, except
     ``use_sde``, which must stay False. The iterative options are policy keywords
     (``policy_kwargs=dict(n_iterations=5, n_action_samples=1, init_std=0.5, beta_collect=1.0,
-    actor="iterative", critic_arch="A")``, see :class:`IterativeSACPolicy`).
+    actor="iterative", critic_arch="A")``, see :class:`IterativeSACPolicy`). ``actor="flow"`` is the
+    paper's flow-policy baseline (Appendix B.2): SAC's direct actor with a normalizing-flow policy, the
+    rest of SAC unchanged (with ``beta=1``).
 
     Model-based value estimates (paper Sec. 4.2.5): with ``policy_kwargs=dict(value_estimator="model")``
     J's value is a short rollout of a learned model combined with the critics by Retrace. The model
@@ -177,6 +182,15 @@ class IterativeSAC(SAC):
             device=device,
             _init_setup_model=_init_setup_model,
         )
+
+    @staticmethod
+    def _wrap_env(env: GymEnv, verbose: int = 0, monitor_wrapper: bool = True) -> VecEnv:
+        # SB3 only asserts the action space after wrapping; say what is needed instead
+        if not isinstance(env.action_space, spaces.Box):
+            raise ValueError(
+                f"env: IterativeSAC needs a continuous action space (gymnasium.spaces.Box), got {env.action_space}"
+            )
+        return SAC._wrap_env(env, verbose, monitor_wrapper)
 
     def _setup_model(self) -> None:
         super()._setup_model()
@@ -342,13 +356,15 @@ class IterativeSAC(SAC):
         """
         if self.policy.model_based is not None and self.model_based_target:
             mu, log_std, _ = self.policy.model_rollout_policy.get_action_dist_params(next_obs)
+            distribution: PolicyDistribution = TANH_GAUSSIAN
             next_estimate = self.policy.value_estimate(next_obs, ent_coef, target=True)
         else:
             acting_estimate = self.policy.value_estimate(next_obs, ent_coef, critic_only=True)
             next_trace = self.policy.optimize(next_obs, acting_estimate, ent_coef, self.beta, next_noise, with_values=False)
-            mu, log_std = next_trace.mu, next_trace.log_std
+            mu, log_std, distribution = next_trace.mu, next_trace.log_std, next_trace.distribution
             next_estimate = self.policy.value_estimate(next_obs, ent_coef, target=True, critic_only=True)
-        return objective(next_estimate, mu, log_std, next_noise[-1], ent_coef, self.beta).value.reshape(-1, 1)
+        next_value = objective(next_estimate, mu, log_std, next_noise[-1], ent_coef, self.beta, distribution).value
+        return next_value.reshape(-1, 1)
 
     def _train_model(self, replay_data: ReplayBufferSamples) -> tuple[float, float]:
         """One maximum-likelihood step of the model on a replay batch: its state and reward losses."""

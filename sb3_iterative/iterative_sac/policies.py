@@ -21,10 +21,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, EnsembleQ, make_critic
+from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
+from sb3_iterative.flow_actor import DEFAULT_FLOW_NET_ARCH, DEFAULT_FLOW_TRANSFORMS, FlowActor
 from sb3_iterative.model_based import VALUE_ESTIMATORS, ModelBasedQ, ModelBasedValue
 from sb3_iterative.objective import ObjectiveEstimate, ValueEstimate, objective, objective_gradient
 
-ACTOR_KINDS = ("iterative", "direct")
+ACTOR_KINDS = ("iterative", "direct", "flow")
 # (x − mean) / (std + 1e−7) in the authors' code; layer_norm puts its epsilon under the root
 NORMALIZATION_EPSILON = 1e-14
 # Seed of the samples behind ∇_λ J when acting deterministically (and of the model rollouts' samples)
@@ -43,13 +45,15 @@ class IterativeTrace:
     ∇_λ J at λ_k for k = 0..K−1 (the input of update k + 1). The caller evaluates λ_K with
     the critic it needs (the online one for the actor's loss, the target one for the critic's
     target). ``first_trained`` is the first λ that depends on the actor's parameters: 1 for
-    the iterative actor (λ_0 is fixed), 0 for the direct one (λ_0 = f_φ(s)).
+    the iterative actor (λ_0 is fixed), 0 for the direct one (λ_0 = f_φ(s)). ``distribution`` is
+    the policy's family bound to the states (SAC's tanh-Gaussian, or the flow actor's flow).
     """
 
     lambdas: list[tuple[th.Tensor, th.Tensor]]
     estimates: list[ObjectiveEstimate]
     gates: list[th.Tensor]
     first_trained: int
+    distribution: PolicyDistribution = TANH_GAUSSIAN
 
     @property
     def mu(self) -> th.Tensor:
@@ -73,8 +77,8 @@ def actor_loss(
     ∇_λ J(λ_k) is already known, the input of update k + 1 (for λ_K it is computed here). The
     loss is backpropagated through f_φ alone, with no second pass through the critic; since
     λ_{k−1} entered update k detached, no gradient flows along the chain of iterations.
-    Direct actor: nothing to share, so −J(s, f_φ(s)) is backpropagated through the critic by
-    autograd, exactly as SAC does.
+    Direct actor (and the flow actor): nothing to share, so −J(s, f_φ(s)) is backpropagated through
+    the critic by autograd, exactly as SAC does.
 
     :param trace: the optimization, with λ attached to the actor's graph
     :param value_estimate: Q̂_β bound to the observations
@@ -82,7 +86,7 @@ def actor_loss(
     :return: the loss to backpropagate (its gradient is that of −mean J) and the estimate at λ_K
     """
     if not trace.estimates:
-        final = objective(value_estimate, trace.mu, trace.log_std, noise, ent_coef, beta)
+        final = objective(value_estimate, trace.mu, trace.log_std, noise, ent_coef, beta, trace.distribution)
         return -final.value.mean(), final
     final = objective_gradient(value_estimate, trace.mu, trace.log_std, noise, ent_coef, beta)
     evaluations = [*trace.estimates, final][trace.first_trained :]
@@ -295,8 +299,10 @@ class IterativeSACPolicy(SACPolicy):
 
     Arguments as SB3's :class:`SACPolicy`, plus the following. ``use_sde`` must stay False.
 
-    :param actor: ``"iterative"`` (the paper's iterative amortization, Algorithm 2) or
-        ``"direct"`` (SAC's actor, λ = f_φ(s): stock SAC when β = 1 with two critics)
+    :param actor: ``"iterative"`` (the paper's iterative amortization, Algorithm 2),
+        ``"direct"`` (SAC's actor, λ = f_φ(s): stock SAC when β = 1 with two critics) or ``"flow"``
+        (the paper's flow-policy baseline, Appendix B.2: SAC's actor with inverse autoregressive
+        transforms between its Gaussian and the tanh, :class:`~sb3_iterative.flow_actor.FlowActor`)
     :param n_iterations: K, updates per state, in training and acting alike; it can be raised
         after training (``policy.n_iterations = 10``), the paper's extra test-time iterations
     :param n_action_samples: N, reparameterised samples per estimate of J and ∇_λ J
@@ -315,6 +321,10 @@ class IterativeSACPolicy(SACPolicy):
         2 by default with ``value_estimator="model"``, and only with it
     :param retrace_lambda: λ of the model-based estimate's Retrace, in [0, 1]; 0.9 by default with
         ``value_estimator="model"``, and only with it
+    :param flow_transforms: the flow actor's number of inverse autoregressive transforms; 2 (the
+        paper's) by default with ``actor="flow"``, and only with it
+    :param flow_net_arch: hidden layers of each transform's network; [256, 256] (the paper's) by
+        default with ``actor="flow"``, and only with it
     """
 
     actor: IterativeActor | Actor  # type: ignore[assignment]
@@ -347,6 +357,8 @@ class IterativeSACPolicy(SACPolicy):
         value_estimator: str = "critic",
         rollout_horizon: int | None = None,
         retrace_lambda: float | None = None,
+        flow_transforms: int | None = None,
+        flow_net_arch: list[int] | None = None,
     ):
         if use_sde:
             raise ValueError("IterativeSACPolicy does not support gSDE (use_sde=True)")
@@ -363,6 +375,17 @@ class IterativeSACPolicy(SACPolicy):
         check_value_estimator(value_estimator, rollout_horizon, retrace_lambda, observation_space)
         if compile_acting and value_estimator == "model":
             raise ValueError("compile_acting applies to the model-free value estimate only (value_estimator='critic')")
+        if value_estimator == "model" and actor == "flow":
+            raise ValueError(
+                "value_estimator='model' needs a Gaussian rollout policy: use it with actor='iterative' or "
+                "actor='direct', not actor='flow'"
+            )
+        check_flow(actor, flow_transforms, flow_net_arch)
+        if actor == "flow":
+            flow_transforms = DEFAULT_FLOW_TRANSFORMS if flow_transforms is None else flow_transforms
+            flow_net_arch = list(DEFAULT_FLOW_NET_ARCH if flow_net_arch is None else flow_net_arch)
+        self.flow_transforms = flow_transforms
+        self.flow_net_arch = flow_net_arch
         if value_estimator == "model":
             rollout_horizon = DEFAULT_ROLLOUT_HORIZON if rollout_horizon is None else rollout_horizon
             retrace_lambda = DEFAULT_RETRACE_LAMBDA if retrace_lambda is None else float(retrace_lambda)
@@ -407,7 +430,7 @@ class IterativeSACPolicy(SACPolicy):
     @n_iterations.setter
     def n_iterations(self, value: int) -> None:
         if self.actor_kind != "iterative":
-            raise ValueError("n_iterations applies to the iterative actor only (this policy has actor='direct')")
+            raise ValueError(f"n_iterations applies to the iterative actor only (this policy has actor={self.actor_kind!r})")
         check_count("n_iterations", value)
         self._n_iterations = value
         self.actor.n_iterations = value
@@ -427,6 +450,8 @@ class IterativeSACPolicy(SACPolicy):
                 value_estimator=self.value_estimator,
                 rollout_horizon=self.rollout_horizon,
                 retrace_lambda=self.retrace_lambda,
+                flow_transforms=self.flow_transforms,
+                flow_net_arch=self.flow_net_arch,
             )
         )
         return data
@@ -500,6 +525,8 @@ class IterativeSACPolicy(SACPolicy):
         if self.actor_kind == "direct":
             return super().make_actor(features_extractor)
         actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
+        if self.actor_kind == "flow":
+            return FlowActor(**actor_kwargs, flow_transforms=self.flow_transforms, flow_net_arch=self.flow_net_arch).to(self.device)
         for direct_only in ("use_sde", "log_std_init", "use_expln", "clip_mean"):
             del actor_kwargs[direct_only]
         return IterativeActor(
@@ -539,6 +566,13 @@ class IterativeSACPolicy(SACPolicy):
         """
         if isinstance(self.actor, IterativeActor):
             return self.actor.optimize(obs, value_estimate, ent_coef, beta, noise[:-1], with_values=with_values)
+        return self.direct_trace(obs)
+
+    def direct_trace(self, obs: PyTorchObs) -> IterativeTrace:
+        """The direct (or flow) actor's λ = f_φ(s) for ``obs``, as a path of length one with its family."""
+        if isinstance(self.actor, FlowActor):
+            mu, log_std, distribution = self.actor.get_flow_params(obs)
+            return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0, distribution=distribution)
         mu, log_std, _ = self.actor.get_action_dist_params(obs)
         return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0)
 
@@ -563,6 +597,22 @@ class IterativeSACPolicy(SACPolicy):
 def check_count(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+def check_flow(actor: str, transforms: Any, net_arch: Any) -> None:
+    if actor != "flow":
+        for name, value in (("flow_transforms", transforms), ("flow_net_arch", net_arch)):
+            if value is not None:
+                raise ValueError(f"{name} applies to actor='flow' only (this policy has actor={actor!r})")
+        return
+    if transforms is not None:
+        check_count("flow_transforms", transforms)
+    if net_arch is not None and (
+        not isinstance(net_arch, (list, tuple))
+        or not net_arch
+        or not all(isinstance(width, int) and not isinstance(width, bool) and width >= 1 for width in net_arch)
+    ):
+        raise ValueError(f"flow_net_arch must be a non-empty list of layer widths (integers >= 1), got {net_arch!r}")
 
 
 def check_value_estimator(kind: Any, horizon: Any, retrace_lambda: Any, observation_space: spaces.Space) -> None:
