@@ -136,7 +136,10 @@ class Agent:
                 mu, log_std, _ = self.policy.actor.get_action_dist_params(obs)
                 return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0)
             with self.iterations(n_iterations):
-                return self.policy.actor.optimize(obs, value_estimate, self.ent_coef, beta, generator=generator, with_values=False)
+                initial = self.policy.initial_parameters(obs)  # a warm start's λ_0
+                return self.policy.actor.optimize(
+                    obs, value_estimate, self.ent_coef, beta, generator=generator, with_values=False, initial=initial
+                )
 
     @contextmanager
     def iterations(self, n_iterations: int | None) -> Iterator[None]:

@@ -157,7 +157,8 @@ class ChangedObjective(BasePolicy):
         generator = th.Generator(device=self.device).manual_seed(ROLLOUT_SEED) if deterministic else None
         value_estimate = self.value_estimate(observation, generator, shared_noise=deterministic)
         return self.policy.actor(
-            observation, value_estimate, beta=self.policy.beta_collect, deterministic=deterministic, ent_coef=self.ent_coef()
+            observation, value_estimate, beta=self.policy.beta_collect, deterministic=deterministic, ent_coef=self.ent_coef(),
+            initial=self.policy.initial_parameters(observation),
         )
 
 

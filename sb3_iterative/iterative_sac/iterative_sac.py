@@ -274,6 +274,11 @@ class IterativeSAC(SAC):
                 self._train_model(self.replay_buffer.sample(batch_size, env=self._vec_normalize_env))  # type: ignore[union-attr]
             self._model_pretrained = True
 
+        if self.policy.actor_kind == "iterative" and self.policy.n_iterations == 0:
+            raise ValueError(
+                "n_iterations=0 leaves the iterative actor nothing to train (it acts as the warm start's distilled "
+                "policy); train with n_iterations >= 1"
+            )
         for gradient_step in range(gradient_steps):
             replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
             # For n-step replay, the discount is gamma**n_steps (when no early termination)
@@ -349,8 +354,8 @@ class IterativeSAC(SAC):
     def _next_value(self, next_obs: PyTorchObs, ent_coef: th.Tensor, next_noise: th.Tensor) -> th.Tensor:
         """J_target(s', λ') [B, 1], the soft value in the critic's target y = r + γ (1 − done) J_target(s', λ').
 
-        Model-free: λ' is what the policy does on s' (its K iterations on the online critics' J), and
-        the target critics value it. Model-based (``model_based_target``): λ' is the rollout policy's,
+        Model-free: λ' is what the policy does on s' (its K iterations on the online critics' J; the
+        distilled policy's λ with ``distilled_target``), and the target critics value it. Model-based (``model_based_target``): λ' is the rollout policy's,
         as in the authors' model-based runs, and the model-based estimate bootstraps from the target
         critics (the paper's Table 9).
         """
@@ -360,8 +365,7 @@ class IterativeSAC(SAC):
             next_estimate = self.policy.value_estimate(next_obs, ent_coef, target=True)
         else:
             acting_estimate = self.policy.value_estimate(next_obs, ent_coef, critic_only=True)
-            next_trace = self.policy.optimize(next_obs, acting_estimate, ent_coef, self.beta, next_noise, with_values=False)
-            mu, log_std, distribution = next_trace.mu, next_trace.log_std, next_trace.distribution
+            mu, log_std, distribution = self.policy.target_parameters(next_obs, acting_estimate, ent_coef, self.beta, next_noise)
             next_estimate = self.policy.value_estimate(next_obs, ent_coef, target=True, critic_only=True)
         next_value = objective(next_estimate, mu, log_std, next_noise[-1], ent_coef, self.beta, distribution).value
         return next_value.reshape(-1, 1)

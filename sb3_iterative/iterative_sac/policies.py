@@ -228,6 +228,7 @@ class IterativeActor(BaseModel):
         generator: th.Generator | None = None,
         with_values: bool = True,
         shared_noise: bool = False,
+        initial: tuple[th.Tensor, th.Tensor] | None = None,
     ) -> IterativeTrace:
         """Algorithm 2: K gated updates of λ from λ_0, each fed the state, λ and ∇_λ J.
 
@@ -243,13 +244,14 @@ class IterativeActor(BaseModel):
         :param with_values: estimate J itself at each λ_k, not only ∇_λ J (training logs it)
         :param shared_noise: draw one set of noise for the whole batch (deterministic acting: an
             observation's λ_K then does not depend on the rest of the batch)
+        :param initial: λ_0 = (µ, log σ) [B, A] each, constants (a warm start); None: the fixed λ_0
         """
         features = self.extract_features(obs, self.features_extractor)
         batch_size = features.shape[0]
         if noise is None:
             shape = (self.n_iterations, self.n_action_samples, 1 if shared_noise else batch_size, self.action_dim)
             noise = th.randn(shape, generator=generator, device=self.device).expand(-1, -1, batch_size, -1)
-        mu, log_std = self.initial_parameters(batch_size)
+        mu, log_std = self.initial_parameters(batch_size) if initial is None else initial
         trace = IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=1)
         for k in range(self.n_iterations):
             estimate = objective_gradient(value_estimate, mu, log_std, noise[k], ent_coef, beta, with_values)
@@ -266,6 +268,7 @@ class IterativeActor(BaseModel):
         beta: float,
         deterministic: bool = False,
         ent_coef: th.Tensor | float | None = None,
+        initial: tuple[th.Tensor, th.Tensor] | None = None,
     ) -> th.Tensor:
         """Act: optimize λ for ``obs``, then return tanh(µ_K) or a sample of π(·|s; λ_K).
 
@@ -275,13 +278,15 @@ class IterativeActor(BaseModel):
         not move torch's global random state (as with SAC's actor).
 
         :param ent_coef: α of J (None: the algorithm's, kept in ``self.ent_coef``)
+        :param initial: λ_0 (a warm start); None: the fixed λ_0
         """
         generator = None
         if deterministic:
             generator = th.Generator(device=self.device).manual_seed(DETERMINISTIC_SEED)
         ent_coef = self.ent_coef if ent_coef is None else ent_coef
         trace = self.optimize(
-            obs, value_estimate, ent_coef, beta, generator=generator, with_values=False, shared_noise=deterministic
+            obs, value_estimate, ent_coef, beta, generator=generator, with_values=False, shared_noise=deterministic,
+            initial=initial,
         )
         mu, log_std = trace.mu, trace.log_std
         if not (th.isfinite(mu).all() and th.isfinite(log_std).all()):
@@ -321,6 +326,12 @@ class IterativeSACPolicy(SACPolicy):
         2 by default with ``value_estimator="model"``, and only with it
     :param retrace_lambda: λ of the model-based estimate's Retrace, in [0, 1]; 0.9 by default with
         ``value_estimator="model"``, and only with it
+    :param warm_start: start the iterative optimizer from the distilled direct policy's λ instead of
+        the fixed λ_0 (beyond the paper; iterative actor only). ``n_iterations=0`` then acts as the
+        distilled policy itself
+    :param distilled_target: the critic's target takes its next action from the distilled direct
+        policy instead of K iterations on the next observations (as the authors' model-based runs
+        did; beyond the paper for the model-free estimate; iterative actor only)
     :param flow_transforms: the flow actor's number of inverse autoregressive transforms; 2 (the
         paper's) by default with ``actor="flow"``, and only with it
     :param flow_net_arch: hidden layers of each transform's network; [256, 256] (the paper's) by
@@ -359,6 +370,8 @@ class IterativeSACPolicy(SACPolicy):
         retrace_lambda: float | None = None,
         flow_transforms: int | None = None,
         flow_net_arch: list[int] | None = None,
+        warm_start: bool = False,
+        distilled_target: bool = False,
     ):
         if use_sde:
             raise ValueError("IterativeSACPolicy does not support gSDE (use_sde=True)")
@@ -366,7 +379,12 @@ class IterativeSACPolicy(SACPolicy):
             raise ValueError(f"actor must be one of {ACTOR_KINDS}, got {actor!r}")
         if critic_arch not in CRITIC_ARCHITECTURES:
             raise ValueError(f"critic_arch must be one of {CRITIC_ARCHITECTURES}, got {critic_arch!r}")
-        check_count("n_iterations", n_iterations)
+        for name, value in (("warm_start", warm_start), ("distilled_target", distilled_target)):
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} must be True or False, got {value!r}")
+            if value and actor != "iterative":
+                raise ValueError(f"{name} applies to the iterative actor only (this policy has actor={actor!r})")
+        check_count("n_iterations", n_iterations, minimum=0 if warm_start else 1)
         check_count("n_action_samples", n_action_samples)
         check_count("n_critics", n_critics)
         if not (isinstance(init_std, (int, float)) and math.isfinite(init_std) and init_std > 0):
@@ -396,6 +414,8 @@ class IterativeSACPolicy(SACPolicy):
         self.retrace_lambda = retrace_lambda
         self.n_action_samples = n_action_samples
         self._n_iterations = n_iterations
+        self.warm_start = warm_start
+        self.distilled_target = distilled_target
         self.init_std = float(init_std)
         self.beta_collect = float(beta_collect)
         self.critic_arch = critic_arch
@@ -431,7 +451,7 @@ class IterativeSACPolicy(SACPolicy):
     def n_iterations(self, value: int) -> None:
         if self.actor_kind != "iterative":
             raise ValueError(f"n_iterations applies to the iterative actor only (this policy has actor={self.actor_kind!r})")
-        check_count("n_iterations", value)
+        check_count("n_iterations", value, minimum=0 if self.warm_start else 1)
         self._n_iterations = value
         self.actor.n_iterations = value
 
@@ -452,6 +472,8 @@ class IterativeSACPolicy(SACPolicy):
                 retrace_lambda=self.retrace_lambda,
                 flow_transforms=self.flow_transforms,
                 flow_net_arch=self.flow_net_arch,
+                warm_start=self.warm_start,
+                distilled_target=self.distilled_target,
             )
         )
         return data
@@ -460,18 +482,18 @@ class IterativeSACPolicy(SACPolicy):
         super()._build(lr_schedule)
         self.model_based: ModelBasedQ | None = None
         self.rollout_policy: Actor | None = None
-        if self.value_estimator != "model":
-            return
-        observation_dim = get_flattened_obs_dim(self.observation_space)
-        assert self.rollout_horizon is not None and self.retrace_lambda is not None
-        self.model_based = ModelBasedQ(
-            observation_dim, get_action_dim(self.action_space), self.rollout_horizon, self.retrace_lambda
-        ).to(self.device)
-        self.model_based.optimizer = self.optimizer_class(  # type: ignore[assignment]
-            self.model_based.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
-        )
-        if self.actor_kind == "iterative":
-            # A direct policy distilled from the iterative one, with its own features extractor
+        if self.value_estimator == "model":
+            observation_dim = get_flattened_obs_dim(self.observation_space)
+            assert self.rollout_horizon is not None and self.retrace_lambda is not None
+            self.model_based = ModelBasedQ(
+                observation_dim, get_action_dim(self.action_space), self.rollout_horizon, self.retrace_lambda
+            ).to(self.device)
+            self.model_based.optimizer = self.optimizer_class(  # type: ignore[assignment]
+                self.model_based.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
+            )
+        if self.actor_kind == "iterative" and (self.model_based is not None or self.warm_start or self.distilled_target):
+            # A direct policy distilled from the iterative one (KL(π_iter ‖ π_direct)), with its own
+            # features extractor: the model's rollout policy, the warm start, the distilled target
             self.rollout_policy = SACPolicy.make_actor(self)
             self.rollout_policy.optimizer = self.optimizer_class(  # type: ignore[assignment]
                 self.rollout_policy.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
@@ -565,8 +587,30 @@ class IterativeSACPolicy(SACPolicy):
         :param with_values: estimate J itself at each λ_k, not only ∇_λ J
         """
         if isinstance(self.actor, IterativeActor):
-            return self.actor.optimize(obs, value_estimate, ent_coef, beta, noise[:-1], with_values=with_values)
+            initial = self.initial_parameters(obs)
+            return self.actor.optimize(obs, value_estimate, ent_coef, beta, noise[:-1], with_values=with_values, initial=initial)
         return self.direct_trace(obs)
+
+    def initial_parameters(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor] | None:
+        """λ_0 of the iterative optimizer: the distilled policy's (µ, log σ), detached, with ``warm_start``;
+        None for the fixed λ_0."""
+        if not self.warm_start:
+            return None
+        assert self.rollout_policy is not None
+        with th.no_grad():
+            mu, log_std, _ = self.rollout_policy.get_action_dist_params(obs)
+        return mu, log_std
+
+    def target_parameters(self, next_obs: PyTorchObs, value_estimate: ValueEstimate, ent_coef: th.Tensor | float,
+                          beta: float, noise: th.Tensor) -> tuple[th.Tensor, th.Tensor, PolicyDistribution]:
+        """λ' of the critic's target on the next observations: what the policy does there (K iterations
+        on ``value_estimate``, or the direct actor), or the distilled policy's λ with ``distilled_target``."""
+        if self.distilled_target:
+            assert self.rollout_policy is not None
+            mu, log_std, _ = self.rollout_policy.get_action_dist_params(next_obs)
+            return mu, log_std, TANH_GAUSSIAN
+        trace = self.optimize(next_obs, value_estimate, ent_coef, beta, noise, with_values=False)
+        return trace.mu, trace.log_std, trace.distribution
 
     def direct_trace(self, obs: PyTorchObs) -> IterativeTrace:
         """The direct (or flow) actor's λ = f_φ(s) for ``obs``, as a path of length one with its family."""
@@ -591,12 +635,13 @@ class IterativeSACPolicy(SACPolicy):
         if deterministic and self.model_based is not None:
             generator = th.Generator(device=self.device).manual_seed(ROLLOUT_SEED)
         value_estimate = self.value_estimate(observation, self.actor.ent_coef, generator=generator, shared_noise=deterministic)
-        return self.actor(observation, value_estimate, beta=self.beta_collect, deterministic=deterministic)
+        initial = self.initial_parameters(observation)
+        return self.actor(observation, value_estimate, beta=self.beta_collect, deterministic=deterministic, initial=initial)
 
 
-def check_count(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+def check_count(name: str, value: Any, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 def check_flow(actor: str, transforms: Any, net_arch: Any) -> None:
