@@ -159,15 +159,23 @@ def test_iterative_sac_with_the_direct_actor_is_analysed_as_direct():
 
 
 def test_modes_of_the_iterative_optimizer_differ_by_its_samples():
-    modes = analysis.policy_modes(iterative_model(), STATES, n_runs=3)
+    model = iterative_model()
+    th.manual_seed(0)
+    for param in model.actor.update_and_gate.parameters():  # zero at initialisation: λ_K would not read ∇_λ J
+        nn.init.normal_(param, std=0.3)
+    modes = analysis.policy_modes(model, STATES, n_runs=3)
     assert modes.optimizer == "iterative" and modes.distances.shape == (len(STATES), 3)
+    assert (modes.distances > 1e-3).all()  # the runs of each state differ: only their samples of ∇_λ J do
+    again = analysis.policy_modes(model, STATES, n_runs=3)
+    np.testing.assert_array_equal(again.distances, modes.distances)  # the same samples, the same runs
 
 
 def test_improvement_per_iteration_beyond_the_trained_k():
-    curve = analysis.improvement_per_iteration(on_peaks(iterative_model()), STATES, n_iterations=8)
+    model = iterative_model()
+    curve = analysis.improvement_per_iteration(on_peaks(model), STATES, n_iterations=8)
     assert curve.values.shape == (9, len(STATES)) and curve.trained_iterations == 5
     np.testing.assert_allclose(curve.improvement, curve.values[5] - curve.values[0])
-    assert iterative_model().policy.n_iterations == 5  # K is restored
+    assert model.policy.n_iterations == model.actor.n_iterations == 5  # the model's own K is restored
 
 
 def test_value_bias_of_a_one_step_task():

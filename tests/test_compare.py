@@ -19,6 +19,8 @@ from scipy import stats
 from sb3_iterative.compare.__main__ import main
 from sb3_iterative.compare.sweep import plan
 
+pytestmark = pytest.mark.expensive  # trains agents or runs command lines: minutes
+
 ENVS = ["Pendulum-v1", "InvertedPendulum-v5"]
 ALGOS = ["sac", "iterative_sac"]
 SEEDS = [1, 2]

@@ -1,5 +1,6 @@
 """The examples run: the quickstart notebook (tiny budget) and the training script."""
 
+import pytest
 import os
 import subprocess
 import sys
@@ -7,6 +8,8 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+pytestmark = pytest.mark.expensive  # trains agents or runs command lines: minutes
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 

@@ -137,6 +137,7 @@ def peak_mass(actor: str) -> list[float]:
     return [float((np.linalg.norm(actions - peak, axis=1) < 0.25).mean()) for peak in PEAKS]
 
 
+@pytest.mark.expensive
 def test_flow_policy_covers_both_peaks_of_a_two_peaked_reward_where_a_gaussian_cannot():
     near = peak_mass("flow")
     assert min(near) > 0.2, near  # clear mass at both peaks

@@ -6,6 +6,8 @@ from bandit import ContextualBandit
 
 from sb3_iterative import IterativeSAC
 
+pytestmark = pytest.mark.expensive  # trains agents or runs command lines: minutes
+
 
 @pytest.mark.parametrize("actor", ["iterative", "direct"])
 def test_learns_state_dependent_best_action(actor: str) -> None:

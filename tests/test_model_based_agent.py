@@ -215,6 +215,7 @@ def test_planned_trajectories_need_a_model():
         analysis.planned_trajectories(model, np.zeros(2, dtype=np.float32))
 
 
+@pytest.mark.expensive
 @pytest.mark.parametrize("actor", ["iterative", "direct"])
 def test_model_based_agent_learns_state_dependent_best_action(actor):
     model = IterativeSAC(

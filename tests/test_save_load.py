@@ -140,3 +140,29 @@ def test_test_time_n_iterations_survive_save_load(tmp_path):
     model.save(tmp_path / "model.zip")
     loaded = IterativeSAC.load(tmp_path / "model.zip")
     assert loaded.policy.n_iterations == loaded.actor.n_iterations == 7
+
+
+def test_actor_alone_saves_and_loads_but_cannot_act(tmp_path):
+    model = trained_model()
+    model.actor.save(tmp_path / "actor.pth")
+    actor = IterativeActor.load(tmp_path / "actor.pth")
+    for key, value in model.actor.state_dict().items():
+        assert th.equal(value, actor.state_dict()[key]), key
+    with pytest.raises(TypeError, match=r"cannot act alone.*model\.policy\.predict"):
+        model.actor.predict(observations(model))
+
+
+def test_cnn_policy_trains_saves_and_loads(tmp_path):
+    from stable_baselines3.common.envs import FakeImageEnv
+
+    env = FakeImageEnv(screen_height=36, screen_width=36, n_channels=1, discrete=False)
+    model = IterativeSAC(
+        "CnnPolicy", env, buffer_size=200, learning_starts=20, batch_size=8, seed=0,
+        policy_kwargs=dict(net_arch=[16], n_iterations=2, features_extractor_kwargs=dict(features_dim=16)),
+    )  # fmt: skip
+    model.learn(40)
+    assert model._n_updates == 20 and type(model.policy).__name__ == "CnnPolicy"
+    obs = np.stack([env.observation_space.sample() for _ in range(3)])
+    actions = deterministic_actions(model, obs)
+    model.save(tmp_path / "cnn.zip")
+    np.testing.assert_array_equal(deterministic_actions(IterativeSAC.load(tmp_path / "cnn.zip"), obs), actions)

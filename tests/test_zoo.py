@@ -84,6 +84,7 @@ def logs(tmp_path_factory) -> tuple[Path, dict]:
     return folder / "logs", results
 
 
+@pytest.mark.expensive
 def test_train(logs):
     folder, results = logs
     stdout = results["iterative_sac", 1].stdout
@@ -99,6 +100,7 @@ def test_train(logs):
     assert model.num_timesteps == 300 and model.policy.n_iterations == 2
 
 
+@pytest.mark.expensive
 def test_sac_through_the_same_entry_point(logs):
     folder, results = logs
     assert f"Loading hyperparameters from: {zoo.hyperparams_file('sac')}" in results["sac", 1].stdout
@@ -106,6 +108,7 @@ def test_sac_through_the_same_entry_point(logs):
     assert type(model) is SAC and model.num_timesteps == 300
 
 
+@pytest.mark.expensive
 def test_enjoy(logs):
     folder, _ = logs
     result = run(
@@ -116,12 +119,14 @@ def test_enjoy(logs):
     assert "1 Episodes" in result.stdout and "Mean reward:" in result.stdout
 
 
+@pytest.mark.expensive
 def test_enjoy_loads_with_a_small_replay_buffer(logs):
     folder, _ = logs
     model = zoo.EnjoyIterativeSAC.load(folder / "iterative_sac" / f"{ENV}_1" / f"{ENV}.zip", device="cpu")
     assert type(model) is IterativeSAC and model.replay_buffer.buffer_size == 1
 
 
+@pytest.mark.expensive
 def test_plots(logs):
     folder, _ = logs
     cwd = folder.parent
@@ -138,6 +143,7 @@ def test_plots(logs):
     assert (cwd / "comparison.png").stat().st_size > 0
 
 
+@pytest.mark.expensive
 def test_optimize_with_shared_storage(tmp_path):
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     study_args = ["--storage", storage, "--study-name", "it"]
@@ -260,6 +266,7 @@ def test_model_based_files_differ_from_iterative_sac_in_the_value_estimate(tmp_p
     assert (model.model_pretrain_steps, model.model_based_target) == (1000, True)
 
 
+@pytest.mark.expensive
 def test_model_based_agents_train_and_enjoy_through_the_command_line(tmp_path):
     tiny = ["-n", "200", "-params", "learning_starts:100", "batch_size:32", "model_pretrain_steps:10"]
     policy = {
@@ -296,6 +303,7 @@ def test_flow_file_is_sac_with_the_flow_policy(tmp_path, monkeypatch):
     assert (model.policy.flow_transforms, model.policy.flow_net_arch) == (2, [256, 256])
 
 
+@pytest.mark.expensive
 def test_flow_agent_trains_and_enjoys_through_the_command_line(tmp_path):
     tiny = ["-n", "200", "-params", "learning_starts:100", "batch_size:32", "policy_kwargs:dict(actor='flow', net_arch=[32, 32], flow_net_arch=[32, 32])"]
     result = run(command("sb3_iterative.train", "--algo", zoo.FLOW_ALGO, "--env", ENV, "--seed", "1", "-f", "logs", *tiny), tmp_path)

@@ -177,6 +177,14 @@ class IterativeActor(BaseModel):
         )
         return data
 
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        """Not available: the iterative actor cannot act alone (SB3's ``model.actor.predict`` works for SAC's actor)."""
+        raise TypeError(
+            "IterativeActor.predict: the iterative actor cannot act alone. It optimizes each action distribution on "
+            "J, which reads the critic ensemble (and α), so acting needs the whole policy: use model.predict(obs) "
+            "or model.policy.predict(obs). Saving and loading the actor alone (actor.save / IterativeActor.load) works."
+        )
+
     def initial_parameters(self, batch_size: int) -> tuple[th.Tensor, th.Tensor]:
         """λ_0: µ = 0, log σ = log ``init_std``, each [B, A]."""
         mu = th.zeros(batch_size, self.action_dim, device=self.device)
