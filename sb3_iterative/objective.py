@@ -187,9 +187,11 @@ def objective_gradient(
 ) -> ObjectiveEstimate:
     """J(s, λ) as :func:`objective` estimates it, and ∇_λ J, with no autograd graph left behind.
 
-    For SAC's family the gradient is the chain rule through the same samples: with u = µ + σ·ε, a = tanh(u),
+    For SAC's family the gradient is the chain rule through the same samples: with u = µ + σ·ε, a = tanh(u)::
+
         ∂J/∂u = ∂Q̂/∂a · (1 − a²) − α · ∂log π/∂u,   ∂log π/∂u = 2a(1 − a²)/(1 − a² + 1e−6),
         ∇_µ J = mean_N ∂J/∂u,   ∇_{log σ} J = mean_N (∂J/∂u · σε) + α
+
     (the Gaussian part of −log π is −ε²/2 − log σ − const under reparameterisation).
     ∂Q̂/∂a comes from the value estimate (hand-written for MLP critic ensembles, else autograd).
     Another family (a flow) is differentiated by autograd through :func:`objective`, λ being its base (µ, log σ).

@@ -106,8 +106,10 @@ def soft_clamp(x: th.Tensor, low: float, high: float) -> th.Tensor:
 class IterativeActor(BaseModel):
     """The iterative amortized optimizer f_φ (paper Eq. 11–12, Algorithm 2).
 
-    From λ_0 = (µ = 0, log σ = log ``init_std``), K times:
+    From λ_0 = (µ = 0, log σ = log ``init_std``), K times::
+
         (δ, ω) = f_φ(s, λ_{k−1}, ∇_λ J(s, λ_{k−1})),    λ_k = ω ⊙ λ_{k−1} + (1 − ω) ⊙ δ
+
     with an update δ and a sigmoid gate ω for both µ and log σ. The four action-sized inputs
     (µ, log σ, ∇_µ J, ∇_{log σ} J) are each normalized per state (see :meth:`normalize_inputs`).
 
