@@ -184,6 +184,16 @@ def test_report_matches_the_logs(sweep, tmp_path):
         assert float(row["wall_time_s"]) == json.loads((folder / "compare.json").read_text())["wall_time_s"]
     curves = read_csv(out / "curves.csv")
     assert len(curves) == len(runs) * 2
+    for env in ENVS:  # the AUC's difference to SAC and its Welch interval, from the runs' AUCs
+        aucs = {algo: np.array([float(r["auc"]) for r in runs if (r["env"], r["algo"]) == (env, algo)]) for algo in ALGOS}
+        for algo in ALGOS:
+            if algo == "sac":
+                continue
+            welch = stats.ttest_ind(aucs[algo], aucs["sac"], equal_var=False).confidence_interval(0.95)
+            row = summary[env, algo]
+            assert float(row["auc_delta_vs_sac"]) == pytest.approx(aucs[algo].mean() - aucs["sac"].mean())
+            assert (float(row["auc_ci_low"]), float(row["auc_ci_high"])) == pytest.approx((welch.low, welch.high))
+            assert f"{float(row['auc_delta_vs_sac']):+.1f} [{welch.low:+.1f}, {welch.high:+.1f}] |" in markdown
 
 
 def test_bad_input_stops_before_anything_starts(sweep, tmp_path, capsys):

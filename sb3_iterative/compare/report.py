@@ -12,8 +12,8 @@ the same when one sweep made them):
 - ``report.md``: per algorithm, the final return (at the last evaluation) and the area under the
   curve (trapezoids over the evaluations, divided by the steps they span: the average return
   over training, in units of return), both mean ± std over seeds; environment steps per second;
-  and the difference of final return to SAC with a 95 % confidence interval from Welch's
-  t-test (unequal variances; needs at least 2 seeds each);
+  and the differences of final return and of AUC to SAC, each with a 95 % confidence interval
+  from Welch's t-test (unequal variances; needs at least 2 seeds each);
 - ``runs.csv`` (one row per run), ``curves.csv`` (one row per run and evaluation) and
   ``summary.csv`` (the table's numbers).
 
@@ -205,15 +205,18 @@ def plot(rows: Sequence[Row], colors: dict[str, Any], path: Path) -> None:
 
 def summarize(row: Row, baseline: Row | None) -> dict[str, Any]:
     """The table's numbers for one algorithm on one environment (a row of ``summary.csv``)."""
-    difference = low = high = p_value = math.nan
+    difference = low = high = p_value = auc_difference = auc_low = auc_high = auc_p_value = math.nan
     if baseline is not None and row is not baseline:
         difference, low, high, p_value = welch_interval(row.final, baseline.final)
+        auc_difference, auc_low, auc_high, auc_p_value = welch_interval(row.auc, baseline.auc)
     return {
         "env": row.env, "algo": row.algo, "seeds": len(row.runs), "final_step": int(row.timesteps[-1]),
         "final_return_mean": row.final.mean(), "final_return_std": row.final.std(),
         "auc_mean": row.auc.mean(), "auc_std": row.auc.std(),
         "steps_per_second_mean": row.steps_per_second.mean(), "steps_per_second_std": row.steps_per_second.std(),
         "delta_vs_sac": difference, "ci_low": low, "ci_high": high, "welch_p_value": p_value,
+        "auc_delta_vs_sac": auc_difference, "auc_ci_low": auc_low, "auc_ci_high": auc_high,
+        "auc_welch_p_value": auc_p_value,
     }  # fmt: skip
 
 
@@ -222,8 +225,8 @@ Final return: the mean return of the last evaluation's deterministic episodes. A
 evaluation curve divided by the steps it spans (the average return over training). Both are mean ± std
 over seeds. Env steps/s: the training episodes' steps per second of wall time, from the monitor files
 (evaluations included; runs sharing a machine slow each other down). Δ vs {BASELINE}: the difference of
-the mean final return to {BASELINE}'s, with the {CONFIDENCE:.0%} confidence interval of Welch's t-test
-(unequal variances) over seeds.
+the mean final return (and of the mean AUC) to {BASELINE}'s, with the {CONFIDENCE:.0%} confidence interval
+of Welch's t-test (unequal variances) over seeds.
 """
 
 
@@ -239,23 +242,26 @@ def _section(env: str, rows: Sequence[Row], numbers: Sequence[dict[str, Any]], i
         f"({first.runs[0].eval_episodes} episodes each).",
         "",
         f"| algorithm | seeds | final return | AUC | env steps/s | Δ final return vs {BASELINE} "
-        f"({CONFIDENCE:.0%} CI, Welch's t) |",
-        "|---|---|---|---|---|---|",
+        f"({CONFIDENCE:.0%} CI, Welch's t) | Δ AUC vs {BASELINE} ({CONFIDENCE:.0%} CI, Welch's t) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row, number in zip(rows, numbers):
-        if math.isnan(number["delta_vs_sac"]):
-            delta = "—"
-        elif math.isnan(number["ci_low"]):
-            delta = f"{number['delta_vs_sac']:+.1f} (no CI: needs ≥ 2 seeds each)"
-        else:
-            delta = f"{number['delta_vs_sac']:+.1f} [{number['ci_low']:+.1f}, {number['ci_high']:+.1f}]"
         lines.append(
             f"| {row.algo} | {len(row.runs)} | {_mean_std(row.final)} | {_mean_std(row.auc)} "
-            f"| {_mean_std(row.steps_per_second, 0)} | {delta} |"
+            f"| {_mean_std(row.steps_per_second, 0)} | {_delta(number, '')} | {_delta(number, 'auc_')} |"
         )
     if not any(row.algo == BASELINE for row in rows):
         lines += ["", f"No {BASELINE} runs on {env}: no difference computed."]
     return [*lines, ""]
+
+
+def _delta(number: dict[str, Any], prefix: str) -> str:
+    """A difference to the baseline with its interval (``prefix`` "auc_" for the AUC's)."""
+    if math.isnan(number[f"{prefix}delta_vs_sac"]):
+        return "—"
+    if math.isnan(number[f"{prefix}ci_low"]):
+        return f"{number[f'{prefix}delta_vs_sac']:+.1f} (no CI: needs ≥ 2 seeds each)"
+    return f"{number[f'{prefix}delta_vs_sac']:+.1f} [{number[f'{prefix}ci_low']:+.1f}, {number[f'{prefix}ci_high']:+.1f}]"
 
 
 def _mean_std(values: np.ndarray, digits: int = 1) -> str:
