@@ -38,8 +38,10 @@ def main() -> None:
             parser.error(f"each model is LABEL=PATH, got {item!r}")
         agents[label] = load_model(path, device="cpu")
 
-    print(f"{args.env}: {args.n_states} on-policy states per agent, seed {args.seed}; Adam lr 5e-3, 100 steps; "
-          f"J on 100 samples per state; {cpu_name()}, torch {th.__version__}, {date.today()}\n")
+    print(
+        f"{args.env}: {args.n_states} on-policy states per agent, seed {args.seed}; Adam lr 5e-3, 100 steps; "
+        f"J on 100 samples per state; {cpu_name()}, torch {th.__version__}, {date.today()}\n"
+    )
     print("| agent | actor | gap mean ± std | median | J amortized | J optimized |")
     print("|---|---|---|---|---|---|")
     for label, model in agents.items():
@@ -51,8 +53,10 @@ def main() -> None:
             runs.append((f"iterative, K = {k} + {EXTRA_ITERATIONS}", k + EXTRA_ITERATIONS))
         for actor, n_iterations in runs:
             gap = analysis.amortization_gap(model, states, n_iterations=n_iterations, seed=args.seed).summary()
-            print(f"| {label} | {actor} | {gap['mean']:.3g} ± {gap['std']:.3g} | {gap['median']:.3g} | "
-                  f"{gap['mean_amortized_objective']:.4g} | {gap['mean_optimized_objective']:.4g} |")
+            print(
+                f"| {label} | {actor} | {gap['mean']:.3g} ± {gap['std']:.3g} | {gap['median']:.3g} | "
+                f"{gap['mean_amortized_objective']:.4g} | {gap['mean_optimized_objective']:.4g} |"
+            )
 
 
 if __name__ == "__main__":

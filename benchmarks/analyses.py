@@ -75,7 +75,8 @@ def tables(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     it, sac = results["IterativeSAC"], results["SAC"]
     k = it["model"]["n_iterations"]
     lines = [
-        f"Analyses on {args.env}: IterativeSAC `{args.iterative}` and SAC `{args.sac}`; {it['settings']['n_states']} on-policy "
+        f"Analyses on {args.env}: IterativeSAC `{args.iterative}` and SAC `{args.sac}`; "
+        f"{it['settings']['n_states']} on-policy "
         f"states per agent, seed {args.seed}; {it['machine']}, {it['date']}.",
         f"Command: `python benchmarks/analyses.py {' '.join(sys.argv[1:])}`",
         "",
@@ -97,7 +98,8 @@ def tables(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     final, seconds = optimizers["final_objective"], optimizers["seconds_per_iteration"]
     lines += [
         "",
-        f"**Optimizer efficiency** (from λ_0; Adam lr 0.01 with 10 samples, CEM 100 candidates refit to the best 10): iterations "
+        f"**Optimizer efficiency** (from λ_0; "
+        f"Adam lr 0.01 with 10 samples, CEM 100 candidates refit to the best 10): iterations "
         f"to reach the mean J of the iterative optimizer at K = {k} ({optimizers['target_objective']:.4g})",
         "",
         "| optimizer | iterations | × K | final mean J | ms per iteration |",
@@ -129,7 +131,8 @@ def tables(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         quantiles = modes["quantiles"]
         lines.append(
             f"| {name} ({modes['optimizer']}) | {quantiles['0.5']:.3g} | {quantiles['0.9']:.3g} | {quantiles['0.99']:.3g} | "
-            f"{modes['largest_distance']:.3g} | {modes['max_distance']:.3g} | {' '.join(map(str, modes['histogram']['counts']))} |"
+            f"{modes['largest_distance']:.3g} | {modes['max_distance']:.3g} | "
+            f"{' '.join(map(str, modes['histogram']['counts']))} |"
         )
     lines += [
         "",
@@ -173,7 +176,10 @@ def figures(results: dict[str, dict[str, Any]], out: Path) -> None:
     ax.set_ylabel("pairs of runs")
     ax.legend()
     figure.savefig(out / "modes.png", dpi=120)
-    print(f"\nfigures: {out}/amortization_gap.png, modes.png, value_bias.png; per agent: {out}/iterativesac/, {out}/sac/", file=sys.stderr)
+    print(
+        f"\nfigures: {out}/amortization_gap.png, modes.png, value_bias.png; per agent: {out}/iterativesac/, {out}/sac/",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

@@ -41,13 +41,18 @@ def main() -> None:
 
     objective = np.stack([plan.objective for plan in plans])  # [states, K + 1]
     moved = np.stack([np.linalg.norm(plan.states[:, -1] - plan.states[0, -1], axis=-1) for plan in plans])
-    print(f"{args.model} on {args.env}: {len(states)} on-policy states, horizon {plans[0].states.shape[1] - 1}, "
-          f"K = {plans[0].trained_iterations}; {cpu_name()}, torch {th.__version__}, {date.today()}\n")
+    print(
+        f"{args.model} on {args.env}: {len(states)} on-policy states, horizon {plans[0].states.shape[1] - 1}, "
+        f"K = {plans[0].trained_iterations}; {cpu_name()}, torch {th.__version__}, {date.today()}\n"
+    )
     print("| iteration k | J(s, λ_k), mean ± std over states | J − J(λ_0) | ‖s_h(λ_k) − s_h(λ_0)‖ |")
     print("|---|---|---|---|")
     for k in range(objective.shape[1]):
         gain = objective[:, k] - objective[:, 0]
-        print(f"| {k} | {objective[:, k].mean():.2f} ± {objective[:, k].std():.2f} | {gain.mean():+.2f} | {moved[:, k].mean():.3f} |")
+        print(
+            f"| {k} | {objective[:, k].mean():.2f} ± {objective[:, k].std():.2f} | {gain.mean():+.2f} | "
+            f"{moved[:, k].mean():.3f} |"
+        )
     print(f"\nfigure: {args.out} (state 0; J: {', '.join(f'{value:.2f}' for value in plans[0].objective)})")
 
 

@@ -28,14 +28,28 @@ def main() -> None:
     args = parser.parse_args()
     th.set_num_threads(1)
     if not args.model_based:
-        model = IterativeSAC("MlpPolicy", "Pendulum-v1", learning_starts=100, batch_size=64, seed=3, device="cpu",
-                             policy_kwargs=dict(net_arch=[32, 32])).learn(300)
+        model = IterativeSAC(
+            "MlpPolicy",
+            "Pendulum-v1",
+            learning_starts=100,
+            batch_size=64,
+            seed=3,
+            device="cpu",
+            policy_kwargs=dict(net_arch=[32, 32]),
+        ).learn(300)
         print(f"model-free: {digest(model)}")
         return
     for actor, beta in (("iterative", 2.5), ("direct", 1.0)):
         model = IterativeSAC(
-            "MlpPolicy", gym.make("Pendulum-v1", max_episode_steps=50), learning_starts=50, batch_size=32, seed=3,
-            device="cpu", beta=beta, model_pretrain_steps=20, model_based_target=True,
+            "MlpPolicy",
+            gym.make("Pendulum-v1", max_episode_steps=50),
+            learning_starts=50,
+            batch_size=32,
+            seed=3,
+            device="cpu",
+            beta=beta,
+            model_pretrain_steps=20,
+            model_based_target=True,
             policy_kwargs=dict(net_arch=[32, 32], actor=actor, value_estimator="model", rollout_horizon=2, retrace_lambda=0.9),
         ).learn(150)
         print(f"model-based, {actor} actor: {digest(model)}")

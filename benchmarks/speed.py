@@ -78,7 +78,10 @@ def main() -> None:
     parser.add_argument("--learn-steps", type=int, default=200, help="environment steps per learn() timing")
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
-        "--configurations", nargs="+", choices=list(CONFIGURATIONS), default=list(CONFIGURATIONS),
+        "--configurations",
+        nargs="+",
+        choices=list(CONFIGURATIONS),
+        default=list(CONFIGURATIONS),
         help="the configurations to measure (default: all; SAC is always measured)",
     )
     args = parser.parse_args()
@@ -89,8 +92,16 @@ def main() -> None:
     for name, (algorithm, policy_kwargs) in ((name, CONFIGURATIONS[name]) for name in chosen):
         # Random actions fill the buffer without training; learning starts right after
         extra = dict(beta=BETA[name]) if name in BETA else {}
-        model = algorithm("MlpPolicy", args.env, learning_starts=1000, batch_size=256, seed=0, device=args.device,
-                          policy_kwargs=policy_kwargs or None, **extra)
+        model = algorithm(
+            "MlpPolicy",
+            args.env,
+            learning_starts=1000,
+            batch_size=256,
+            seed=0,
+            device=args.device,
+            policy_kwargs=policy_kwargs or None,
+            **extra,
+        )
         model.learn(1000)
         models[name] = model
 
@@ -100,7 +111,9 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, model in models.items():
             model.train(1, batch_size=256)  # warm-up
-            train_times[name].append(seconds_per_call(lambda m=model: m.train(args.gradient_steps, 256), 1) / args.gradient_steps)
+            train_times[name].append(
+                seconds_per_call(lambda m=model: m.train(args.gradient_steps, 256), 1) / args.gradient_steps
+            )
             obs = model.get_env().reset()
             act_times[name].append(seconds_per_call(lambda m=model, o=obs: m.predict(o), args.predict_calls))
             start = time.perf_counter()
@@ -109,15 +122,20 @@ def main() -> None:
 
     sac_train = statistics.median(train_times["SAC"])
     sac_steps = statistics.median(steps_per_second["SAC"])
-    print(f"{args.env}, batch 256, device {args.device}, {th.get_num_threads()} torch thread; {cpu_name()}, "
-          f"{platform.system()}, torch {th.__version__}; {date.today()}; median of {args.rounds} rounds\n")
+    print(
+        f"{args.env}, batch 256, device {args.device}, {th.get_num_threads()} torch thread; {cpu_name()}, "
+        f"{platform.system()}, torch {th.__version__}; {date.today()}; median of {args.rounds} rounds\n"
+    )
     print("| configuration | training step (ms) | × SAC | predict, 1 obs (ms) | learn() env steps/s | ÷ SAC |")
     print("|---|---|---|---|---|---|")
     for name in models:
         train = statistics.median(train_times[name])
         act = statistics.median(act_times[name])
         steps = statistics.median(steps_per_second[name])
-        print(f"| {name} | {train * 1e3:.1f} | {train / sac_train:.2f} | {act * 1e3:.3f} | {steps:.0f} | {sac_steps / steps:.2f} |")
+        print(
+            f"| {name} | {train * 1e3:.1f} | {train / sac_train:.2f} | {act * 1e3:.3f} | {steps:.0f} | "
+            f"{sac_steps / steps:.2f} |"
+        )
 
     if MODEL_FREE not in models or not any("model-based" in name for name in models):
         return

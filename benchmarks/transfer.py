@@ -75,8 +75,10 @@ def main() -> None:
                 row[agent].append(mean_return(policy, args.env, args.episodes, seed=1000 * seed + step))
             print(f"seed {seed} step {step}: " + ", ".join(f"{agent} {row[agent][-1]:.1f}" for agent in AGENTS), flush=True)
 
-    print(f"\n{args.env}, seeds {args.seeds}, {args.episodes} deterministic episodes per agent and checkpoint; "
-          f"{cpu_name()}, torch {th.__version__}; {date.today()}\n")
+    print(
+        f"\n{args.env}, seeds {args.seeds}, {args.episodes} deterministic episodes per agent and checkpoint; "
+        f"{cpu_name()}, torch {th.__version__}; {date.today()}\n"
+    )
     print("| steps | " + " | ".join(AGENTS) + " |")
     print("|---" * (len(AGENTS) + 1) + "|")
     for step, row in sorted(results.items()):

@@ -23,7 +23,7 @@ autodoc_typehints_description_target = "documented"
 autodoc_inherit_docstrings = False
 
 
-def escape_docstring(app, what, name, obj, options, lines):  # noqa: ARG001 (Sphinx's signature)
+def escape_docstring(app, what, name, obj, options, lines):
     """The docstrings write |A| (the action dimension) and [B, *shape] as plain text: escape ``|`` and
     ``*`` outside inline literals, so that reStructuredText does not read substitutions or emphasis."""
     for index, line in enumerate(lines):
@@ -35,6 +35,7 @@ def escape_docstring(app, what, name, obj, options, lines):  # noqa: ARG001 (Sph
 
 def setup(app):
     app.connect("autodoc-process-docstring", escape_docstring)
+
 
 html_theme = "sphinx_rtd_theme"
 html_title = "sb3-iterative"

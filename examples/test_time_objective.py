@@ -73,9 +73,14 @@ def main() -> None:
         mean_return, energy = rollout(policy, args.env, args.episodes, args.seed)
         gap = analysis.amortization_gap(policy, states)
         amortized, optimum = (float((np.tanh(mu) ** 2).sum(axis=1).mean()) for mu in (gap.amortized_mu, gap.optimized_mu))
-        print(f"| {coef:3g} | {mean_return:11.1f} | {energy:16.3f} | {amortized:19.3f} | {optimum:24.3f} | {gap.gap.mean():20.4f} |")
-    print("Where the optimizer follows the penalty, its ‖tanh µ‖² falls with c as the optimum's does; the gap on the "
-          "changed J says how much of the new objective it leaves.")
+        print(
+            f"| {coef:3g} | {mean_return:11.1f} | {energy:16.3f} | {amortized:19.3f} | {optimum:24.3f} | "
+            f"{gap.gap.mean():20.4f} |"
+        )
+    print(
+        "Where the optimizer follows the penalty, its ‖tanh µ‖² falls with c as the optimum's does; the gap on the "
+        "changed J says how much of the new objective it leaves."
+    )
     print("A direct actor (SAC) would print the same actions for every c: λ = f_φ(s) does not read J when it acts.")
 
 

@@ -1,7 +1,7 @@
 """Train IterativeSAC on Pendulum-v1 and show the return before and after training.
 
-    python examples/train_pendulum.py --timesteps 8000
-    python examples/train_pendulum.py --algo sac --timesteps 6000     # stock SAC, the same settings
+python examples/train_pendulum.py --timesteps 8000
+python examples/train_pendulum.py --algo sac --timesteps 6000     # stock SAC, the same settings
 """
 
 import argparse

@@ -117,7 +117,9 @@ def run_analyses(
         curve = analysis.improvement_per_iteration(model, states, n_iterations=n_iterations, beta=beta, seed=seed)
         results["improvement"] = curve.summary()
         save("improvement", curve.plot())
-        comparison = analysis.compare_optimizers(model, states, adam_steps=adam_steps, cem_steps=cem_steps, beta=beta, seed=seed)
+        comparison = analysis.compare_optimizers(
+            model, states, adam_steps=adam_steps, cem_steps=cem_steps, beta=beta, seed=seed
+        )
         results["optimizers"] = comparison.summary()
         save("optimizers", comparison.plot())
     else:
@@ -191,7 +193,9 @@ def summary(results: dict[str, Any], title: str) -> str:
             count = str(reached) if reached is not None else f"> {optimizers['budget'][name]}"
             lines.append(f"| {name} iterations to reach the iterative J at K | {count} |")
         seconds = optimizers["seconds_per_iteration"]
-        lines.append("| seconds per iteration | " + ", ".join(f"{name} {value * 1e3:.3g} ms" for name, value in seconds.items()) + " |")
+        lines.append(
+            "| seconds per iteration | " + ", ".join(f"{name} {value * 1e3:.3g} ms" for name, value in seconds.items()) + " |"
+        )
     if isinstance(modes, dict):
         quantiles = modes["quantiles"]
         lines.append(
@@ -208,7 +212,8 @@ def summary(results: dict[str, Any], title: str) -> str:
         objective = results["planning"]["objective"]
         lines.append(
             f"| model-based J over iterations, state 0 (h = {results['planning']['horizon']}) | "
-            + ", ".join(f"{value:.4g}" for value in objective) + " |"
+            + ", ".join(f"{value:.4g}" for value in objective)
+            + " |"
         )
     lines.append("")
     lines += [f"![{FIGURES[name]}]({path})  \n{FIGURES[name]}\n" for name, path in results["figures"].items()]

@@ -97,17 +97,18 @@ _ACTIVATIONS = {
 def _stack_mlp_members(q_networks: list[nn.Module]) -> list[tuple[th.Tensor, th.Tensor, nn.Module | None]] | None:
     """The ensemble as one batched MLP: per layer, weights [n, out, in], biases [n, 1, out] and the
     activation after it; None unless every member is Linear layers with known activations, alike."""
-    if not all(isinstance(q_net, nn.Sequential) for q_net in q_networks):
+    members = [list(q_net) for q_net in q_networks if isinstance(q_net, nn.Sequential)]
+    if len(members) != len(q_networks):
         return None
-    members = [list(q_net) for q_net in q_networks]
     kinds = [type(module) for module in members[0]]
     if any([type(module) for module in layers] != kinds for layers in members):
         return None
     stacked: list[tuple[th.Tensor, th.Tensor, nn.Module | None]] = []
     for position, kind in enumerate(kinds):
         if kind is nn.Linear:
-            weight = th.stack([layers[position].weight for layers in members])
-            bias = th.stack([layers[position].bias for layers in members]).unsqueeze(1)
+            linears = [layers[position] for layers in members]
+            weight = th.stack([linear.weight for linear in linears if isinstance(linear, nn.Linear)])
+            bias = th.stack([linear.bias for linear in linears if isinstance(linear, nn.Linear)]).unsqueeze(1)
             stacked.append((weight, bias, None))
         elif kind in _ACTIVATIONS and stacked and stacked[-1][2] is None:
             stacked[-1] = (*stacked[-1][:2], members[0][position])

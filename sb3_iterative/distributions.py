@@ -24,9 +24,7 @@ from zuko.transforms import ComposedTransform
 TANH_EPSILON = 1e-6
 
 
-def squashed_gaussian_log_prob(
-    mu: th.Tensor, std: th.Tensor, gaussian_actions: th.Tensor, actions: th.Tensor
-) -> th.Tensor:
+def squashed_gaussian_log_prob(mu: th.Tensor, std: th.Tensor, gaussian_actions: th.Tensor, actions: th.Tensor) -> th.Tensor:
     """log π(a|s; λ) of a = tanh(u), u ~ N(µ, σ²), summed over action dimensions.
 
     Written in the order of operations of ``torch.distributions.Normal.log_prob`` and SB3's

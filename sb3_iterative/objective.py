@@ -4,9 +4,9 @@
 
 π is a tanh-squashed diagonal Gaussian, u ~ N(µ, σ²), a = tanh(u), with λ = (µ, log σ)
 taken before the tanh (or, for the flow-policy baseline, that Gaussian pushed through a flow before
-the tanh: :mod:`sb3_iterative.distributions` holds both families). The prior p(a|s) is uniform on [−1, 1]^|A|, so −α·KL(π‖p) is α·H(π)
-up to a constant, estimated with the same reparameterised samples as the Q term (the
-path-wise estimator). Q̂_β is the pessimistic estimate over the critic ensemble.
+the tanh: :mod:`sb3_iterative.distributions` holds both families). The prior p(a|s) is uniform on
+[−1, 1]^|A|, so −α·KL(π‖p) is α·H(π) up to a constant, estimated with the same reparameterised
+samples as the Q term (the path-wise estimator). Q̂_β is the pessimistic estimate over the critic ensemble.
 
 The iterative actor's inputs and loss, the direct actor's loss, the critic's target and the
 analyses all call :func:`objective` or :func:`objective_gradient`; nothing else computes J.
@@ -147,6 +147,13 @@ class ObjectiveEstimate:
     log_prob: th.Tensor  # log π(a|s; λ) of the samples [N, B]
     grad_mu: th.Tensor | None = None  # ∇_µ J [B, A]
     grad_log_std: th.Tensor | None = None  # ∇_{log σ} J [B, A]
+
+    @property
+    def gradient(self) -> tuple[th.Tensor, th.Tensor]:
+        """(∇_µ J, ∇_{log σ} J); only for an estimate made by :func:`objective_gradient`."""
+        if self.grad_mu is None or self.grad_log_std is None:
+            raise ValueError("this estimate of J has no gradient: it was made by objective(), not objective_gradient()")
+        return self.grad_mu, self.grad_log_std
 
 
 def objective(

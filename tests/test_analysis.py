@@ -110,7 +110,9 @@ def test_gap_of_an_iterative_model_with_extra_iterations():
 
 
 def test_adam_and_cem_reach_the_optimum():
-    comparison = analysis.compare_optimizers(on_peaks(iterative_model()), STATES, adam_steps=500, cem_steps=30, n_eval_samples=50)
+    comparison = analysis.compare_optimizers(
+        on_peaks(iterative_model()), STATES, adam_steps=500, cem_steps=30, n_eval_samples=50
+    )
     for name in ("adam", "cem"):
         # within a few of Adam's steps (lr 0.01 in µ), which its noisy gradients keep taking
         np.testing.assert_allclose(np.tanh(comparison.final_mu[name]), np.broadcast_to(OPTIMUM, (len(STATES), 2)), atol=0.04)
@@ -253,7 +255,7 @@ def test_collect_states():
 
 def test_bad_input():
     model = iterative_model()
-    with pytest.raises(TypeError, match="model must be an IterativeSAC or a stable-baselines3 SAC model.*PPO"):
+    with pytest.raises(TypeError, match=r"model must be an IterativeSAC or a stable-baselines3 SAC model.*PPO"):
         analysis.amortization_gap(PPO("MlpPolicy", "Pendulum-v1", n_steps=16, batch_size=16), STATES)
     with pytest.raises(ValueError, match=r"states must be a batch of observations of shape \(n, 2\).*\(4, 3\)"):
         analysis.amortization_gap(model, np.zeros((4, 3)))
@@ -262,7 +264,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match=r"state must be one observation of shape \(2,\), got shape \(4, 2\)"):
         analysis.objective_landscape(model, STATES)
     for dims in [(0, 2), (1, 1), (-1,), (0, 1, 0), ()]:
-        with pytest.raises(ValueError, match="dims must be one or two distinct action dimensions in 0..1"):
+        with pytest.raises(ValueError, match=r"dims must be one or two distinct action dimensions in 0\.\.1"):
             analysis.plot_landscape(model, STATES[0], dims=dims)
     for n_runs in (1, 0, 2.5):
         with pytest.raises(ValueError, match="n_runs must be an integer >= 2"):
@@ -270,7 +272,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="optimizer='iterative' needs an iterative model"):
         analysis.policy_modes(direct_model(), STATES, optimizer="iterative")
     for function in (analysis.improvement_per_iteration, analysis.compare_optimizers):
-        with pytest.raises(ValueError, match="model: .* actor is direct"):
+        with pytest.raises(ValueError, match=r"model: .* actor is direct"):
             function(direct_model(), STATES)
     with pytest.raises(ValueError, match="n_iterations must be an integer >= 1"):
         analysis.improvement_per_iteration(model, STATES, n_iterations=0)
@@ -282,7 +284,9 @@ def test_bad_input():
 
 @pytest.mark.parametrize("algorithm", [IterativeSAC, SAC])
 def test_cli_writes_every_file(tmp_path: Path, algorithm):
-    model = algorithm("MlpPolicy", "Pendulum-v1", learning_starts=100, batch_size=32, policy_kwargs=dict(net_arch=[16, 16]), seed=0)
+    model = algorithm(
+        "MlpPolicy", "Pendulum-v1", learning_starts=100, batch_size=32, policy_kwargs=dict(net_arch=[16, 16]), seed=0
+    )
     model.learn(300)
     model.save(tmp_path / "model")
     out = tmp_path / "analyses"
@@ -307,13 +311,23 @@ def test_cli_refuses_other_models(tmp_path: Path):
     PPO("MlpPolicy", "Pendulum-v1", n_steps=16, batch_size=16).save(tmp_path / "ppo")
     from sb3_iterative.analyze import load_model
 
-    with pytest.raises(ValueError, match="MODEL .* holds a ActorCriticPolicy policy"):
+    with pytest.raises(ValueError, match=r"MODEL .* holds a ActorCriticPolicy policy"):
         load_model(tmp_path / "ppo.zip")
 
 
 def test_test_time_objective_example(tmp_path: Path):
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "test_time_objective.py"), "--timesteps", "300", "--episodes", "1", "--coefs", "0", "1"],
+        [
+            sys.executable,
+            str(EXAMPLES / "test_time_objective.py"),
+            "--timesteps",
+            "300",
+            "--episodes",
+            "1",
+            "--coefs",
+            "0",
+            "1",
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -16,7 +16,9 @@ def make_model(env: str = "Pendulum-v1", policy_kwargs=None, **kwargs) -> Iterat
 
 
 def test_discrete_actions():
-    with pytest.raises(ValueError, match=r"env: IterativeSAC needs a continuous action space \(gymnasium.spaces.Box\), got Discrete\(2\)"):
+    with pytest.raises(
+        ValueError, match=r"env: IterativeSAC needs a continuous action space \(gymnasium.spaces.Box\), got Discrete\(2\)"
+    ):
         make_model("CartPole-v1")
 
 

@@ -135,7 +135,13 @@ def test_each_run_is_an_rl_zoo3_run_that_can_be_repeated_alone(sweep, tmp_path):
     for name in ("Pendulum-v1.zip", "best_model.zip", "0.monitor.csv", "Pendulum-v1/config.yml", "Pendulum-v1/command.txt"):
         assert (folder / name).is_file(), name
     args = dict(yaml.unsafe_load((folder / "Pendulum-v1" / "args.yml").read_text()))
-    assert (args["algo"], args["env"], args["seed"], args["n_timesteps"], args["num_threads"]) == ("sac", "Pendulum-v1", 2, 300, 1)
+    assert (args["algo"], args["env"], args["seed"], args["n_timesteps"], args["num_threads"]) == (
+        "sac",
+        "Pendulum-v1",
+        2,
+        300,
+        1,
+    )
     config = dict(yaml.unsafe_load((folder / "Pendulum-v1" / "config.yml").read_text()))
     assert config["batch_size"] == 32 and config["learning_rate"] == 1e-3  # the override, and sb3_iterative's sac.yml
     record = json.loads((folder / "compare.json").read_text())
@@ -143,8 +149,13 @@ def test_each_run_is_an_rl_zoo3_run_that_can_be_repeated_alone(sweep, tmp_path):
 
     command = shlex.split(record["command"])
     assert command[:3] == ["python", "-m", "sb3_iterative.train"] and command[-2:] == ["-f", str(logs)]
-    subprocess.run([sys.executable, *command[1:-1], str(tmp_path)], cwd=tmp_path, env=CHILD_ENV, check=True, capture_output=True)
-    with np.load(tmp_path / "sac" / "Pendulum-v1_1" / "evaluations.npz") as alone, np.load(folder / "evaluations.npz") as swept:
+    subprocess.run(
+        [sys.executable, *command[1:-1], str(tmp_path)], cwd=tmp_path, env=CHILD_ENV, check=True, capture_output=True
+    )
+    with (
+        np.load(tmp_path / "sac" / "Pendulum-v1_1" / "evaluations.npz") as alone,
+        np.load(folder / "evaluations.npz") as swept,
+    ):
         np.testing.assert_array_equal(alone["results"], swept["results"])
 
 
@@ -201,8 +212,14 @@ def test_bad_input_stops_before_anything_starts(sweep, tmp_path, capsys):
     before = {folder: mtimes(folder) for folder in run_folders(logs)}
     new = tmp_path / "logs"
     cases = [
-        (["--env", "Pendulum-v2"], "unknown environment 'Pendulum-v2' (not in gymnasium's registry): did you mean 'Pendulum-v1'?"),
-        (["--env", "Pendulum-v1", "--algo", "sac", "iterative_sca"], "unknown algorithm 'iterative_sca': did you mean 'iterative_sac'?"),
+        (
+            ["--env", "Pendulum-v2"],
+            "unknown environment 'Pendulum-v2' (not in gymnasium's registry): did you mean 'Pendulum-v1'?",
+        ),
+        (
+            ["--env", "Pendulum-v1", "--algo", "sac", "iterative_sca"],
+            "unknown algorithm 'iterative_sca': did you mean 'iterative_sac'?",
+        ),
         (["--env", "Pendulum-v1", "--seed-list"], "the seed list is empty"),
         (["--env", "Pendulum-v1", "--seeds", "0"], "the seed list is empty"),
         (["--env", "Pendulum-v1", "--params", "batch_size"], "expected key:value"),
@@ -216,7 +233,9 @@ def test_bad_input_stops_before_anything_starts(sweep, tmp_path, capsys):
     other = ["-n", "600", "--eval-freq", "150", "--eval-episodes", "2"]
     assert main(["--env", *ENVS, "--algo", *ALGOS, "--seeds", "2", "-f", str(logs), *other]) == 2
     error = capsys.readouterr().err
-    assert f"{logs / 'sac' / 'Pendulum-v1_1'} was made with other settings than asked now: n_timesteps 300 (asked: 600)" in error
+    assert (
+        f"{logs / 'sac' / 'Pendulum-v1_1'} was made with other settings than asked now: n_timesteps 300 (asked: 600)" in error
+    )
     assert "learning_starts 100 (asked: 1000)" in error  # sac.yml's, without the override
     assert {folder: mtimes(folder) for folder in run_folders(logs)} == before
     assert not (logs / ".compare" / "running").exists()
@@ -226,7 +245,7 @@ def test_other_algorithms_read_rl_zoo3_files_and_fall_back_to_default():
     runs, notes = plan(["HalfCheetah-v5"], ["sac", "iterative_sac", "tqc", "crossq"], [1])
     assert {run.n_timesteps for run in runs} == {1_000_000} and {run.eval_freq for run in runs} == {50_000}
     assert len(notes) == 2
-    for algo, note in zip(("tqc", "crossq"), notes):
+    for algo, note in zip(("tqc", "crossq"), notes, strict=True):
         assert note.startswith(f"{algo} on HalfCheetah-v5: no entry in ") and "it lists HalfCheetah-v4" in note
     assert next(run for run in runs if run.algo == "tqc").hyperparams == {"policy": "MlpPolicy"}  # its `default`
 

@@ -65,7 +65,9 @@ def test_warm_start_begins_at_the_distilled_policy_and_k_0_acts_as_it():
     with th.no_grad():
         mu, log_std, _ = distilled.get_action_dist_params(obs_tensor)
         value_estimate = model.policy.value_estimate(obs_tensor, model._current_ent_coef())
-        trace = model.policy.optimize(obs_tensor, value_estimate, model._current_ent_coef(), model.beta, model.policy.sample_noise(6))
+        trace = model.policy.optimize(
+            obs_tensor, value_estimate, model._current_ent_coef(), model.beta, model.policy.sample_noise(6)
+        )
     assert th.equal(trace.lambdas[0][0], mu) and th.equal(trace.lambdas[0][1], log_std)
     assert not th.equal(trace.mu, mu)  # K = 5 iterations move it
 
@@ -92,7 +94,9 @@ def test_options_train_the_distilled_policy_and_survive_save_load(tmp_path):
     assert loaded.policy.warm_start and loaded.policy.distilled_target
     np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0], actions)
     model.policy.save(tmp_path / "policy.pth")
-    np.testing.assert_array_equal(IterativeSACPolicy.load(tmp_path / "policy.pth").predict(obs, deterministic=True)[0], actions)
+    np.testing.assert_array_equal(
+        IterativeSACPolicy.load(tmp_path / "policy.pth").predict(obs, deterministic=True)[0], actions
+    )
 
 
 @pytest.mark.parametrize(

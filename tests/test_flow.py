@@ -156,7 +156,9 @@ def test_save_load_keeps_deterministic_predictions(tmp_path):
     assert isinstance(loaded.actor, FlowActor) and loaded.policy.flow_net_arch == [32, 32]
     np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0], actions)
     model.policy.save(tmp_path / "policy.pth")
-    np.testing.assert_array_equal(IterativeSACPolicy.load(tmp_path / "policy.pth").predict(obs, deterministic=True)[0], actions)
+    np.testing.assert_array_equal(
+        IterativeSACPolicy.load(tmp_path / "policy.pth").predict(obs, deterministic=True)[0], actions
+    )
     loaded.learn(20, reset_num_timesteps=False)  # and it trains on
 
 
@@ -203,9 +205,7 @@ def test_analyses_run_or_refuse_with_a_reason_on_a_flow_agent(tmp_path):
         analysis.policy_modes(model, states)
     with pytest.raises(ValueError, match="actor is flow"):
         analysis.improvement_per_iteration(model, states)
-    results = run_analyses(
-        model, "Reacher-v5", tmp_path, states=states, adam_steps=5, resolution=5, value_pairs=2, horizon=5
-    )
+    results = run_analyses(model, "Reacher-v5", tmp_path, states=states, adam_steps=5, resolution=5, value_pairs=2, horizon=5)
     assert results["model"]["actor"] == "flow"
     assert "not applicable" in results["modes"] and "not applicable" in results["optimizers"]
     assert {"amortization_gap", "landscape", "value_bias"} <= set(results["figures"])

@@ -161,7 +161,7 @@ def test_action_gradient_plans_through_the_model_and_matches_autograd():
 
 def test_no_gradient_reaches_the_parameters_behind_the_estimate():
     """Backpropagating Q̂_MB (as the direct actor's loss does) reaches the actions only."""
-    obs, actions = inputs()
+    _, actions = inputs()
     bound, model_based, critic, policy = model_based_value(horizon=2, retrace_lambda=0.9, gamma=0.99)
     actions = actions.clone().requires_grad_(True)
     bound.value(actions, BETA).sum().backward()
@@ -189,7 +189,9 @@ def test_policy_builds_the_model_based_estimate_online_or_target():
         for param in policy.critic_target.parameters():
             param.add_(0.5)  # target critics that differ from the online ones
     obs, actions = inputs()
-    online, target = (policy.value_estimate(obs, ALPHA, target=flag, generator=th.Generator().manual_seed(0)) for flag in (False, True))
+    online, target = (
+        policy.value_estimate(obs, ALPHA, target=flag, generator=th.Generator().manual_seed(0)) for flag in (False, True)
+    )
     assert online.critic is policy.critic and target.critic is policy.critic_target
     assert online.rollout_policy is policy.rollout_policy and online.estimator is policy.model_based
     assert not th.allclose(online.value(actions, BETA), target.value(actions, BETA))
@@ -205,7 +207,9 @@ def test_direct_actor_is_trained_through_its_first_action_only():
 
     def actor_gradients(rollout_policy) -> list[th.Tensor]:
         policy.actor.zero_grad()
-        value_estimate = ModelBasedValue(policy.model_based, obs, policy.critic, rollout_policy, ALPHA, th.Generator().manual_seed(5))
+        value_estimate = ModelBasedValue(
+            policy.model_based, obs, policy.critic, rollout_policy, ALPHA, th.Generator().manual_seed(5)
+        )
         trace = policy.optimize(obs, value_estimate, ALPHA, 1.0, noise)
         actor_loss(trace, value_estimate, noise[-1], ALPHA, 1.0)[0].backward()
         return [param.grad.clone() for param in policy.actor.parameters()]
@@ -309,10 +313,14 @@ def test_objective_with_the_model_based_estimate_differs_from_the_critics():
     policy = make_policy("iterative")
     obs = th.randn(BATCH, OBS_DIM)
     mu, log_std, noise = th.zeros(BATCH, ACTION_DIM), th.full((BATCH, ACTION_DIM), -1.0), th.randn(1, BATCH, ACTION_DIM)
-    model_based = objective_gradient(policy.value_estimate(obs, ALPHA, generator=th.Generator().manual_seed(0)), mu, log_std, noise, ALPHA, BETA)
+    model_based = objective_gradient(
+        policy.value_estimate(obs, ALPHA, generator=th.Generator().manual_seed(0)), mu, log_std, noise, ALPHA, BETA
+    )
     critic_only = objective_gradient(policy.value_estimate(obs, ALPHA, critic_only=True), mu, log_std, noise, ALPHA, BETA)
     assert not th.allclose(model_based.value, critic_only.value)
     assert not th.allclose(model_based.grad_mu, critic_only.grad_mu)
     # the same estimate through objective() and objective_gradient() (same rollout samples)
-    plain = objective(policy.value_estimate(obs, ALPHA, generator=th.Generator().manual_seed(0)), mu, log_std, noise, ALPHA, BETA)
+    plain = objective(
+        policy.value_estimate(obs, ALPHA, generator=th.Generator().manual_seed(0)), mu, log_std, noise, ALPHA, BETA
+    )
     th.testing.assert_close(plain.value, model_based.value)

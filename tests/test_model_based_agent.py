@@ -93,7 +93,9 @@ def test_critic_target_through_the_model(model_based_target):
     with th.no_grad():
         if model_based_target:  # λ' from the rollout policy, valued through the model with the target critics
             mu, log_std, _ = model.policy.rollout_policy.get_action_dist_params(next_obs)
-            estimate = ModelBasedValue(model.policy.model_based, next_obs, model.critic_target, model.policy.rollout_policy, ent_coef)
+            estimate = ModelBasedValue(
+                model.policy.model_based, next_obs, model.critic_target, model.policy.rollout_policy, ent_coef
+            )
         else:  # the model-free target: K iterations on the online critics' J, the target critics' value
             trace = model.policy.optimize(next_obs, EnsembleQ(model.critic, next_obs), ent_coef, model.beta, next_noise)
             mu, log_std = trace.mu, trace.log_std
@@ -101,10 +103,12 @@ def test_critic_target_through_the_model(model_based_target):
         expected = objective(estimate, mu, log_std, next_noise[-1], ent_coef, model.beta).value
     th.testing.assert_close(next_value[:, 0], expected)
     with th.no_grad():  # and the target critics are the ones bootstrapped from
-        online = objective(
-            ModelBasedValue(model.policy.model_based, next_obs, model.critic, model.policy.rollout_policy, ent_coef) if model_based_target
-            else EnsembleQ(model.critic, next_obs), mu, log_std, next_noise[-1], ent_coef, model.beta,
-        ).value  # fmt: skip
+        online_estimate = (
+            ModelBasedValue(model.policy.model_based, next_obs, model.critic, model.policy.rollout_policy, ent_coef)
+            if model_based_target
+            else EnsembleQ(model.critic, next_obs)
+        )
+        online = objective(online_estimate, mu, log_std, next_noise[-1], ent_coef, model.beta).value
     assert not th.allclose(next_value[:, 0], online)
 
 
@@ -158,7 +162,10 @@ def test_transfer_acts_with_the_source_optimizer_on_the_target_objective():
     target = randomized(model_based(), 2)
     with th.no_grad():
         target.policy.model_based.dynamics.reward_net[-1].weight.normal_(std=0.5)  # a model that predicts rewards
-    states = {name: {key: value.clone() for key, value in m.policy.state_dict().items()} for name, m in (("s", source), ("t", target))}
+    states = {
+        name: {key: value.clone() for key, value in m.policy.state_dict().items()}
+        for name, m in (("s", source), ("t", target))
+    }
 
     moved = analysis.transfer_optimizer(source, target)
     obs = np.stack([source.observation_space.sample() for _ in range(5)])
@@ -167,7 +174,9 @@ def test_transfer_acts_with_the_source_optimizer_on_the_target_objective():
     obs_tensor = th.as_tensor(obs)
     alpha = th.exp(target.log_ent_coef.detach())
     with th.no_grad():
-        value_estimate = target.policy.value_estimate(obs_tensor, alpha, generator=th.Generator().manual_seed(ROLLOUT_SEED), shared_noise=True)
+        value_estimate = target.policy.value_estimate(
+            obs_tensor, alpha, generator=th.Generator().manual_seed(ROLLOUT_SEED), shared_noise=True
+        )
         assert isinstance(value_estimate, ModelBasedValue)
         by_hand = source.actor(obs_tensor, value_estimate, beta=1.0, deterministic=True, ent_coef=alpha)
     np.testing.assert_allclose(actions, source.policy.unscale_action(by_hand.numpy()), rtol=0, atol=1e-6)
@@ -183,7 +192,7 @@ def test_transfer_acts_with_the_source_optimizer_on_the_target_objective():
 
 def test_transfer_refuses_a_direct_actor():
     direct = IterativeSAC("MlpPolicy", "Pendulum-v1", policy_kwargs=dict(actor="direct"))
-    with pytest.raises(ValueError, match="direct actor .* has no optimizer to transfer"):
+    with pytest.raises(ValueError, match=r"direct actor .* has no optimizer to transfer"):
         analysis.transfer_optimizer(direct, model_based())
 
 

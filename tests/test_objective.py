@@ -1,5 +1,7 @@
 """The objective J(s, λ) and the pessimistic estimate Q̂_β (sb3_iterative/objective.py)."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch as th
@@ -124,7 +126,7 @@ def test_objective_entropy_rises_with_std():
         objective(zero_q, mu, th.full((1, ACTION_DIM), log_std), noise, ent_coef=0.5, beta=0.0).value.item()
         for log_std in np.linspace(-2.0, -0.5, 4)
     ]
-    assert all(wider > narrower for narrower, wider in zip(values, values[1:])), values
+    assert all(wider > narrower for narrower, wider in itertools.pairwise(values)), values
 
 
 # float64 shows the closed-form chain rule is exact; float32 is what training runs in
@@ -199,8 +201,14 @@ def test_ensemble_fast_action_gradient_equals_autograd(activation_fn, n_critics,
 def test_highway_critic_takes_the_autograd_path():
     observation_space = spaces.Box(-1, 1, (5,), dtype=np.float32)
     action_space = spaces.Box(-1, 1, (ACTION_DIM,), dtype=np.float32)
-    critic = make_critic("B", observation_space=observation_space, action_space=action_space, net_arch=[16, 16],
-                         features_extractor=nn.Flatten(), features_dim=5)
+    critic = make_critic(
+        "B",
+        observation_space=observation_space,
+        action_space=action_space,
+        net_arch=[16, 16],
+        features_extractor=nn.Flatten(),
+        features_dim=5,
+    )
     bound = EnsembleQ(critic, th.randn(BATCH, 5))
     assert bound._members is None
     actions = th.rand(N_SAMPLES, BATCH, ACTION_DIM) * 2 - 1

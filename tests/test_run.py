@@ -198,7 +198,12 @@ def test_progress_bar(capsys):
 
 def test_compiled_acting_matches_eager_acting():
     model = IterativeSAC(
-        "MlpPolicy", "Pendulum-v1", learning_starts=50, batch_size=32, seed=0, device="cpu",
+        "MlpPolicy",
+        "Pendulum-v1",
+        learning_starts=50,
+        batch_size=32,
+        seed=0,
+        device="cpu",
         policy_kwargs=dict(net_arch=[32, 32], compile_acting=True),
     )
     model.learn(80)  # collection runs through the compiled path

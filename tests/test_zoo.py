@@ -21,7 +21,12 @@ from sb3_iterative import IterativeSAC, zoo
 ENV = "Pendulum-v1"
 # The files' learning_starts (1 000 on Pendulum) would leave a 300-step run untrained.
 TINY = {
-    "iterative_sac": ["-params", "learning_starts:100", "batch_size:32", "policy_kwargs:dict(net_arch=[32, 32], n_iterations=2)"],
+    "iterative_sac": [
+        "-params",
+        "learning_starts:100",
+        "batch_size:32",
+        "policy_kwargs:dict(net_arch=[32, 32], n_iterations=2)",
+    ],
     "sac": ["-params", "learning_starts:100", "batch_size:32", "policy_kwargs:dict(net_arch=[32, 32])"],
 }
 MUJOCO_TASKS = [
@@ -70,8 +75,22 @@ def logs(tmp_path_factory) -> tuple[Path, dict]:
     folder = tmp_path_factory.mktemp("zoo")
     runs = {
         (algo, seed): command(
-            "sb3_iterative.train", "--algo", algo, "--env", ENV, "--seed", str(seed), "-f", "logs",
-            "-n", "300", "--eval-freq", "150", "--eval-episodes", "2", *TINY[algo],
+            "sb3_iterative.train",
+            "--algo",
+            algo,
+            "--env",
+            ENV,
+            "--seed",
+            str(seed),
+            "-f",
+            "logs",
+            "-n",
+            "300",
+            "--eval-freq",
+            "150",
+            "--eval-episodes",
+            "2",
+            *TINY[algo],
         )
         for algo in ("iterative_sac", "sac")
         for seed in (1, 2)
@@ -133,8 +152,21 @@ def test_plots(logs):
     for algo in ("iterative_sac", "sac"):
         run(command("rl_zoo3.cli", "plot_train", "-a", algo, "-e", ENV, "-f", str(folder), "-w", "1"), cwd)
     result = run(
-        command("rl_zoo3.cli", "all_plots", "-a", "iterative_sac", "sac", "-e", ENV, "-f", str(folder),
-                "-o", "results", "--no-display", "--no-million"),
+        command(
+            "rl_zoo3.cli",
+            "all_plots",
+            "-a",
+            "iterative_sac",
+            "sac",
+            "-e",
+            ENV,
+            "-f",
+            str(folder),
+            "-o",
+            "results",
+            "--no-display",
+            "--no-million",
+        ),
         cwd,
     )
     header = next(line for line in result.stdout.splitlines() if line.startswith("|Environments"))
@@ -151,9 +183,28 @@ def test_optimize_with_shared_storage(tmp_path):
     # and the report are under test. Training with sampled settings (batch up to 2048, the 3 x 512
     # critic, K and N up to 10) would not fit in a test; tests above train.
     run(
-        command("sb3_iterative.train", "--algo", "iterative_sac", "--env", ENV, "-f", "logs", "-optimize",
-                "--n-trials", "2", *study_args, "-n", "200", "--eval-episodes", "1", "--seed", "0",
-                "--no-optim-plots", "-params", "learning_starts:1000"),
+        command(
+            "sb3_iterative.train",
+            "--algo",
+            "iterative_sac",
+            "--env",
+            ENV,
+            "-f",
+            "logs",
+            "-optimize",
+            "--n-trials",
+            "2",
+            *study_args,
+            "-n",
+            "200",
+            "--eval-episodes",
+            "1",
+            "--seed",
+            "0",
+            "--no-optim-plots",
+            "-params",
+            "learning_starts:1000",
+        ),
         tmp_path,
     )
     study = optuna.load_study(study_name="it", storage=storage)
@@ -163,8 +214,24 @@ def test_optimize_with_shared_storage(tmp_path):
 
     # --trial-id reads a trial back through the converter
     result = run(
-        command("sb3_iterative.train", "--algo", "iterative_sac", "--env", ENV, "-f", "logs", *study_args,
-                "--trial-id", "1", "-n", "10", "--eval-freq", "-1", "-params", "learning_starts:1000"),
+        command(
+            "sb3_iterative.train",
+            "--algo",
+            "iterative_sac",
+            "--env",
+            ENV,
+            "-f",
+            "logs",
+            *study_args,
+            "--trial-id",
+            "1",
+            "-n",
+            "10",
+            "--eval-freq",
+            "-1",
+            "-params",
+            "learning_starts:1000",
+        ),
         tmp_path,
     )
     assert "Loading from Optuna study" in result.stdout
@@ -187,7 +254,10 @@ def test_unknown_algo(tmp_path):
     "params, name",
     [
         (["n_iteration:3"], "IterativeSAC.__init__() got an unexpected keyword argument 'n_iteration'"),
-        (["policy_kwargs:dict(n_iteration=3)"], "IterativeSACPolicy.__init__() got an unexpected keyword argument 'n_iteration'"),
+        (
+            ["policy_kwargs:dict(n_iteration=3)"],
+            "IterativeSACPolicy.__init__() got an unexpected keyword argument 'n_iteration'",
+        ),
     ],
     ids=["algorithm", "policy"],
 )
@@ -214,10 +284,18 @@ def test_every_entry_builds_a_model(tmp_path, monkeypatch, algo, env_id):
     # would reserve several GB.
     monkeypatch.chdir(tmp_path)  # MuJoCo writes MUJOCO_LOG.TXT into the working directory
     manager = ExperimentManager(
-        argparse.Namespace(), algo, env_id, str(tmp_path), eval_freq=-1, hyperparams={"buffer_size": 1000},
-        config=str(zoo.hyperparams_file(algo)), seed=0, verbose=0, device="cpu",
+        argparse.Namespace(),
+        algo,
+        env_id,
+        str(tmp_path),
+        eval_freq=-1,
+        hyperparams={"buffer_size": 1000},
+        config=str(zoo.hyperparams_file(algo)),
+        seed=0,
+        verbose=0,
+        device="cpu",
     )
-    model, saved = manager.setup_experiment()
+    model, _ = manager.setup_experiment()
     entry = read_file(algo)[env_id]
     assert type(model) is ALGOS[algo]
     assert model.learning_starts == entry["learning_starts"] and model.batch_size == entry["batch_size"]
@@ -237,7 +315,12 @@ def test_files_hold_the_paper_settings_and_one_budget():
         if env_id == ENV:
             continue
         assert entry["n_timesteps"] == (2e6 if env_id == "Humanoid-v5" else 1e6)
-        assert (entry["learning_rate"], entry["batch_size"], entry["buffer_size"], entry["learning_starts"]) == (3e-4, 256, 10**6, 5000)
+        assert (entry["learning_rate"], entry["batch_size"], entry["buffer_size"], entry["learning_starts"]) == (
+            3e-4,
+            256,
+            10**6,
+            5000,
+        )
         assert entry["beta"] == (1.5 if env_id == "Hopper-v5" else 2.5)
         arch = "B" if env_id in CRITIC_B else "A"
         assert entry["policy_kwargs"] == f"dict(n_iterations=5, n_action_samples=1, beta_collect=1.0, critic_arch='{arch}')"
@@ -257,8 +340,16 @@ def test_model_based_files_differ_from_iterative_sac_in_the_value_estimate(tmp_p
         assert entry["beta"] == (1.0 if algo == "direct_sac_mb" else base["beta"])
     monkeypatch.chdir(tmp_path)
     manager = ExperimentManager(
-        argparse.Namespace(), algo, "HalfCheetah-v5", str(tmp_path), eval_freq=-1, hyperparams={"buffer_size": 1000},
-        config=str(zoo.hyperparams_file(algo)), seed=0, verbose=0, device="cpu",
+        argparse.Namespace(),
+        algo,
+        "HalfCheetah-v5",
+        str(tmp_path),
+        eval_freq=-1,
+        hyperparams={"buffer_size": 1000},
+        config=str(zoo.hyperparams_file(algo)),
+        seed=0,
+        verbose=0,
+        device="cpu",
     )
     model, _ = manager.setup_experiment()
     assert type(model) is IterativeSAC and model.policy.value_estimator == "model"
@@ -274,7 +365,10 @@ def test_model_based_agents_train_and_enjoy_through_the_command_line(tmp_path):
         "direct_sac_mb": "policy_kwargs:dict(net_arch=[32, 32], actor='direct', value_estimator='model')",
     }
     processes = {
-        algo: start(command("sb3_iterative.train", "--algo", algo, "--env", ENV, "--seed", "1", "-f", "logs", *tiny, policy[algo]), tmp_path)
+        algo: start(
+            command("sb3_iterative.train", "--algo", algo, "--env", ENV, "--seed", "1", "-f", "logs", *tiny, policy[algo]),
+            tmp_path,
+        )
         for algo in zoo.MODEL_BASED_ALGOS
     }
     for algo, process in processes.items():
@@ -282,7 +376,10 @@ def test_model_based_agents_train_and_enjoy_through_the_command_line(tmp_path):
         assert f"Loading hyperparameters from: {zoo.hyperparams_file(algo)}" in result.stdout
         model = IterativeSAC.load(tmp_path / "logs" / algo / f"{ENV}_1" / f"{ENV}.zip", device="cpu")
         assert model.num_timesteps == 200 and model.policy.value_estimator == "model" and model._model_pretrained
-    result = run(command("sb3_iterative.enjoy", "--algo", "iterative_sac_mb", "--env", ENV, "-f", "logs", "--no-render", "-n", "200"), tmp_path)
+    result = run(
+        command("sb3_iterative.enjoy", "--algo", "iterative_sac_mb", "--env", ENV, "-f", "logs", "--no-render", "-n", "200"),
+        tmp_path,
+    )
     assert "Mean reward:" in result.stdout
 
 
@@ -295,8 +392,16 @@ def test_flow_file_is_sac_with_the_flow_policy(tmp_path, monkeypatch):
         assert entry["policy_kwargs"] == "dict(actor='flow', flow_transforms=2, flow_net_arch=[256, 256])"
     monkeypatch.chdir(tmp_path)
     manager = ExperimentManager(
-        argparse.Namespace(), zoo.FLOW_ALGO, "Hopper-v5", str(tmp_path), eval_freq=-1, hyperparams={"buffer_size": 1000},
-        config=str(zoo.hyperparams_file(zoo.FLOW_ALGO)), seed=0, verbose=0, device="cpu",
+        argparse.Namespace(),
+        zoo.FLOW_ALGO,
+        "Hopper-v5",
+        str(tmp_path),
+        eval_freq=-1,
+        hyperparams={"buffer_size": 1000},
+        config=str(zoo.hyperparams_file(zoo.FLOW_ALGO)),
+        seed=0,
+        verbose=0,
+        device="cpu",
     )
     model, _ = manager.setup_experiment()
     assert type(model) is IterativeSAC and model.policy.actor_kind == "flow" and model.beta == 1.0
@@ -305,19 +410,35 @@ def test_flow_file_is_sac_with_the_flow_policy(tmp_path, monkeypatch):
 
 @pytest.mark.expensive
 def test_flow_agent_trains_and_enjoys_through_the_command_line(tmp_path):
-    tiny = ["-n", "200", "-params", "learning_starts:100", "batch_size:32", "policy_kwargs:dict(actor='flow', net_arch=[32, 32], flow_net_arch=[32, 32])"]
-    result = run(command("sb3_iterative.train", "--algo", zoo.FLOW_ALGO, "--env", ENV, "--seed", "1", "-f", "logs", *tiny), tmp_path)
+    tiny = [
+        "-n",
+        "200",
+        "-params",
+        "learning_starts:100",
+        "batch_size:32",
+        "policy_kwargs:dict(actor='flow', net_arch=[32, 32], flow_net_arch=[32, 32])",
+    ]
+    result = run(
+        command("sb3_iterative.train", "--algo", zoo.FLOW_ALGO, "--env", ENV, "--seed", "1", "-f", "logs", *tiny), tmp_path
+    )
     assert f"Loading hyperparameters from: {zoo.hyperparams_file(zoo.FLOW_ALGO)}" in result.stdout
     model = IterativeSAC.load(tmp_path / "logs" / zoo.FLOW_ALGO / f"{ENV}_1" / f"{ENV}.zip", device="cpu")
     assert model.num_timesteps == 200 and model.policy.actor_kind == "flow"
-    result = run(command("sb3_iterative.enjoy", "--algo", zoo.FLOW_ALGO, "--env", ENV, "-f", "logs", "--no-render", "-n", "200"), tmp_path)
+    result = run(
+        command("sb3_iterative.enjoy", "--algo", zoo.FLOW_ALGO, "--env", ENV, "-f", "logs", "--no-render", "-n", "200"),
+        tmp_path,
+    )
     assert "Mean reward:" in result.stdout
 
 
 def test_missing_entry_falls_back_to_default(tmp_path, capsys):
     manager = ExperimentManager(
-        argparse.Namespace(), "iterative_sac", "MountainCarContinuous-v0", str(tmp_path),
-        config=str(zoo.hyperparams_file("iterative_sac")), verbose=0,
+        argparse.Namespace(),
+        "iterative_sac",
+        "MountainCarContinuous-v0",
+        str(tmp_path),
+        config=str(zoo.hyperparams_file("iterative_sac")),
+        verbose=0,
     )
     hyperparams, _ = manager.read_hyperparameters()
     assert "Using 'default' hyperparameters" in capsys.readouterr().out
@@ -326,7 +447,14 @@ def test_missing_entry_falls_back_to_default(tmp_path, capsys):
 
 def test_default_conf_file():
     ours = str(zoo.hyperparams_file("iterative_sac"))
-    assert zoo.with_default_conf(["--algo", "iterative_sac", "-n", "5"]) == ["--algo", "iterative_sac", "-n", "5", "--conf-file", ours]
+    assert zoo.with_default_conf(["--algo", "iterative_sac", "-n", "5"]) == [
+        "--algo",
+        "iterative_sac",
+        "-n",
+        "5",
+        "--conf-file",
+        ours,
+    ]
     assert zoo.with_default_conf(["--algo=sac"])[-1] == str(zoo.hyperparams_file("sac"))
     for argv in (
         ["--algo", "iterative_sac", "-conf", "mine.yml"],
@@ -351,8 +479,16 @@ def test_register_is_idempotent():
 @pytest.mark.parametrize("critic_arch", ["A", "B"])
 def test_converter_rebuilds_what_the_sampler_built(critic_arch):
     params = dict(
-        one_minus_gamma=0.01, batch_size_pow=7, learning_rate=1e-3, train_freq=4, tau=0.01, net_arch="big",
-        n_iterations=3, n_action_samples=2, beta=1.5, critic_arch=critic_arch,
+        one_minus_gamma=0.01,
+        batch_size_pow=7,
+        learning_rate=1e-3,
+        train_freq=4,
+        tau=0.01,
+        net_arch="big",
+        n_iterations=3,
+        n_action_samples=2,
+        beta=1.5,
+        critic_arch=critic_arch,
     )
     trial = optuna.trial.FixedTrial(params)
     sampled = zoo.sample_iterative_sac_params(trial, 1, 1, {"using_her_replay_buffer": False, "her_kwargs": {}})

@@ -25,7 +25,7 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3 import SAC
-from stable_baselines3.common.preprocessing import is_image_space, maybe_transpose
+from stable_baselines3.common.preprocessing import get_action_dim, is_image_space, maybe_transpose
 from stable_baselines3.common.type_aliases import PyTorchObs
 from stable_baselines3.sac.policies import SACPolicy
 
@@ -67,13 +67,25 @@ class Agent:
         return isinstance(self.policy.actor, IterativeActor)
 
     @property
+    def iterative_policy(self) -> IterativeSACPolicy:
+        """The policy of an iterative agent (raises for a direct one)."""
+        if not (self.iterative and isinstance(self.policy, IterativeSACPolicy)):
+            raise ValueError(f"this model's actor is {self.actor}, not an iterative optimizer")
+        return self.policy
+
+    @property
+    def n_iterations(self) -> int:
+        """K, the iterative optimizer's number of updates per state."""
+        return self.iterative_policy.n_iterations
+
+    @property
     def actor(self) -> str:
         """The kind of actor: ``"iterative"``, ``"direct"`` (SAC's) or ``"flow"`` (the flow-policy baseline)."""
         return self.policy.actor_kind if isinstance(self.policy, IterativeSACPolicy) else "direct"
 
     @property
     def action_dim(self) -> int:
-        return int(np.prod(self.policy.action_space.shape))
+        return get_action_dim(self.policy.action_space)
 
     @property
     def device(self) -> th.device:
@@ -100,10 +112,11 @@ class Agent:
             if not isinstance(state, dict):
                 raise ValueError(f"{name} must be one observation, a dict with the keys {sorted(space.spaces)}")
             return self.observations({key: np.asarray(value)[None] for key, value in state.items()}, name)
-        shape = np.shape(state)
+        shape, expected = np.shape(state), space.shape
+        assert expected is not None
         # an image may come channel-last: observations() checks it after transposing
-        if len(shape) != len(space.shape) or (shape != space.shape and not is_image_space(space)):
-            raise ValueError(f"{name} must be one observation of shape {space.shape}, got shape {shape}")
+        if len(shape) != len(expected) or (shape != expected and not is_image_space(space)):
+            raise ValueError(f"{name} must be one observation of shape {expected}, got shape {shape}")
         return self.observations(np.asarray(state)[None], name)
 
     def noise(self, n_samples: int, batch_size: int, generator: th.Generator) -> th.Tensor:
@@ -135,9 +148,11 @@ class Agent:
                     return self.policy.direct_trace(obs)
                 mu, log_std, _ = self.policy.actor.get_action_dist_params(obs)
                 return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0)
+            policy = self.iterative_policy
+            assert isinstance(policy.actor, IterativeActor)
             with self.iterations(n_iterations):
-                initial = self.policy.initial_parameters(obs)  # a warm start's λ_0
-                return self.policy.actor.optimize(
+                initial = policy.initial_parameters(obs)  # a warm start's λ_0
+                return policy.actor.optimize(
                     obs, value_estimate, self.ent_coef, beta, generator=generator, with_values=False, initial=initial
                 )
 
@@ -147,12 +162,13 @@ class Agent:
         if n_iterations is None:
             yield
             return
-        trained = self.policy.n_iterations
-        self.policy.n_iterations = n_iterations
+        policy = self.iterative_policy
+        trained = policy.n_iterations
+        policy.n_iterations = n_iterations
         try:
             yield
         finally:
-            self.policy.n_iterations = trained
+            policy.n_iterations = trained
 
     def evaluate(
         self,
@@ -170,9 +186,13 @@ class Agent:
         with th.no_grad():
             return objective(value_estimate, mu, log_std, noise, self.ent_coef, beta, distribution).value
 
-    def evaluate_path(self, value_estimate: ValueEstimate, path: OptimizationPath, noise: th.Tensor, beta: float) -> np.ndarray:
+    def evaluate_path(
+        self, value_estimate: ValueEstimate, path: OptimizationPath, noise: th.Tensor, beta: float
+    ) -> np.ndarray:
         """J at every λ_t of a path on the same samples ε: [T + 1, B]."""
-        values = [self.evaluate(value_estimate, mu, log_std, noise, beta) for mu, log_std in zip(path.mu, path.log_std, strict=True)]
+        values = [
+            self.evaluate(value_estimate, mu, log_std, noise, beta) for mu, log_std in zip(path.mu, path.log_std, strict=True)
+        ]
         return th.stack(values).cpu().numpy()
 
 
@@ -181,7 +201,11 @@ def as_agent(model: Model) -> Agent:
     bind: Callable[[PyTorchObs], ValueEstimate] | None = None
     ent_coef: th.Tensor | None = None
     if isinstance(model, ChangedObjective):
-        bind, ent_coef, model = partial(_with_fixed_rollouts, model.value_estimate, model.device), model.ent_coef(), model.model
+        bind, ent_coef, model = (
+            partial(_with_fixed_rollouts, model.value_estimate, model.device),
+            model.ent_coef(),
+            model.model,
+        )
     if not isinstance(model, SAC):
         raise TypeError(
             f"model must be an IterativeSAC or a stable-baselines3 SAC model (or a ChangedObjective of one), "
@@ -192,7 +216,7 @@ def as_agent(model: Model) -> Agent:
         raise ValueError("model: SAC with gSDE (use_sde=True) is not supported: its λ is not a per-state (µ, log σ)")
     ent_coef = current_ent_coef(model) if ent_coef is None else ent_coef
     if isinstance(model, IterativeSAC):
-        beta, training_beta = policy.beta_collect, model.beta
+        beta, training_beta = model.policy.beta_collect, model.beta
     else:
         beta = training_beta = 1.0
         if policy.critic.n_critics != 2:
@@ -258,11 +282,13 @@ def _batch_size(states: Any, space: spaces.Space, name: str) -> int:
         array = np.asarray(states)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{name} must be an array of observations: {error}") from None
-    if is_image_space(space) and array.ndim == len(space.shape) + 1:
+    shape = space.shape
+    assert shape is not None
+    if is_image_space(space) and array.ndim == len(shape) + 1:
         array = maybe_transpose(array, space)
-    if array.ndim != len(space.shape) + 1 or array.shape[1:] != space.shape or array.shape[0] == 0:
+    if array.ndim != len(shape) + 1 or array.shape[1:] != shape or array.shape[0] == 0:
         raise ValueError(
-            f"{name} must be a batch of observations of shape (n, {', '.join(map(str, space.shape))}) for this "
+            f"{name} must be a batch of observations of shape (n, {', '.join(map(str, shape))}) for this "
             f"model's observation space, got shape {array.shape}"
         )
     return array.shape[0]

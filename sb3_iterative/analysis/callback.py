@@ -19,7 +19,7 @@ import numpy as np
 from stable_baselines3.common.buffers import DictReplayBuffer, ReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 
-from sb3_iterative.analysis.agent import as_agent, check_count
+from sb3_iterative.analysis.agent import Model, as_agent, check_count
 from sb3_iterative.analysis.amortization_gap import amortization_gap
 from sb3_iterative.analysis.improvement import improvement_per_iteration
 
@@ -43,8 +43,13 @@ class AnalysisCallback(BaseCallback):
         self.seed = seed
         self._last_analysis = 0
 
+    @property
+    def analysed(self) -> Model:
+        """The model being trained, as the analyses take it (an IterativeSAC or SAC model)."""
+        return self.model  # type: ignore[return-value]  # as_agent() checked it at the start of learn()
+
     def _init_callback(self) -> None:
-        as_agent(self.model)  # an unsupported model fails at the start of learn(), not after eval_freq steps
+        as_agent(self.analysed)  # an unsupported model fails at the start of learn(), not after eval_freq steps
 
     def _on_step(self) -> bool:
         if self.num_timesteps - self._last_analysis < self.eval_freq:
@@ -53,10 +58,11 @@ class AnalysisCallback(BaseCallback):
         if states is None:
             return True
         self._last_analysis = self.num_timesteps
-        gap = amortization_gap(self.model, states, n_steps=self.gap_steps, seed=self.seed)
+        gap = amortization_gap(self.analysed, states, n_steps=self.gap_steps, seed=self.seed)
         self.logger.record("analysis/amortization_gap", float(gap.gap.mean()))
-        if as_agent(self.model).iterative:
-            curve = improvement_per_iteration(self.model, states, n_iterations=self.model.policy.n_iterations, seed=self.seed)
+        agent = as_agent(self.analysed)
+        if agent.iterative:
+            curve = improvement_per_iteration(self.analysed, states, n_iterations=agent.n_iterations, seed=self.seed)
             self.logger.record("analysis/objective_improvement", float(curve.improvement.mean()))
         if self.verbose >= 1:
             print(f"step {self.num_timesteps}: amortization gap {gap.gap.mean():.4g}")
@@ -67,7 +73,7 @@ class AnalysisCallback(BaseCallback):
     def recent_states(self) -> Any:
         """The last ``n_states`` observations stored in the replay buffer, as the policy sees them
         (normalized by a ``VecNormalize`` if the model has one); None while the buffer is empty."""
-        buffer = self.model.replay_buffer
+        buffer = getattr(self.model, "replay_buffer", None)
         if not isinstance(buffer, ReplayBuffer | DictReplayBuffer):
             raise TypeError(f"AnalysisCallback reads a ReplayBuffer or DictReplayBuffer, got {type(buffer).__name__}")
         stored = buffer.buffer_size if buffer.full else buffer.pos
@@ -80,6 +86,7 @@ class AnalysisCallback(BaseCallback):
             # [buffer size, n_envs, *shape] -> [positions · n_envs, *shape], most recent first
             return array[positions].reshape(-1, *array.shape[2:])[: self.n_states]
 
+        states: np.ndarray | dict[str, np.ndarray]
         if isinstance(buffer.observations, dict):
             states = {key: recent(value) for key, value in buffer.observations.items()}
         else:

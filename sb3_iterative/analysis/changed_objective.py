@@ -106,7 +106,9 @@ class ChangedObjective(BasePolicy):
         if not isinstance(model, SAC):
             raise TypeError(f"model must be an IterativeSAC or a stable-baselines3 SAC model, got {type(model).__name__}")
         if term is None and critic is None and objective_of is None:
-            raise ValueError("ChangedObjective needs a term, a critic or another model's objective: without them J is unchanged")
+            raise ValueError(
+                "ChangedObjective needs a term, a critic or another model's objective: without them J is unchanged"
+            )
         if critic is not None and objective_of is not None:
             raise ValueError("ChangedObjective takes a critic or another model's objective (objective_of), not both")
         if objective_of is not None:
@@ -157,7 +159,11 @@ class ChangedObjective(BasePolicy):
         generator = th.Generator(device=self.device).manual_seed(ROLLOUT_SEED) if deterministic else None
         value_estimate = self.value_estimate(observation, generator, shared_noise=deterministic)
         return self.policy.actor(
-            observation, value_estimate, beta=self.policy.beta_collect, deterministic=deterministic, ent_coef=self.ent_coef(),
+            observation,
+            value_estimate,
+            beta=self.policy.beta_collect,
+            deterministic=deterministic,
+            ent_coef=self.ent_coef(),
             initial=self.policy.initial_parameters(observation),
         )
 

@@ -53,7 +53,9 @@ class ImprovementCurve:
         mean, std = gain.mean(axis=1), gain.std(axis=1)
         ax.plot(iterations, mean, marker="o", markersize=3, label=label or "mean over states")
         ax.fill_between(iterations, mean - std, mean + std, alpha=0.2)
-        ax.axvline(self.trained_iterations, color="gray", linestyle="--", linewidth=1, label=f"trained K = {self.trained_iterations}")
+        ax.axvline(
+            self.trained_iterations, color="gray", linestyle="--", linewidth=1, label=f"trained K = {self.trained_iterations}"
+        )
         ax.set_xlabel("iteration k")
         ax.set_ylabel("J(s, λ_k) − J(s, λ_0)")
         ax.legend()
@@ -91,6 +93,6 @@ def improvement_per_iteration(
     noise = agent.noise(n_eval_samples, trace.mu.shape[0], generator)
     return ImprovementCurve(
         values=agent.evaluate_path(value_estimate, OptimizationPath.of(trace.lambdas), noise, beta),
-        trained_iterations=agent.policy.n_iterations,
+        trained_iterations=agent.n_iterations,
         beta=beta,
     )

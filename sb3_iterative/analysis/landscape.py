@@ -130,7 +130,9 @@ def objective_landscape(
     trace = agent.amortized(obs, value_estimate, beta, generator)
     mu, log_std = trace.mu, trace.log_std  # [1, A]
     distribution = trace.distribution  # bound to the one state: it broadcasts over the grid
-    optimum = adam(value_estimate, mu, log_std, agent.ent_coef, beta, adam_steps, adam_lr, n_action_samples, generator, distribution)
+    optimum = adam(
+        value_estimate, mu, log_std, agent.ent_coef, beta, adam_steps, adam_lr, n_action_samples, generator, distribution
+    )
     path = th.stack([mu_k[0, list(dims)] for mu_k, _ in trace.lambdas]).cpu().numpy()
     best = optimum.mu[-1, 0, list(dims)].cpu().numpy()
 

@@ -147,7 +147,9 @@ def policy_modes(
         shape = (n_runs * batch_size(obs), agent.action_dim)
         start_mu = (2 * th.rand(shape, generator=generator, device=agent.device) - 1) * RANDOM_MU
         start_log_std = th.full(shape, math.log(RANDOM_STD), device=agent.device)
-        path = adam(value_estimate, start_mu, start_log_std, agent.ent_coef, beta, adam_steps, adam_lr, n_action_samples, generator)
+        path = adam(
+            value_estimate, start_mu, start_log_std, agent.ent_coef, beta, adam_steps, adam_lr, n_action_samples, generator
+        )
         mu, log_std = path.mu[-1], path.log_std[-1]
     return PolicyModes(mu=_by_state(mu, n_runs), log_std=_by_state(log_std, n_runs), optimizer=optimizer, beta=beta)
 

@@ -65,7 +65,9 @@ class OptimizerComparison:
         figure, ax = axes(ax)
         for name, values in self.values.items():
             iterations = np.arange(len(values))
-            ax.plot(iterations[1:], values.mean(axis=1)[1:], marker="o" if name == "iterative" else None, markersize=3, label=name)
+            ax.plot(
+                iterations[1:], values.mean(axis=1)[1:], marker="o" if name == "iterative" else None, markersize=3, label=name
+            )
         ax.axhline(self.target, color="gray", linestyle="--", linewidth=1, label="iterative at K")
         ax.set_xscale("log")
         ax.set_xlabel("iteration")
@@ -105,7 +107,9 @@ def compare_optimizers(
     """
     agent = as_agent(model)
     if not agent.iterative:
-        raise ValueError(f"model: compare_optimizers compares against an iterative optimizer; this model's actor is {agent.actor}")
+        raise ValueError(
+            f"model: compare_optimizers compares against an iterative optimizer; this model's actor is {agent.actor}"
+        )
     adam_steps = check_count("adam_steps", adam_steps)
     cem_steps = check_count("cem_steps", cem_steps)
     adam_lr = check_positive("adam_lr", adam_lr)
@@ -128,7 +132,9 @@ def compare_optimizers(
     paths = {"iterative": OptimizationPath.of(trace.lambdas, [per_iteration] * n_iterations)}
 
     mu_0, log_std_0 = trace.lambdas[0]
-    paths["adam"] = adam(value_estimate, mu_0, log_std_0, agent.ent_coef, beta, adam_steps, adam_lr, n_action_samples, generator)
+    paths["adam"] = adam(
+        value_estimate, mu_0, log_std_0, agent.ent_coef, beta, adam_steps, adam_lr, n_action_samples, generator
+    )
 
     repeated_value_estimate = agent.bind(repeat_observations(obs, cem_candidates))
     paths["cem"] = cross_entropy_method(

@@ -118,6 +118,6 @@ def planned_trajectories(
         states=np.stack(states),
         actions=np.stack(actions),
         objective=agent.evaluate_path(value_estimate, OptimizationPath.of(trace.lambdas), noise, beta)[:, 0],
-        trained_iterations=agent.policy.n_iterations,
+        trained_iterations=agent.n_iterations,
         beta=beta,
     )

@@ -58,7 +58,7 @@ def collect_states(
     return np.stack(states)
 
 
-def _unbatch(obs: np.ndarray | dict[str, np.ndarray]) -> list[Any]:
+def _unbatch(obs: Any) -> list[Any]:
     """A VecEnv's batch of observations as one observation per environment."""
     if isinstance(obs, dict):
         n_envs = len(next(iter(obs.values())))

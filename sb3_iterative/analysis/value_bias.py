@@ -96,7 +96,8 @@ def value_bias(
     agent = as_agent(model)
     if agent.changed:
         raise ValueError(
-            "model: value_bias compares the critic with the environment's returns; pass the model itself, not a ChangedObjective"
+            "model: value_bias compares the critic with the environment's returns; "
+            "pass the model itself, not a ChangedObjective"
         )
     n_pairs = check_count("n_pairs", n_pairs)
     max_prefix = check_count("max_prefix", max_prefix, minimum=0)
@@ -141,15 +142,15 @@ def value_bias(
     cut = np.zeros(n_pairs, dtype=bool)
     for step in range(horizon + 1):
         if step > 0:  # the agent acts from the second step on: a_t ~ π(·|s_t; λ_K)
-            index = np.flatnonzero(active)
-            obs = agent.observations(_stack([observations[i] for i in index]))
+            acting = np.flatnonzero(active)
+            obs = agent.observations(_stack([observations[i] for i in acting]))
             value_estimate = agent.bind(obs)
             trace = agent.amortized(obs, value_estimate, beta, generator)
             with th.no_grad():
-                noise = agent.noise(1, len(index), generator)
+                noise = agent.noise(1, len(acting), generator)
                 policy_actions, log_prob = trace.distribution.sample(trace.mu, trace.log_std, noise)
-            env_actions[index] = policy.unscale_action(policy_actions[0].cpu().numpy())
-            returns[index] -= agent.gamma**step * agent.ent_coef * log_prob[0].cpu().numpy()
+            env_actions[acting] = policy.unscale_action(policy_actions[0].cpu().numpy())
+            returns[acting] -= agent.gamma**step * agent.ent_coef * log_prob[0].cpu().numpy()
         for i in np.flatnonzero(active):
             observations[i], reward, terminated, truncated, _ = envs[i].step(env_actions[i])
             returns[i] += agent.gamma**step * float(reward)

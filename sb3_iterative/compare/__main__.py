@@ -1,6 +1,7 @@
 """``python -m sb3_iterative.compare``: run a comparison sweep, or write its report.
 
-    python -m sb3_iterative.compare --env HalfCheetah-v5 Hopper-v5 --algo sac iterative_sac --seeds 5 -n 300000 --workers 2 -f logs
+    python -m sb3_iterative.compare --env HalfCheetah-v5 Hopper-v5 --algo sac iterative_sac --seeds 5 -n 300000 \\
+        --workers 2 -f logs
     python -m sb3_iterative.compare --report -f logs --out report/
 
 Exit status: 0 done, 1 some runs failed (their output is named), 2 bad input (nothing started),
@@ -47,7 +48,9 @@ def parser() -> argparse.ArgumentParser:
         help="hyperparameter overrides for every algorithm, passed to rl-zoo3's -params "
         "(e.g. learning_starts:100 policy_kwargs:\"dict(net_arch=[64, 64])\")",
     )  # fmt: skip
-    parser.add_argument("--workers", type=int, default=None, help="runs training at once (default: the CPUs; with Ray: the cluster's)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="runs training at once (default: the CPUs; with Ray: the cluster's)"
+    )
     parser.add_argument(
         "--executor", choices=["local", "ray"], default="local",
         help="local: worker processes on this machine (default); ray: Ray tasks (pip install ray)",
@@ -91,7 +94,13 @@ def sweep(args: argparse.Namespace) -> int:
         if args.address is not None and args.executor != "ray":
             raise SweepError("--address is for --executor ray")
         runs, notes = plan(
-            args.env, args.algo or ALGOS_DEFAULT, seeds, args.n_timesteps, args.eval_freq, args.eval_episodes, args.params,
+            args.env,
+            args.algo or ALGOS_DEFAULT,
+            seeds,
+            args.n_timesteps,
+            args.eval_freq,
+            args.eval_episodes,
+            args.params,
             args.save_freq,
         )
         for note in notes:

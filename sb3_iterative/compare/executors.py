@@ -25,7 +25,7 @@ import tarfile
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -53,7 +53,7 @@ class Outcome:
 class Executor(Protocol):
     def run(
         self, runs: Sequence[Any], folder_of: Callable[[Any], Path], progress: Callable[[Any, int], None]
-    ) -> Iterator[tuple[Any, Outcome]]:
+    ) -> Generator[tuple[Any, Outcome], None, None]:
         """Train each run (``run.train_args()``: its rl-zoo3 arguments) into ``folder_of(run)``; yield
         each run and its outcome as it ends. ``progress(run, steps)`` reports steps done so far."""
         ...
@@ -135,7 +135,7 @@ class LocalExecutor:
 
     def run(
         self, runs: Sequence[Any], folder_of: Callable[[Any], Path], progress: Callable[[Any, int], None]
-    ) -> Iterator[tuple[Any, Outcome]]:
+    ) -> Generator[tuple[Any, Outcome], None, None]:
         waiting = deque(runs)
         training: dict[Any, Training] = {}
         try:
@@ -194,7 +194,7 @@ class RayExecutor:
 
     def run(
         self, runs: Sequence[Any], folder_of: Callable[[Any], Path], progress: Callable[[Any, int], None]
-    ) -> Iterator[tuple[Any, Outcome]]:
+    ) -> Generator[tuple[Any, Outcome], None, None]:
         import ray
 
         started_here = not ray.is_initialized()

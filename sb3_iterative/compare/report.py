@@ -245,7 +245,7 @@ def _section(env: str, rows: Sequence[Row], numbers: Sequence[dict[str, Any]], i
         f"({CONFIDENCE:.0%} CI, Welch's t) | Δ AUC vs {BASELINE} ({CONFIDENCE:.0%} CI, Welch's t) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for row, number in zip(rows, numbers):
+    for row, number in zip(rows, numbers, strict=True):
         lines.append(
             f"| {row.algo} | {len(row.runs)} | {_mean_std(row.final)} | {_mean_std(row.auc)} "
             f"| {_mean_std(row.steps_per_second, 0)} | {_delta(number, '')} | {_delta(number, 'auc_')} |"
@@ -271,7 +271,7 @@ def _mean_std(values: np.ndarray, digits: int = 1) -> str:
 def _run_rows(row: Row) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The rows of ``runs.csv`` and ``curves.csv`` for one algorithm on one environment."""
     runs, curves = [], []
-    for run, curve, final, auc in zip(row.runs, row.curves, row.final, row.auc):
+    for run, curve, final, auc in zip(row.runs, row.curves, row.final, row.auc, strict=True):
         runs.append({
             "env": row.env, "algo": row.algo, "seed": run.seed, "folder": str(run.folder),
             "final_return": final, "auc": auc, "steps_per_second": run.steps_per_second,
@@ -279,7 +279,7 @@ def _run_rows(row: Row) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         })  # fmt: skip
         curves += [
             {"env": row.env, "algo": row.algo, "seed": run.seed, "timestep": int(step), "return": value}
-            for step, value in zip(row.timesteps, curve)
+            for step, value in zip(row.timesteps, curve, strict=True)
         ]
     return runs, curves
 

@@ -138,25 +138,7 @@ def plan(
     """
     zoo.register()
     envs, algos, seeds = _unique(envs), _unique(algos), _unique(seeds)
-    problems = [f"unknown algorithm {algo!r}{_close_match(algo, ALGOS)}" for algo in algos if algo not in ALGOS]
-    problems += [
-        f"unknown environment {env!r} (not in gymnasium's registry){_close_match(env, gym.registry)}"
-        for env in envs
-        if env not in gym.registry
-    ]
-    if not envs:
-        problems.append("no environment given (--env)")
-    if not algos:
-        problems.append("no algorithm given (--algo)")
-    if not seeds:
-        problems.append("the seed list is empty: give --seeds N (seeds 1..N) or --seed-list S [S ...]")
-    problems += [f"seed {seed} is negative (rl-zoo3 would draw a random seed)" for seed in seeds if seed < 0]
-    if n_timesteps is not None and n_timesteps < 1:
-        problems.append(f"-n {n_timesteps}: the budget must be at least 1 step")
-    if eval_episodes < 1:
-        problems.append(f"--eval-episodes {eval_episodes}: at least 1 episode per evaluation")
-    if save_freq == 0 or save_freq < -1:
-        problems.append(f"--save-freq {save_freq}: a number of steps >= 1 (or -1: no checkpoints)")
+    problems = _argument_problems(envs, algos, seeds, n_timesteps, eval_episodes, save_freq)
     try:
         overrides = _read_params(params)
     except SweepError as error:
@@ -195,6 +177,32 @@ def plan(
     if problems:
         raise SweepError("\n".join(problems))
     return runs, notes
+
+
+def _argument_problems(
+    envs: list[str], algos: list[str], seeds: list[int], n_timesteps: int | None, eval_episodes: int, save_freq: int
+) -> list[str]:
+    """What is wrong with the sweep's arguments themselves, before any hyperparameter file is read."""
+    problems = [f"unknown algorithm {algo!r}{_close_match(algo, ALGOS)}" for algo in algos if algo not in ALGOS]
+    problems += [
+        f"unknown environment {env!r} (not in gymnasium's registry){_close_match(env, gym.registry)}"
+        for env in envs
+        if env not in gym.registry
+    ]
+    if not envs:
+        problems.append("no environment given (--env)")
+    if not algos:
+        problems.append("no algorithm given (--algo)")
+    if not seeds:
+        problems.append("the seed list is empty: give --seeds N (seeds 1..N) or --seed-list S [S ...]")
+    problems += [f"seed {seed} is negative (rl-zoo3 would draw a random seed)" for seed in seeds if seed < 0]
+    if n_timesteps is not None and n_timesteps < 1:
+        problems.append(f"-n {n_timesteps}: the budget must be at least 1 step")
+    if eval_episodes < 1:
+        problems.append(f"--eval-episodes {eval_episodes}: at least 1 episode per evaluation")
+    if save_freq == 0 or save_freq < -1:
+        problems.append(f"--save-freq {save_freq}: a number of steps >= 1 (or -1: no checkpoints)")
+    return problems
 
 
 def _unique(items: Iterable) -> list:
@@ -298,7 +306,7 @@ class LogFolder:
             raise RuntimeError(f"exit code {outcome.returncode}: {lines[-1] if lines else 'no output'}")
         trained = next((training / run.algo).glob(f"{EnvironmentName(run.env)}_*"), None)
         model = None if trained is None else trained / f"{EnvironmentName(run.env)}.zip"
-        if model is None or not model.is_file() or not (trained / "evaluations.npz").is_file():
+        if trained is None or model is None or not model.is_file() or not (trained / "evaluations.npz").is_file():
             raise RuntimeError("exit code 0, but the final model or evaluations.npz is missing")
         steps = json.loads(zipfile.ZipFile(model).read("data"))["num_timesteps"]
         if steps < run.n_timesteps:
@@ -404,4 +412,3 @@ def run_sweep(runs: Sequence[Run], log_folder: LogFolder, executor: Executor) ->
         if not failed:
             shutil.rmtree(log_folder.training, ignore_errors=True)
     return failed
-

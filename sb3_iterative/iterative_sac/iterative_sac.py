@@ -141,7 +141,9 @@ class IterativeSAC(SAC):
         _init_setup_model: bool = True,
     ):
         if use_sde or use_sde_at_warmup:
-            raise ValueError("IterativeSAC does not support gSDE (use_sde=True): the iterative actor has no state-dependent noise")
+            raise ValueError(
+                "IterativeSAC does not support gSDE (use_sde=True): the iterative actor has no state-dependent noise"
+            )
         if (policy_kwargs or {}).get("value_estimator", "critic") != "model":
             for name, value in (("model_pretrain_steps", model_pretrain_steps), ("model_based_target", model_based_target)):
                 if value is not None:
@@ -270,6 +272,7 @@ class IterativeSAC(SAC):
         }
         self._sync_gamma()
         if self.policy.model_based is not None and not self._model_pretrained:
+            assert self.model_pretrain_steps is not None  # its default is set with the model
             for _ in range(self.model_pretrain_steps):
                 self._train_model(self.replay_buffer.sample(batch_size, env=self._vec_normalize_env))  # type: ignore[union-attr]
             self._model_pretrained = True
@@ -325,7 +328,7 @@ class IterativeSAC(SAC):
 
             if self.ent_coef_optimizer is not None and self.log_ent_coef is not None:
                 log_prob = final.log_prob.mean(dim=0)
-                ent_coef_loss = -(self.log_ent_coef * (log_prob + self.target_entropy).detach()).mean()
+                ent_coef_loss = -(self.log_ent_coef * (log_prob + float(self.target_entropy)).detach()).mean()
                 logs["ent_coef_loss"].append(ent_coef_loss.item())
                 self.ent_coef_optimizer.zero_grad()
                 ent_coef_loss.backward()
@@ -355,9 +358,9 @@ class IterativeSAC(SAC):
         """J_target(s', λ') [B, 1], the soft value in the critic's target y = r + γ (1 − done) J_target(s', λ').
 
         Model-free: λ' is what the policy does on s' (its K iterations on the online critics' J; the
-        distilled policy's λ with ``distilled_target``), and the target critics value it. Model-based (``model_based_target``): λ' is the rollout policy's,
-        as in the authors' model-based runs, and the model-based estimate bootstraps from the target
-        critics (the paper's Table 9).
+        distilled policy's λ with ``distilled_target``), and the target critics value it. Model-based
+        (``model_based_target``): λ' is the rollout policy's, as in the authors' model-based runs, and
+        the model-based estimate bootstraps from the target critics (the paper's Table 9).
         """
         if self.policy.model_based is not None and self.model_based_target:
             mu, log_std, _ = self.policy.model_rollout_policy.get_action_dist_params(next_obs)
@@ -365,7 +368,9 @@ class IterativeSAC(SAC):
             next_estimate = self.policy.value_estimate(next_obs, ent_coef, target=True)
         else:
             acting_estimate = self.policy.value_estimate(next_obs, ent_coef, critic_only=True)
-            mu, log_std, distribution = self.policy.target_parameters(next_obs, acting_estimate, ent_coef, self.beta, next_noise)
+            mu, log_std, distribution = self.policy.target_parameters(
+                next_obs, acting_estimate, ent_coef, self.beta, next_noise
+            )
             next_estimate = self.policy.value_estimate(next_obs, ent_coef, target=True, critic_only=True)
         next_value = objective(next_estimate, mu, log_std, next_noise[-1], ent_coef, self.beta, distribution).value
         return next_value.reshape(-1, 1)

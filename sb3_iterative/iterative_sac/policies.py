@@ -1,6 +1,8 @@
 """The iterative amortized actor (paper Algorithm 2, Eq. 11–12) and IterativeSACPolicy."""
 
+import functools
 import math
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,10 +92,11 @@ def actor_loss(
         return -final.value.mean(), final
     final = objective_gradient(value_estimate, trace.mu, trace.log_std, noise, ent_coef, beta)
     evaluations = [*trace.estimates, final][trace.first_trained :]
-    surrogate = sum(
-        (estimate.grad_mu * mu).sum(dim=-1) + (estimate.grad_log_std * log_std).sum(dim=-1)  # type: ignore[operator]
+    terms = [
+        (estimate.gradient[0] * mu).sum(dim=-1) + (estimate.gradient[1] * log_std).sum(dim=-1)
         for (mu, log_std), estimate in zip(trace.lambdas[trace.first_trained :], evaluations, strict=True)
-    )
+    ]
+    surrogate = functools.reduce(operator.add, terms)
     return -surrogate.mean() / len(evaluations), final
 
 
@@ -126,13 +129,14 @@ class IterativeActor(BaseModel):
     """
 
     action_space: spaces.Box
+    ent_coef: th.Tensor  # a buffer: α of J while acting
 
     def __init__(
         self,
         observation_space: spaces.Space,
         action_space: spaces.Box,
         net_arch: list[int],
-        features_extractor: nn.Module,
+        features_extractor: BaseFeaturesExtractor,
         features_dim: int,
         activation_fn: type[nn.Module] = nn.ReLU,
         normalize_images: bool = True,
@@ -217,7 +221,7 @@ class IterativeActor(BaseModel):
 
         :return: µ_k, log σ_k and the gates ω [B, 2A]
         """
-        blocks = th.stack([mu, log_std, estimate.grad_mu, estimate.grad_log_std], dim=1)
+        blocks = th.stack([mu, log_std, *estimate.gradient], dim=1)
         inputs = th.cat([features, self.normalize_inputs(blocks).flatten(1)], dim=1)
         update_mu, update_log_std, gate_logits = self.update_and_gate(self.latent_pi(inputs)).split(
             [self.action_dim, self.action_dim, 2 * self.action_dim], dim=1
@@ -256,6 +260,7 @@ class IterativeActor(BaseModel):
             observation's λ_K then does not depend on the rest of the batch)
         :param initial: λ_0 = (µ, log σ) [B, A] each, constants (a warm start); None: the fixed λ_0
         """
+        assert self.features_extractor is not None
         features = self.extract_features(obs, self.features_extractor)
         batch_size = features.shape[0]
         if noise is None:
@@ -293,9 +298,14 @@ class IterativeActor(BaseModel):
         generator = None
         if deterministic:
             generator = th.Generator(device=self.device).manual_seed(DETERMINISTIC_SEED)
-        ent_coef = self.ent_coef if ent_coef is None else ent_coef
         trace = self.optimize(
-            obs, value_estimate, ent_coef, beta, generator=generator, with_values=False, shared_noise=deterministic,
+            obs,
+            value_estimate,
+            self.ent_coef if ent_coef is None else ent_coef,
+            beta,
+            generator=generator,
+            with_values=False,
+            shared_noise=deterministic,
             initial=initial,
         )
         mu, log_std = trace.mu, trace.log_std
@@ -498,14 +508,14 @@ class IterativeSACPolicy(SACPolicy):
             self.model_based = ModelBasedQ(
                 observation_dim, get_action_dim(self.action_space), self.rollout_horizon, self.retrace_lambda
             ).to(self.device)
-            self.model_based.optimizer = self.optimizer_class(  # type: ignore[assignment]
+            self.model_based.optimizer = self.optimizer_class(  # type: ignore[call-arg]
                 self.model_based.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
             )
         if self.actor_kind == "iterative" and (self.model_based is not None or self.warm_start or self.distilled_target):
             # A direct policy distilled from the iterative one (KL(π_iter ‖ π_direct)), with its own
             # features extractor: the model's rollout policy, the warm start, the distilled target
             self.rollout_policy = SACPolicy.make_actor(self)
-            self.rollout_policy.optimizer = self.optimizer_class(  # type: ignore[assignment]
+            self.rollout_policy.optimizer = self.optimizer_class(  # type: ignore[call-arg]
                 self.rollout_policy.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
             )
 
@@ -558,7 +568,10 @@ class IterativeSACPolicy(SACPolicy):
             return super().make_actor(features_extractor)
         actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
         if self.actor_kind == "flow":
-            return FlowActor(**actor_kwargs, flow_transforms=self.flow_transforms, flow_net_arch=self.flow_net_arch).to(self.device)
+            assert self.flow_transforms is not None and self.flow_net_arch is not None
+            return FlowActor(**actor_kwargs, flow_transforms=self.flow_transforms, flow_net_arch=self.flow_net_arch).to(
+                self.device
+            )
         for direct_only in ("use_sde", "log_std_init", "use_expln", "clip_mean"):
             del actor_kwargs[direct_only]
         return IterativeActor(
@@ -598,7 +611,9 @@ class IterativeSACPolicy(SACPolicy):
         """
         if isinstance(self.actor, IterativeActor):
             initial = self.initial_parameters(obs)
-            return self.actor.optimize(obs, value_estimate, ent_coef, beta, noise[:-1], with_values=with_values, initial=initial)
+            return self.actor.optimize(
+                obs, value_estimate, ent_coef, beta, noise[:-1], with_values=with_values, initial=initial
+            )
         return self.direct_trace(obs)
 
     def initial_parameters(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor] | None:
@@ -611,8 +626,9 @@ class IterativeSACPolicy(SACPolicy):
             mu, log_std, _ = self.rollout_policy.get_action_dist_params(obs)
         return mu, log_std
 
-    def target_parameters(self, next_obs: PyTorchObs, value_estimate: ValueEstimate, ent_coef: th.Tensor | float,
-                          beta: float, noise: th.Tensor) -> tuple[th.Tensor, th.Tensor, PolicyDistribution]:
+    def target_parameters(
+        self, next_obs: PyTorchObs, value_estimate: ValueEstimate, ent_coef: th.Tensor | float, beta: float, noise: th.Tensor
+    ) -> tuple[th.Tensor, th.Tensor, PolicyDistribution]:
         """λ' of the critic's target on the next observations: what the policy does there (K iterations
         on ``value_estimate``, or the direct actor), or the distilled policy's λ with ``distilled_target``."""
         if self.distilled_target:
@@ -627,6 +643,7 @@ class IterativeSACPolicy(SACPolicy):
         if isinstance(self.actor, FlowActor):
             mu, log_std, distribution = self.actor.get_flow_params(obs)
             return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0, distribution=distribution)
+        assert isinstance(self.actor, Actor)
         mu, log_std, _ = self.actor.get_action_dist_params(obs)
         return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0)
 
@@ -682,11 +699,7 @@ def check_value_estimator(kind: Any, horizon: Any, retrace_lambda: Any, observat
     retrace_lambda = DEFAULT_RETRACE_LAMBDA if retrace_lambda is None else retrace_lambda
     if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 0:
         raise ValueError(f"rollout_horizon must be an integer >= 0, got {horizon!r}")
-    if (
-        isinstance(retrace_lambda, bool)
-        or not isinstance(retrace_lambda, (int, float))
-        or not 0 <= retrace_lambda <= 1
-    ):
+    if isinstance(retrace_lambda, bool) or not isinstance(retrace_lambda, (int, float)) or not 0 <= retrace_lambda <= 1:
         raise ValueError(f"retrace_lambda must be a number in [0, 1], got {retrace_lambda!r}")
     if not (isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 1):
         raise ValueError(
@@ -699,9 +712,7 @@ def check_beta(name: str, value: Any, n_critics: int) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     if n_critics == 1 and value != 0:
-        raise ValueError(
-            f"{name}={value} needs an ensemble: with n_critics=1 there is no std across critics; set {name}=0"
-        )
+        raise ValueError(f"{name}={value} needs an ensemble: with n_critics=1 there is no std across critics; set {name}=0")
 
 
 MlpPolicy = IterativeSACPolicy
@@ -710,12 +721,14 @@ MlpPolicy = IterativeSACPolicy
 class CnnPolicy(IterativeSACPolicy):
     """IterativeSACPolicy with a NatureCNN features extractor (image observations)."""
 
-    def __init__(self, *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = NatureCNN, **kwargs: Any):
-        super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("features_extractor_class", NatureCNN)
+        super().__init__(*args, **kwargs)
 
 
 class MultiInputPolicy(IterativeSACPolicy):
     """IterativeSACPolicy with a CombinedExtractor (dict observations, e.g. with HerReplayBuffer)."""
 
-    def __init__(self, *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = CombinedExtractor, **kwargs: Any):
-        super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("features_extractor_class", CombinedExtractor)
+        super().__init__(*args, **kwargs)

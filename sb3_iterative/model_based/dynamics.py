@@ -53,9 +53,7 @@ class DynamicsModel(nn.Module):
         inputs = th.cat([obs, actions], dim=-1)
         return obs + self.state_net(inputs), self.reward_net(inputs).squeeze(-1)
 
-    def loss(
-        self, obs: th.Tensor, actions: th.Tensor, next_obs: th.Tensor, rewards: th.Tensor
-    ) -> tuple[th.Tensor, th.Tensor]:
+    def loss(self, obs: th.Tensor, actions: th.Tensor, next_obs: th.Tensor, rewards: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
         """The negative log-likelihoods of the observed next states and rewards, per transition.
 
         :param rewards: [B] or [B, 1]

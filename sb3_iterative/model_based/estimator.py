@@ -62,6 +62,9 @@ class ModelBasedQ(nn.Module):
     :param retrace_lambda: λ, the trace of Retrace (0: one-step soft return; 1: h-step soft return)
     """
 
+    gamma: th.Tensor
+    optimizer: th.optim.Optimizer  # set by the policy that owns it
+
     def __init__(self, observation_dim: int, action_dim: int, horizon: int = 2, retrace_lambda: float = 0.9):
         super().__init__()
         self.dynamics = DynamicsModel(observation_dim, action_dim)
