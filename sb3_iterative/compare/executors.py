@@ -31,10 +31,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
+from sb3_iterative.compare.layout import LOG_NAME
+
 # One thread per run: the runs are the parallelism. Set before the process starts, so that every
 # library's thread pool (OpenMP, MKL, OpenBLAS) is sized by it; `--num-threads 1` sets torch's.
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-LOG_NAME = "train.log"
 # Progress while a run trains, from its output: SB3's log table and rl-zoo3's evaluations.
 STEPS_PATTERN = re.compile(rb"total_timesteps\s*\|\s*(\d+)|Eval num_timesteps=(\d+)")
 POLL_SECONDS = 0.2
@@ -183,6 +184,11 @@ class RayExecutor:
     """
 
     def __init__(self, address: str | None = None, workers: int | None = None) -> None:
+        if not hasattr(tarfile, "data_filter"):  # unpacking a run safely needs tarfile's extraction filters
+            raise RuntimeError(
+                "--executor ray needs Python >= 3.10.12 or >= 3.11.4 (tarfile's extraction filters, to unpack the runs "
+                f"safely); this is Python {sys.version.split()[0]}. Use --executor local, or a newer Python."
+            )
         try:
             import ray  # noqa: F401
         except ImportError as error:

@@ -42,7 +42,7 @@ from matplotlib.ticker import EngFormatter
 from rl_zoo3.utils import EnvironmentName
 from scipy import integrate, stats
 
-from sb3_iterative.compare.sweep import MARKER
+from sb3_iterative.compare.layout import MARKER
 
 BASELINE = "sac"
 # Algorithms in this order first (the baseline, then ours), the others after, by name.

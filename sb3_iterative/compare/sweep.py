@@ -51,10 +51,10 @@ from tqdm import tqdm
 
 import rl_zoo3.import_envs  # noqa: F401  (registers rl-zoo3's extra environments, as its train does)
 from sb3_iterative import zoo
-from sb3_iterative.compare.executors import LOG_NAME, Executor, Outcome
+from sb3_iterative.compare.executors import Executor, Outcome
+from sb3_iterative.compare.layout import LOG_NAME, MARKER
 from sb3_iterative.version import __version__
 
-MARKER = "compare.json"
 WORK_FOLDER = ".compare"
 EVALUATIONS_PER_RUN = 20  # the default evaluation interval is the budget divided by this
 
