@@ -22,7 +22,6 @@ from stable_baselines3.common.type_aliases import PyTorchObs
 
 from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.iterative_sac import IterativeActor, IterativeSACPolicy
-from sb3_iterative.iterative_sac.policies import ROLLOUT_SEED
 from sb3_iterative.objective import ValueEstimate, autograd_value_gradient
 
 # A term of the objective as a function of the actions: [N, B, A] -> [N, B], differentiable
@@ -156,16 +155,7 @@ class ChangedObjective(BasePolicy):
                 "A direct actor cannot act on a changed objective: λ = f_φ(s) never reads the critic, so its "
                 "actions are those of the objective it was trained on. Retrain it, or use an iterative model."
             )
-        generator = th.Generator(device=self.device).manual_seed(ROLLOUT_SEED) if deterministic else None
-        value_estimate = self.value_estimate(observation, generator, shared_noise=deterministic)
-        return self.policy.actor(
-            observation,
-            value_estimate,
-            beta=self.policy.beta_collect,
-            deterministic=deterministic,
-            ent_coef=self.ent_coef(),
-            initial=self.policy.initial_parameters(observation),
-        )
+        return self.policy.act_iteratively(observation, deterministic, bind=self.value_estimate, ent_coef=self.ent_coef())
 
 
 def transfer_optimizer(source: SAC, target: SAC) -> ChangedObjective:

@@ -3,6 +3,7 @@
 import functools
 import math
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -651,19 +652,43 @@ class IterativeSACPolicy(SACPolicy):
         if not isinstance(self.actor, IterativeActor):
             return self.actor(observation, deterministic)
         if not self.compile_acting:
-            return self._act_iteratively(observation, deterministic)
+            return self.act_iteratively(observation, deterministic)
         if self._compiled_act is None:
-            self._compiled_act = th.compile(self._act_iteratively, dynamic=False)
+            self._compiled_act = th.compile(self.act_iteratively, dynamic=False)
         return self._compiled_act(observation, deterministic)
 
-    def _act_iteratively(self, observation: PyTorchObs, deterministic: bool) -> th.Tensor:
+    def act_iteratively(
+        self,
+        observation: PyTorchObs,
+        deterministic: bool,
+        bind: Callable[[PyTorchObs, th.Generator | None, bool], ValueEstimate] | None = None,
+        ent_coef: th.Tensor | float | None = None,
+    ) -> th.Tensor:
+        """The iterative actor's actions for a batch of observations: the one acting path.
+
+        :param bind: J's value estimate for ``(observation, generator, shared_noise)`` (a changed
+            objective's); None: the policy's own (:meth:`value_estimate`)
+        :param ent_coef: α of J (None: the algorithm's)
+        """
         assert isinstance(self.actor, IterativeActor)
         generator = None
-        if deterministic and self.model_based is not None:
+        if deterministic and (bind is not None or self.model_based is not None):  # a model rollout's samples
             generator = th.Generator(device=self.device).manual_seed(ROLLOUT_SEED)
-        value_estimate = self.value_estimate(observation, self.actor.ent_coef, generator=generator, shared_noise=deterministic)
+        if bind is None:
+            value_estimate = self.value_estimate(
+                observation, self.actor.ent_coef, generator=generator, shared_noise=deterministic
+            )
+        else:
+            value_estimate = bind(observation, generator, deterministic)
         initial = self.initial_parameters(observation)
-        return self.actor(observation, value_estimate, beta=self.beta_collect, deterministic=deterministic, initial=initial)
+        return self.actor(
+            observation,
+            value_estimate,
+            beta=self.beta_collect,
+            deterministic=deterministic,
+            ent_coef=ent_coef,
+            initial=initial,
+        )
 
 
 def check_count(name: str, value: Any, minimum: int = 1) -> None:
