@@ -16,7 +16,6 @@ import torch as th
 from bandit import ContextualBandit
 from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.evaluation import evaluate_policy
-from stable_baselines3.common.logger import KVWriter, Logger
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.policies import ContinuousCritic
 from stable_baselines3.common.torch_layers import FlattenExtractor
@@ -24,6 +23,7 @@ from torch import nn
 
 from sb3_iterative import IterativeSAC, analysis
 from sb3_iterative.objective import objective
+from helpers import recording_logger
 
 OPTIMUM = np.array([0.5, -0.3])
 BEST_MU = np.arctanh(OPTIMUM)
@@ -46,17 +46,6 @@ class Peaks(nn.Module):
         actions = inputs[:, self.n_features :]
         squared_distances = (actions.unsqueeze(1) - self.peaks).pow(2).sum(dim=-1)
         return -self.scale * squared_distances.min(dim=1, keepdim=True).values
-
-
-class Recorder(KVWriter):
-    """Every value the logger writes, by key."""
-
-    def __init__(self):
-        self.values: dict[str, list] = {}
-
-    def write(self, key_values, key_excluded, step=0):
-        for key, value in key_values.items():
-            self.values.setdefault(key, []).append(value)
 
 
 def peak_critic(model, peaks: np.ndarray) -> ContinuousCritic:
@@ -232,8 +221,7 @@ def test_iterative_optimizer_reads_the_gradient_of_the_changed_objective():
 def test_callback_logs_without_changing_training():
     def train(callback):
         model = IterativeSAC("MlpPolicy", "Pendulum-v1", learning_starts=100, batch_size=32, policy_kwargs=SMALL_NETS, seed=0)
-        recorder = Recorder()
-        model.set_logger(Logger(folder=None, output_formats=[recorder]))
+        recorder = recording_logger(model)
         model.learn(260, callback=callback)
         return model, recorder.values
 

@@ -6,8 +6,7 @@ import torch as th
 from gymnasium.spaces import Box, Dict
 
 from sb3_iterative import IterativeSAC, IterativeSACPolicy
-
-SMALL = dict(learning_starts=50, batch_size=32)
+from helpers import SMALL
 
 
 def make_model(env: str = "Pendulum-v1", policy_kwargs=None, **kwargs) -> IterativeSAC:

@@ -8,16 +8,11 @@ from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN
 
 from sb3_iterative import IterativeSAC, IterativeSACPolicy
 from sb3_iterative.iterative_sac.policies import soft_clamp
-
-SMALL = dict(learning_starts=50, batch_size=32)
+from helpers import SMALL, observations
 
 
 def iterative(seed: int = 0, **policy_kwargs) -> IterativeSAC:
     return IterativeSAC("MlpPolicy", "Pendulum-v1", policy_kwargs=dict(net_arch=[32, 32], **policy_kwargs), seed=seed, **SMALL)
-
-
-def observations(model: IterativeSAC, n: int = 6) -> np.ndarray:
-    return np.stack([model.observation_space.sample() for _ in range(n)])
 
 
 def set_constant(model: IterativeSAC, mu: float, raw_log_std: float) -> float:
@@ -59,7 +54,7 @@ def test_distilled_target_equals_the_iterative_one_when_the_distilled_policy_is_
 
 def test_warm_start_begins_at_the_distilled_policy_and_k_0_acts_as_it():
     model = iterative(warm_start=True).learn(80)
-    obs = observations(model)
+    obs = observations(model, 6)
     obs_tensor = th.as_tensor(obs)
     distilled = model.policy.rollout_policy
     with th.no_grad():
@@ -87,7 +82,7 @@ def test_the_fixed_start_has_no_distilled_policy():
 def test_options_train_the_distilled_policy_and_survive_save_load(tmp_path):
     model = iterative(warm_start=True, distilled_target=True, n_iterations=2).learn(80)
     assert model.logger.name_to_value["train/distillation_kl"] > 0
-    obs = observations(model)
+    obs = observations(model, 6)
     actions, _ = model.predict(obs, deterministic=True)
     model.save(tmp_path / "model.zip")
     loaded = IterativeSAC.load(tmp_path / "model.zip")

@@ -17,8 +17,7 @@ from sb3_iterative.analyze import run_analyses
 from sb3_iterative.distributions import TanhFlow
 from sb3_iterative.flow_actor import FlowActor
 from sb3_iterative.iterative_sac.policies import actor_loss
-
-SMALL = dict(learning_starts=50, batch_size=32)
+from helpers import SMALL, short_env
 
 
 def flow_sac(env="Reacher-v5", seed: int = 0, **kwargs) -> IterativeSAC:
@@ -27,7 +26,7 @@ def flow_sac(env="Reacher-v5", seed: int = 0, **kwargs) -> IterativeSAC:
 
 
 def short_reacher() -> gym.Env:
-    return gym.make("Reacher-v5", max_episode_steps=20)
+    return short_env("Reacher-v5", max_episode_steps=20)
 
 
 def flow_of_random_states(model: IterativeSAC, n_states: int) -> tuple[th.Tensor, th.Tensor, TanhFlow]:

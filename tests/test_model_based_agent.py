@@ -1,15 +1,12 @@
 """IterativeSAC with the model-based value estimate: runs, logging, save/load, transfer (Fig. 9),
 the analyses on a model-based J (Fig. 13b, c), and learning a task with a known optimum."""
 
-import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
 from bandit import ContextualBandit
-from test_run import KeyRecorder
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
-from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.monitor import Monitor
 from torch import nn
 
@@ -19,26 +16,22 @@ from sb3_iterative.iterative_sac.policies import ROLLOUT_SEED
 from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.model_based import ModelBasedValue
 from sb3_iterative.objective import objective
+from helpers import SMALL, recording_logger, short_pendulum
 
-SMALL = dict(learning_starts=50, batch_size=32, model_pretrain_steps=20)
+SMALL_MODEL_BASED = dict(**SMALL, model_pretrain_steps=20)
 MODEL_KEYS = {"train/model_state_loss", "train/model_reward_loss"}
 
 
 def model_based(actor: str = "iterative", env="Pendulum-v1", seed: int = 0, **kwargs) -> IterativeSAC:
     policy_kwargs = dict(net_arch=[32, 32], actor=actor, value_estimator="model", **kwargs.pop("policy_kwargs", {}))
     beta = 1.0 if actor == "direct" else 2.5
-    return IterativeSAC("MlpPolicy", env, beta=beta, policy_kwargs=policy_kwargs, seed=seed, **{**SMALL, **kwargs})
-
-
-def short_pendulum() -> gym.Env:
-    return gym.make("Pendulum-v1", max_episode_steps=50)
+    return IterativeSAC("MlpPolicy", env, beta=beta, policy_kwargs=policy_kwargs, seed=seed, **{**SMALL_MODEL_BASED, **kwargs})
 
 
 @pytest.mark.parametrize("actor", ["iterative", "direct"])
 def test_learn_trains_model_and_rollout_policy_and_logs_them(actor):
     model = model_based(actor, env=short_pendulum())
-    recorder = KeyRecorder()
-    model.set_logger(Logger(folder=None, output_formats=[recorder]))
+    recorder = recording_logger(model)
     before = {key: value.clone() for key, value in model.policy.state_dict().items()}
     model.learn(100, log_interval=1)
 

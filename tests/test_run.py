@@ -1,6 +1,5 @@
 """Short learn() runs of IterativeSAC across its options and SB3's (in the shape of sb3-contrib's test_run)."""
 
-import gymnasium as gym
 import numpy as np
 import torch as th
 import pytest
@@ -9,37 +8,16 @@ from stable_baselines3.common.buffers import DictReplayBuffer, NStepReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.envs import BitFlippingEnv
-from stable_baselines3.common.logger import KVWriter, Logger
 from stable_baselines3.common.noise import NormalActionNoise
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from sb3_iterative import IterativeSAC
 from sb3_iterative.iterative_sac import IterativeActor
+from helpers import recording_logger, short_pendulum
 
 SMALL = dict(learning_starts=100, batch_size=32, policy_kwargs=dict(net_arch=[32, 32]))
 TRAIN_KEYS = {"train/actor_loss", "train/critic_loss", "train/ent_coef", "train/beta", "train/n_updates"}
 ITERATIVE_KEYS = {"train/objective_improvement", "train/gate_mean"}
-
-
-class KeyRecorder(KVWriter):
-    """Remembers every key and value the logger writes."""
-
-    def __init__(self):
-        self.values: dict[str, list] = {}
-
-    def write(self, key_values, key_excluded, step=0):
-        for key, value in key_values.items():
-            self.values.setdefault(key, []).append(value)
-
-
-def recording_logger(model) -> KeyRecorder:
-    recorder = KeyRecorder()
-    model.set_logger(Logger(folder=None, output_formats=[recorder]))
-    return recorder
-
-
-def short_pendulum(max_episode_steps: int = 50) -> gym.Env:
-    return gym.make("Pendulum-v1", max_episode_steps=max_episode_steps)
 
 
 def check_trained(model, total_timesteps: int, expected_updates: int) -> None:

@@ -7,8 +7,7 @@ import torch as th
 
 from sb3_iterative import IterativeSAC, IterativeSACPolicy
 from sb3_iterative.iterative_sac import IterativeActor
-
-SMALL = dict(learning_starts=50, batch_size=32)
+from helpers import SMALL, observations
 
 
 def trained_model(seed: int = 0, timesteps: int = 100, policy_kwargs=None, **kwargs) -> IterativeSAC:
@@ -16,11 +15,6 @@ def trained_model(seed: int = 0, timesteps: int = 100, policy_kwargs=None, **kwa
     model = IterativeSAC("MlpPolicy", "Pendulum-v1", **{**SMALL, **kwargs}, policy_kwargs=policy_kwargs, seed=seed)
     model.learn(timesteps)
     return model
-
-
-def observations(model, n: int = 8) -> np.ndarray:
-    model.observation_space.seed(123)
-    return np.stack([model.observation_space.sample() for _ in range(n)])
 
 
 def deterministic_actions(model_or_policy, obs: np.ndarray) -> np.ndarray:

@@ -1,0 +1,42 @@
+"""What several test modules share: small training settings, short environments, a logger that
+remembers what it wrote, and reproducible observations."""
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.logger import KVWriter, Logger
+
+# Learning starts after 50 random steps, on batches of 32: a test trains in seconds
+SMALL = dict(learning_starts=50, batch_size=32)
+
+
+def short_env(env_id: str = "Pendulum-v1", max_episode_steps: int = 50) -> gym.Env:
+    """A real environment with short episodes."""
+    return gym.make(env_id, max_episode_steps=max_episode_steps)
+
+
+def short_pendulum(max_episode_steps: int = 50) -> gym.Env:
+    return short_env("Pendulum-v1", max_episode_steps)
+
+
+class KeyRecorder(KVWriter):
+    """Remembers every key and value the logger writes."""
+
+    def __init__(self):
+        self.values: dict[str, list] = {}
+
+    def write(self, key_values, key_excluded, step=0):
+        for key, value in key_values.items():
+            self.values.setdefault(key, []).append(value)
+
+
+def recording_logger(model) -> KeyRecorder:
+    """Make ``model`` log into a :class:`KeyRecorder` (only), and return it."""
+    recorder = KeyRecorder()
+    model.set_logger(Logger(folder=None, output_formats=[recorder]))
+    return recorder
+
+
+def observations(model, n: int = 8, seed: int = 123) -> np.ndarray:
+    """``n`` observations sampled from the model's observation space with a fixed seed."""
+    model.observation_space.seed(seed)
+    return np.stack([model.observation_space.sample() for _ in range(n)])
