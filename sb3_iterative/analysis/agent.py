@@ -64,7 +64,7 @@ class Agent:
 
     @property
     def iterative(self) -> bool:
-        return isinstance(self.policy.actor, IterativeActor)
+        return isinstance(self.policy, IterativeSACPolicy) and self.policy.iterative
 
     @property
     def iterative_policy(self) -> IterativeSACPolicy:

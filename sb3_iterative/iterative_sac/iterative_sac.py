@@ -277,7 +277,7 @@ class IterativeSAC(SAC):
                 self._train_model(self.replay_buffer.sample(batch_size, env=self._vec_normalize_env))  # type: ignore[union-attr]
             self._model_pretrained = True
 
-        if self.policy.actor_kind == "iterative" and self.policy.n_iterations == 0:
+        if self.policy.iterative and self.policy.n_iterations == 0:
             raise ValueError(
                 "n_iterations=0 leaves the iterative actor nothing to train (it acts as the warm start's distilled "
                 "policy); train with n_iterations >= 1"
@@ -400,7 +400,7 @@ class IterativeSAC(SAC):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # The model is rebuilt from policy_kwargs on load: keep test-time iterations set on the policy
-        if self.policy.actor_kind == "iterative":
+        if self.policy.iterative:
             self.policy_kwargs = {**self.policy_kwargs, "n_iterations": self.policy.n_iterations}
         super().save(*args, **kwargs)
 

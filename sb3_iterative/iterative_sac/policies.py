@@ -464,13 +464,18 @@ class IterativeSACPolicy(SACPolicy):
         )
 
     @property
+    def iterative(self) -> bool:
+        """Whether the actor is the iterative optimizer (``actor="iterative"``): the one way to ask."""
+        return self.actor_kind == "iterative"
+
+    @property
     def n_iterations(self) -> int:
         """K, the iterative actor's number of updates per state."""
         return self._n_iterations
 
     @n_iterations.setter
     def n_iterations(self, value: int) -> None:
-        if self.actor_kind != "iterative":
+        if not self.iterative:
             raise ValueError(f"n_iterations applies to the iterative actor only (this policy has actor={self.actor_kind!r})")
         check_count("n_iterations", value, minimum=0 if self.warm_start else 1)
         self._n_iterations = value
@@ -512,7 +517,7 @@ class IterativeSACPolicy(SACPolicy):
             self.model_based.optimizer = self.optimizer_class(  # type: ignore[call-arg]
                 self.model_based.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
             )
-        if self.actor_kind == "iterative" and (self.model_based is not None or self.warm_start or self.distilled_target):
+        if self.iterative and (self.model_based is not None or self.warm_start or self.distilled_target):
             # A direct policy distilled from the iterative one (KL(π_iter ‖ π_direct)), with its own
             # features extractor: the model's rollout policy, the warm start, the distilled target
             self.rollout_policy = SACPolicy.make_actor(self)
@@ -591,7 +596,7 @@ class IterativeSACPolicy(SACPolicy):
 
         :return: [K + 1, N, B, A] for the iterative actor, [1, N, B, A] for the direct one
         """
-        n_estimates = self.n_iterations + 1 if self.actor_kind == "iterative" else 1
+        n_estimates = self.n_iterations + 1 if self.iterative else 1
         action_dim = get_action_dim(self.action_space)
         return th.randn(n_estimates, self.n_action_samples, batch_size, action_dim, device=self.device)
 
