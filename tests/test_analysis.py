@@ -324,3 +324,13 @@ def test_test_time_objective_example(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     assert "| mean return |" in result.stdout
     assert "\n|   0 |" in result.stdout and "\n|   1 |" in result.stdout  # a row per coefficient
+
+
+def test_an_analysis_leaves_the_policy_in_the_mode_it_found_it():
+    model = iterative_model()
+    model.policy.set_training_mode(True)
+    analysis.amortization_gap(model, STATES, n_steps=2)
+    assert model.policy.training  # back in training mode, as the model was
+    model.policy.set_training_mode(False)
+    analysis.amortization_gap(on_peaks(model), STATES, n_steps=2)
+    assert not model.policy.training

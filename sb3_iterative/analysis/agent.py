@@ -13,13 +13,14 @@ it acts); SAC's objective is β = 1 with two critics (min(Q_1, Q_2)). The value 
 training β, the one the critic's target uses. Every analysis takes ``beta`` to choose another.
 """
 
+import functools
 import math
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch as th
@@ -38,6 +39,7 @@ from sb3_iterative.objective import ValueEstimate, objective
 
 # What every analysis accepts as ``model``
 Model = IterativeSAC | SAC | ChangedObjective
+AnalysisResult = TypeVar("AnalysisResult")
 
 
 @dataclass
@@ -235,6 +237,25 @@ def as_agent(model: Model) -> Agent:
         gamma=float(model.gamma),
         changed=bind is not None,
     )
+
+
+def keeps_training_mode(analysis: Callable[..., AnalysisResult]) -> Callable[..., AnalysisResult]:
+    """Decorate an analysis of ``model`` (its first argument): the policy runs in evaluation mode
+    inside it (:func:`as_agent` sets it) and is put back in the mode it was in, so that analysing
+    a model in the middle of training leaves it as it was."""
+
+    @functools.wraps(analysis)
+    def run(model: Model, *args: Any, **kwargs: Any) -> AnalysisResult:
+        owner = model.model if isinstance(model, ChangedObjective) else model
+        policy = getattr(owner, "policy", None)
+        training = policy.training if isinstance(policy, th.nn.Module) else None
+        try:
+            return analysis(model, *args, **kwargs)
+        finally:
+            if training is not None and policy is not None:
+                policy.set_training_mode(training)
+
+    return run
 
 
 def _with_fixed_rollouts(bind: Callable[..., ValueEstimate], device: th.device, obs: PyTorchObs) -> ValueEstimate:

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sb3_iterative.analysis.agent import Model, as_agent, check_beta, check_count, check_positive
+from sb3_iterative.analysis.agent import Model, as_agent, check_beta, check_count, check_positive, keeps_training_mode
 from sb3_iterative.analysis.optimizers import adam
 from sb3_iterative.analysis.plotting import axes
 
@@ -62,6 +62,7 @@ class AmortizationGap:
         return figure
 
 
+@keeps_training_mode
 def amortization_gap(
     model: Model,
     states: Any,

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sb3_iterative.analysis.agent import Model, as_agent, check_beta, check_count
+from sb3_iterative.analysis.agent import Model, as_agent, check_beta, check_count, keeps_training_mode
 from sb3_iterative.analysis.optimizers import OptimizationPath
 from sb3_iterative.analysis.plotting import axes
 
@@ -62,6 +62,7 @@ class ImprovementCurve:
         return figure
 
 
+@keeps_training_mode
 def improvement_per_iteration(
     model: Model,
     states: Any,

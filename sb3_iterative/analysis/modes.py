@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sb3_iterative.analysis.agent import (
+    keeps_training_mode,
     Model,
     as_agent,
     batch_size,
@@ -93,6 +94,7 @@ class PolicyModes:
         return figure
 
 
+@keeps_training_mode
 def policy_modes(
     model: Model,
     states: Any,

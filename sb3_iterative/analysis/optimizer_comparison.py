@@ -17,7 +17,16 @@ import torch as th
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sb3_iterative.analysis.agent import Agent, Model, as_agent, check_beta, check_count, check_positive, repeat_observations
+from sb3_iterative.analysis.agent import (
+    keeps_training_mode,
+    Agent,
+    Model,
+    as_agent,
+    check_beta,
+    check_count,
+    check_positive,
+    repeat_observations,
+)
 from sb3_iterative.analysis.optimizers import OptimizationPath, adam, cross_entropy_method
 from sb3_iterative.analysis.plotting import axes
 from sb3_iterative.objective import ValueEstimate
@@ -76,6 +85,7 @@ class OptimizerComparison:
         return figure
 
 
+@keeps_training_mode
 def compare_optimizers(
     model: Model,
     states: Any,
