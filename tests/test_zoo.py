@@ -272,6 +272,18 @@ def test_unknown_hyperparameter(tmp_path, params, name):
     assert "Eval num_timesteps" not in result.stdout and not list(tmp_path.glob("logs/**/*.zip"))
 
 
+def zoo_model(tmp_path, monkeypatch, algo: str, env_id: str):
+    """The model rl-zoo3 builds from the package's file for ``algo`` on ``env_id`` (no training). The
+    buffer is made small: 1e6 transitions of Humanoid's 348-dim observations would reserve several GB."""
+    monkeypatch.chdir(tmp_path)  # MuJoCo writes MUJOCO_LOG.TXT into the working directory
+    manager = ExperimentManager(
+        argparse.Namespace(), algo, env_id, str(tmp_path), eval_freq=-1, hyperparams={"buffer_size": 1000},
+        config=str(zoo.hyperparams_file(algo)), seed=0, verbose=0, device="cpu",
+    )  # fmt: skip
+    model, _ = manager.setup_experiment()
+    return model
+
+
 def read_file(algo: str) -> dict:
     return yaml.safe_load(zoo.hyperparams_file(algo).read_text())
 
@@ -279,23 +291,8 @@ def read_file(algo: str) -> dict:
 @pytest.mark.parametrize("algo", ["iterative_sac", "sac"])
 @pytest.mark.parametrize("env_id", [ENV, *MUJOCO_TASKS])
 def test_every_entry_builds_a_model(tmp_path, monkeypatch, algo, env_id):
-    # rl-zoo3's own path from the file to the model (schedules, policy_kwargs eval, env), no
-    # training. buffer_size is made small: 1e6 transitions of Humanoid's 348-dim observations
-    # would reserve several GB.
-    monkeypatch.chdir(tmp_path)  # MuJoCo writes MUJOCO_LOG.TXT into the working directory
-    manager = ExperimentManager(
-        argparse.Namespace(),
-        algo,
-        env_id,
-        str(tmp_path),
-        eval_freq=-1,
-        hyperparams={"buffer_size": 1000},
-        config=str(zoo.hyperparams_file(algo)),
-        seed=0,
-        verbose=0,
-        device="cpu",
-    )
-    model, _ = manager.setup_experiment()
+    # rl-zoo3's own path from the file to the model (schedules, policy_kwargs eval, env)
+    model = zoo_model(tmp_path, monkeypatch, algo, env_id)
     entry = read_file(algo)[env_id]
     assert type(model) is ALGOS[algo]
     assert model.learning_starts == entry["learning_starts"] and model.batch_size == entry["batch_size"]
@@ -338,20 +335,7 @@ def test_model_based_files_differ_from_iterative_sac_in_the_value_estimate(tmp_p
         assert entry["model_pretrain_steps"] == 1000 and entry["model_based_target"] is True
         assert "value_estimator='model', rollout_horizon=2, retrace_lambda=0.9" in entry["policy_kwargs"]
         assert entry["beta"] == (1.0 if algo == "direct_sac_mb" else base["beta"])
-    monkeypatch.chdir(tmp_path)
-    manager = ExperimentManager(
-        argparse.Namespace(),
-        algo,
-        "HalfCheetah-v5",
-        str(tmp_path),
-        eval_freq=-1,
-        hyperparams={"buffer_size": 1000},
-        config=str(zoo.hyperparams_file(algo)),
-        seed=0,
-        verbose=0,
-        device="cpu",
-    )
-    model, _ = manager.setup_experiment()
+    model = zoo_model(tmp_path, monkeypatch, algo, "HalfCheetah-v5")
     assert type(model) is IterativeSAC and model.policy.value_estimator == "model"
     assert model.policy.actor_kind == ("direct" if algo == "direct_sac_mb" else "iterative")
     assert (model.model_pretrain_steps, model.model_based_target) == (1000, True)
@@ -390,20 +374,7 @@ def test_flow_file_is_sac_with_the_flow_policy(tmp_path, monkeypatch):
         assert {key: value for key, value in entry.items() if key not in ("beta", "policy_kwargs")} == sac[env_id], env_id
         assert entry["beta"] == 1.0
         assert entry["policy_kwargs"] == "dict(actor='flow', flow_transforms=2, flow_net_arch=[256, 256])"
-    monkeypatch.chdir(tmp_path)
-    manager = ExperimentManager(
-        argparse.Namespace(),
-        zoo.FLOW_ALGO,
-        "Hopper-v5",
-        str(tmp_path),
-        eval_freq=-1,
-        hyperparams={"buffer_size": 1000},
-        config=str(zoo.hyperparams_file(zoo.FLOW_ALGO)),
-        seed=0,
-        verbose=0,
-        device="cpu",
-    )
-    model, _ = manager.setup_experiment()
+    model = zoo_model(tmp_path, monkeypatch, zoo.FLOW_ALGO, "Hopper-v5")
     assert type(model) is IterativeSAC and model.policy.actor_kind == "flow" and model.beta == 1.0
     assert (model.policy.flow_transforms, model.policy.flow_net_arch) == (2, [256, 256])
 
