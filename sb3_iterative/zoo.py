@@ -29,8 +29,10 @@ ALGO = "iterative_sac"
 MODEL_BASED_ALGOS = ("iterative_sac_mb", "direct_sac_mb")
 # The paper's flow-policy baseline (Appendix B.2): IterativeSAC with actor="flow" and beta = 1
 FLOW_ALGO = "flow_sac"
+# The options on a distilled direct policy (beyond the paper): the critic's target from it, a warm start
+DISTILLED_ALGOS = ("iterative_sac_dt", "iterative_sac_ws")
 # Every name under which rl-zoo3 runs IterativeSAC, each with its own hyperparameter file
-ITERATIVE_SAC_ALGOS = (ALGO, *MODEL_BASED_ALGOS, FLOW_ALGO)
+ITERATIVE_SAC_ALGOS = (ALGO, *MODEL_BASED_ALGOS, FLOW_ALGO, *DISTILLED_ALGOS)
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 # Algorithms whose default hyperparameters come from this package rather than from rl-zoo3:
 # ours, and stock SAC with the same budget, so that a comparison reads both from one place.
@@ -43,10 +45,10 @@ def register() -> None:
     """Make ``iterative_sac`` an rl-zoo3 algorithm: training, ``enjoy``, ``-optimize`` and ``--trial-id``.
 
     Call it before rl-zoo3's ``train()`` or ``enjoy()`` builds its command line (the ``--algo``
-    choices are read from ``ALGOS`` then). Calling it again changes nothing. The model-based
-    variants (``iterative_sac_mb``, ``direct_sac_mb``) and the flow-policy baseline (``flow_sac``)
-    are registered for training and ``enjoy``; their hyperparameter search is not offered (rl-zoo3's
-    sampler would drop their options).
+    choices are read from ``ALGOS`` then). Calling it again changes nothing. The other names of
+    :data:`ITERATIVE_SAC_ALGOS` (the model-based variants, the flow-policy baseline, the options on a
+    distilled policy) are registered for training and ``enjoy``; their hyperparameter search is not
+    offered (rl-zoo3's sampler would drop their options).
     """
     for algo in ITERATIVE_SAC_ALGOS:
         ALGOS[algo] = IterativeSAC

@@ -468,3 +468,20 @@ def test_converter_rebuilds_what_the_sampler_built(critic_arch):
     net_arch = dict(pi=[400, 300], qf=[512, 512, 512]) if critic_arch == "B" else [400, 300]
     assert sampled["policy_kwargs"] == dict(net_arch=net_arch, n_iterations=3, n_action_samples=2, critic_arch=critic_arch)
     IterativeSAC("MlpPolicy", ENV, buffer_size=100, **sampled)
+
+
+@pytest.mark.parametrize(("algo", "option"), [("iterative_sac_dt", "distilled_target"), ("iterative_sac_ws", "warm_start")])
+def test_distilled_option_files_differ_from_iterative_sac_in_the_option(tmp_path, monkeypatch, algo, option):
+    iterative, variant = read_file("iterative_sac"), read_file(algo)
+    assert list(variant) == list(iterative)
+    for env_id, entry in variant.items():
+        base = iterative[env_id]
+        shared = {key: value for key, value in entry.items() if key != "policy_kwargs"}
+        assert shared == {key: value for key, value in base.items() if key != "policy_kwargs"}
+        expected = base["policy_kwargs"][:-1] + f", {option}=True)"
+        if option == "warm_start":
+            expected = expected.replace("n_iterations=5", "n_iterations=2")
+        assert entry["policy_kwargs"] == expected, env_id
+    model = zoo_model(tmp_path, monkeypatch, algo, "HalfCheetah-v5")
+    assert type(model) is IterativeSAC and getattr(model.policy, option) and model.policy.rollout_policy is not None
+    assert model.policy.n_iterations == (2 if option == "warm_start" else 5)

@@ -46,7 +46,7 @@ from sb3_iterative.compare.layout import MARKER
 
 BASELINE = "sac"
 # Algorithms in this order first (the baseline, then ours), the others after, by name.
-ORDER = (BASELINE, "flow_sac", "iterative_sac", "iterative_sac_mb", "direct_sac_mb")
+ORDER = (BASELINE, "flow_sac", "iterative_sac", "iterative_sac_dt", "iterative_sac_ws", "iterative_sac_mb", "direct_sac_mb")
 CONFIDENCE = 0.95
 
 
