@@ -87,11 +87,10 @@ class FlowActor(Actor):
 
     def forward(self, obs: PyTorchObs, deterministic: bool = False) -> th.Tensor:
         """An action per state: tanh(T(µ)) when deterministic, else tanh(T(µ + σ·ε))."""
+        if not deterministic:
+            return self.action_log_prob(obs)[0]
         mu, log_std, distribution = self.get_flow_params(obs)
-        if deterministic:
-            return distribution.mode(mu, log_std)
-        actions, _ = distribution.sample(mu, log_std, th.randn_like(mu).unsqueeze(0))
-        return actions.squeeze(0)
+        return distribution.mode(mu, log_std)
 
     def action_log_prob(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor]:
         """A reparameterised action per state and its log π [B]."""

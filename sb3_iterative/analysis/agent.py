@@ -71,7 +71,7 @@ class Agent:
     @property
     def iterative_policy(self) -> IterativeSACPolicy:
         """The policy of an iterative agent (raises for a direct one)."""
-        if not (self.iterative and isinstance(self.policy, IterativeSACPolicy)):
+        if not (isinstance(self.policy, IterativeSACPolicy) and self.policy.iterative):
             raise ValueError(f"this model's actor is {self.actor}, not an iterative optimizer")
         return self.policy
 

@@ -367,10 +367,7 @@ class IterativeSAC(SAC):
             distribution: PolicyDistribution = TANH_GAUSSIAN
             next_estimate = self.policy.value_estimate(next_obs, ent_coef, target=True)
         else:
-            acting_estimate = self.policy.value_estimate(next_obs, ent_coef, critic_only=True)
-            mu, log_std, distribution = self.policy.target_parameters(
-                next_obs, acting_estimate, ent_coef, self.beta, next_noise
-            )
+            mu, log_std, distribution = self.policy.target_parameters(next_obs, ent_coef, self.beta, next_noise)
             next_estimate = self.policy.value_estimate(next_obs, ent_coef, target=True, critic_only=True)
         next_value = objective(next_estimate, mu, log_std, next_noise[-1], ent_coef, self.beta, distribution).value
         return next_value.reshape(-1, 1)

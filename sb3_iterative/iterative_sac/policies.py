@@ -633,15 +633,20 @@ class IterativeSACPolicy(SACPolicy):
         return mu, log_std
 
     def target_parameters(
-        self, next_obs: PyTorchObs, value_estimate: ValueEstimate, ent_coef: th.Tensor | float, beta: float, noise: th.Tensor
+        self, next_obs: PyTorchObs, ent_coef: th.Tensor | float, beta: float, noise: th.Tensor
     ) -> tuple[th.Tensor, th.Tensor, PolicyDistribution]:
         """λ' of the critic's target on the next observations: what the policy does there (K iterations
-        on ``value_estimate``, or the direct actor), or the distilled policy's λ with ``distilled_target``."""
+        on the online critics' J, or the direct actor), or the distilled policy's λ with ``distilled_target``.
+        The critics' value estimate is built only for the iterations."""
         if self.distilled_target:
             assert self.rollout_policy is not None
             mu, log_std, _ = self.rollout_policy.get_action_dist_params(next_obs)
             return mu, log_std, TANH_GAUSSIAN
-        trace = self.optimize(next_obs, value_estimate, ent_coef, beta, noise, with_values=False)
+        if not self.iterative:
+            trace = self.direct_trace(next_obs)
+        else:
+            value_estimate = self.value_estimate(next_obs, ent_coef, critic_only=True)
+            trace = self.optimize(next_obs, value_estimate, ent_coef, beta, noise, with_values=False)
         return trace.mu, trace.log_std, trace.distribution
 
     def direct_trace(self, obs: PyTorchObs) -> IterativeTrace:
