@@ -182,58 +182,17 @@ def test_optimize_with_shared_storage(tmp_path):
     # Trials collect 200 random steps and evaluate: the sampler, the model it builds, the storage
     # and the report are under test. Training with sampled settings (batch up to 2048, the 3 x 512
     # critic, K and N up to 10) would not fit in a test; tests above train.
-    run(
-        command(
-            "sb3_iterative.train",
-            "--algo",
-            "iterative_sac",
-            "--env",
-            ENV,
-            "-f",
-            "logs",
-            "-optimize",
-            "--n-trials",
-            "2",
-            *study_args,
-            "-n",
-            "200",
-            "--eval-episodes",
-            "1",
-            "--seed",
-            "0",
-            "--no-optim-plots",
-            "-params",
-            "learning_starts:1000",
-        ),
-        tmp_path,
-    )
+    train = ["sb3_iterative.train", "--algo", "iterative_sac", "--env", ENV, "-f", "logs", *study_args]
+    search = ["-optimize", "--n-trials", "2", "-n", "200", "--eval-episodes", "1", "--seed", "0", "--no-optim-plots"]
+    run(command(*train, *search, "-params", "learning_starts:1000"), tmp_path)
     study = optuna.load_study(study_name="it", storage=storage)
     assert [trial.state for trial in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
     assert {"n_iterations", "n_action_samples", "beta", "critic_arch", "learning_rate"} <= set(study.trials[1].params)
     assert list((tmp_path / "logs" / "iterative_sac").glob("report_*.csv"))
 
     # --trial-id reads a trial back through the converter
-    result = run(
-        command(
-            "sb3_iterative.train",
-            "--algo",
-            "iterative_sac",
-            "--env",
-            ENV,
-            "-f",
-            "logs",
-            *study_args,
-            "--trial-id",
-            "1",
-            "-n",
-            "10",
-            "--eval-freq",
-            "-1",
-            "-params",
-            "learning_starts:1000",
-        ),
-        tmp_path,
-    )
+    read_back = ["--trial-id", "1", "-n", "10", "--eval-freq", "-1"]
+    result = run(command(*train, *read_back, "-params", "learning_starts:1000"), tmp_path)
     assert "Loading from Optuna study" in result.stdout
     saved = sorted((tmp_path / "logs" / "iterative_sac").glob(f"{ENV}_*/{ENV}/config.yml"))[-1]
     config = dict(yaml.unsafe_load(saved.read_text()))
