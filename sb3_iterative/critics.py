@@ -9,7 +9,8 @@ Both expose ``features_extractor`` and ``q_networks`` (each maps [features, acti
 :class:`EnsembleQ` binds either to a batch of observations for the objective J.
 """
 
-from functools import cached_property
+import weakref
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import torch as th
@@ -86,11 +87,11 @@ class HighwayCritic(ContinuousCritic):
             self.q_networks.append(q_net)
 
 
-# Activations the fast path knows: applied in place (the pre-activation is not kept), and their
-# derivative from the output (a mask, for ReLU)
-_ACTIVATIONS = {
-    nn.ReLU: (th.relu_, lambda out: out > 0),
-    nn.Tanh: (th.tanh_, lambda out: 1 - out * out),
+# Activations the fast path knows: applied in place (the pre-activation is not kept), and the
+# backward pass through them from their output (ReLU's as autograd computes it, with no mask tensor)
+_ACTIVATIONS: dict[type[nn.Module], tuple[Callable[[th.Tensor], th.Tensor], Callable[[th.Tensor, th.Tensor], th.Tensor]]] = {
+    nn.ReLU: (th.relu_, lambda grad, out: th.ops.aten.threshold_backward(grad, out, 0.0)),
+    nn.Tanh: (th.tanh_, lambda grad, out: grad * (1 - out * out)),
 }
 
 
@@ -119,12 +120,46 @@ def _stack_mlp_members(q_networks: list[nn.Module]) -> list[tuple[th.Tensor, th.
     return stacked
 
 
+class _StackedMembers(NamedTuple):
+    """An MLP ensemble as batched tensors, shared by every binding until a parameter changes."""
+
+    layers: list[tuple[th.Tensor, th.Tensor, nn.Module | None]]  # weight [n, out, in], bias [n, 1, out], activation
+    action_weight_t: th.Tensor  # the first layer's action columns, transposed and contiguous [n, A, H]
+
+
+# Per critic: its parameters' (storage, version) when stacked, and the stack. An optimizer step,
+# a Polyak update or a load changes a parameter in place and so its version: the stack is rebuilt.
+_STACKS: "weakref.WeakKeyDictionary[nn.Module, tuple[tuple[tuple[int, int], ...], _StackedMembers | None]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _stacked_members(critic: ContinuousCritic, n_features: int) -> _StackedMembers | None:
+    """The critic's members stacked (:func:`_stack_mlp_members`), cached while its parameters are unchanged."""
+    compiling = th.compiler.is_compiling()  # the cache is not traceable: a compiled graph stacks the weights itself
+    if not compiling:
+        key = tuple(
+            (parameter.data_ptr(), parameter._version) for q_net in critic.q_networks for parameter in q_net.parameters()
+        )
+        cached = _STACKS.get(critic)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+    with th.no_grad():
+        layers = _stack_mlp_members(critic.q_networks)
+        stacked = None
+        if layers is not None:
+            stacked = _StackedMembers(layers, layers[0][0][:, :, n_features:].transpose(1, 2).contiguous())
+    if not compiling:
+        _STACKS[critic] = (key, stacked)
+    return stacked
+
+
 class _BatchedMembers(NamedTuple):
     """An MLP ensemble as batched tensors, for one binding of :class:`EnsembleQ`."""
 
     layers: list[tuple[th.Tensor, th.Tensor, nn.Module | None]]  # weight [n, out, in], bias [n, 1, out], activation
     state_share: th.Tensor  # W_s·features + b of the first layer [n, B, H]
-    action_weight: th.Tensor  # W_a, the first layer's action columns [n, H, A]
+    action_weight_t: th.Tensor  # W_a, the first layer's action columns, transposed [n, A, H]
 
 
 class EnsembleQ(EnsembleValue):
@@ -147,24 +182,37 @@ class EnsembleQ(EnsembleValue):
         self.critic = critic
         with th.no_grad():
             self.features = critic.extract_features(obs, critic.features_extractor)
+        self._bound = False  # the batched members are made on first use (a lazy attribute torch.compile can trace)
+        self._batched: _BatchedMembers | None = None
 
-    @cached_property
+    @property
     def _members(self) -> _BatchedMembers | None:
-        """The batched members, stacked on the first call of :meth:`action_gradient` only: a
-        binding that is just called (the critic's target, the direct actor) never pays for it.
-        None when a member is not a plain MLP (autograd's path)."""
+        """The batched members with this binding's state share, made on the first call of
+        :meth:`action_gradient` only: a binding that is just called (the critic's target, the direct
+        actor) never pays for it. None when a member is not a plain MLP (autograd's path)."""
+        if not self._bound:
+            self._batched = self._batch_members()
+            self._bound = True
+        return self._batched
+
+    def prepare(self) -> None:
+        """Make the batched members now: before a compiled region, which then reads them as inputs
+        instead of stacking the weights on every call."""
+        _ = self._members
+
+    def _batch_members(self) -> _BatchedMembers | None:
         if self.critic.n_critics == 0:
             return None
+        n_features = self.features.shape[1]
+        stacked = _stacked_members(self.critic, n_features)
+        if stacked is None:
+            return None
         with th.no_grad():
-            layers = _stack_mlp_members(self.critic.q_networks)
-            if layers is None:
-                return None
-            n_features = self.features.shape[1]
-            first_weight, first_bias, _ = layers[0]
+            first_weight, first_bias, _ = stacked.layers[0]
             features = self.features.unsqueeze(0).expand(first_weight.shape[0], -1, -1)
-            # W_s·features + b [n, B, H] and W_a [n, H, A]: the first layer split at the action
+            # W_s·features + b [n, B, H]: the first layer's state columns, once per binding
             state_share = th.baddbmm(first_bias, features, first_weight[:, :, :n_features].transpose(1, 2))
-            return _BatchedMembers(layers, state_share, first_weight[:, :, n_features:])
+            return _BatchedMembers(stacked.layers, state_share, stacked.action_weight_t)
 
     def __call__(self, actions: th.Tensor) -> th.Tensor:
         n_samples, batch_size, _ = actions.shape
@@ -183,30 +231,35 @@ class EnsembleQ(EnsembleValue):
         members = self._members
         if members is None:
             return autograd_action_gradient(self, actions, beta)
-        layers, state_share, action_weight = members
+        layers, state_share, action_weight_t = members
         n_samples, batch_size, action_dim = actions.shape
-        n_critics, hidden_dim, _ = action_weight.shape
+        n_critics = action_weight_t.shape[0]
         with th.no_grad():
             # forward, members batched: [n, N·B, width] per layer
-            x = actions.reshape(1, n_samples * batch_size, action_dim)
-            out = th.matmul(x, action_weight.transpose(1, 2)).view(n_critics, n_samples, batch_size, hidden_dim)
-            out = (out + state_share.unsqueeze(1)).view(n_critics, n_samples * batch_size, hidden_dim)
-            derivatives = []  # of each activation, at this input
+            if n_samples > 1:
+                state_share = state_share.repeat(1, n_samples, 1)
+            x = actions.reshape(1, n_samples * batch_size, action_dim).expand(n_critics, -1, -1)
+            out = th.baddbmm(state_share, x, action_weight_t)
+            outputs = []  # of each activation, for its backward pass
             for position, (weight, bias, activation) in enumerate(layers):
                 if position > 0:
                     out = th.baddbmm(bias, out, weight.transpose(1, 2))
                 if activation is not None:
-                    activate, derivative = _ACTIVATIONS[type(activation)]
-                    out = activate(out)
-                    derivatives.append(derivative(out))
+                    out = _ACTIVATIONS[type(activation)][0](out)
+                    outputs.append((activation, out))
             q_values = out.squeeze(-1).transpose(0, 1).reshape(n_samples, batch_size, n_critics)
 
             # backward from ∂Q̂/∂Q_i [n, N·B, 1] to the action columns of the first layer
             grad = pessimistic_weights(q_values, beta).reshape(-1, n_critics).transpose(0, 1).unsqueeze(-1)
             for position in range(len(layers) - 1, 0, -1):
-                grad = th.bmm(grad, layers[position][0]) * derivatives[position - 1]
-            grad = th.bmm(grad, action_weight).sum(dim=0)
-        return q_values, grad.view(n_samples, batch_size, action_dim)
+                weight = layers[position][0]
+                # the last layer has one output: its backward is an outer product, a broadcast
+                grad = grad * weight if weight.shape[1] == 1 else th.bmm(grad, weight)
+                activation, out = outputs[position - 1]
+                grad = _ACTIVATIONS[type(activation)][1](grad, out)
+            # [n, A, H] @ [n, H, N·B]: the action columns' product with the small dimension outermost
+            grad = th.bmm(action_weight_t, grad.transpose(1, 2)).sum(dim=0).t()
+        return q_values, grad.reshape(n_samples, batch_size, action_dim)
 
 
 def make_critic(critic_arch: str, **critic_kwargs: Any) -> ContinuousCritic:

@@ -7,7 +7,9 @@ from gymnasium import spaces
 from torch import nn
 
 from sb3_iterative import IterativeSACPolicy
-from sb3_iterative.iterative_sac.policies import actor_loss
+from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN
+
+from sb3_iterative.iterative_sac.policies import actor_loss, soft_clamp
 from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.objective import EnsembleValue, ObjectiveEstimate, objective, objective_gradient
 
@@ -75,6 +77,17 @@ def test_actor_loss_reaches_actor_only():
         assert all(param.grad is None for param in module.parameters())
 
 
+def straightforward_update(actor, features, mu, log_std, estimate):
+    """Eq. 12 as written: f_φ on the concatenated [s, normalized λ and ∇_λ J], no split first layer."""
+    blocks = th.stack([mu, log_std, *estimate.gradient], dim=1)
+    inputs = th.cat([features, actor.normalize_inputs(blocks).flatten(1)], dim=1)
+    out = actor.update_and_gate(actor.latent_pi(inputs))
+    update_mu, update_log_std, gate_logits = out.split([actor.action_dim, actor.action_dim, 2 * actor.action_dim], dim=1)
+    gate_mu, gate_log_std = th.sigmoid(gate_logits).chunk(2, dim=1)
+    update_log_std = soft_clamp(update_log_std, LOG_STD_MIN, LOG_STD_MAX)
+    return gate_mu * mu + (1 - gate_mu) * update_mu, gate_log_std * log_std + (1 - gate_log_std) * update_log_std
+
+
 def straightforward_loss(policy, obs, q_function, ent_coef, beta, noise) -> th.Tensor:
     """−mean_k J(λ_k) with autograd through the critic; λ_{k−1} enters update k detached."""
     actor = policy.actor
@@ -86,7 +99,7 @@ def straightforward_loss(policy, obs, q_function, ent_coef, beta, noise) -> th.T
     values = []
     for k in range(policy.n_iterations):
         estimate = objective_gradient(q_function, mu, log_std, noise[k], ent_coef, beta)
-        mu, log_std, _ = actor.update(features, mu.detach(), log_std.detach(), estimate)
+        mu, log_std = straightforward_update(actor, features, mu.detach(), log_std.detach(), estimate)
         values.append(objective(q_function, mu, log_std, noise[k + 1], ent_coef, beta).value)
     return -th.stack(values).mean()
 
@@ -160,7 +173,7 @@ def test_one_dimensional_actions_use_the_gradient():
         value=th.zeros(4), actions=th.zeros(1, 4, 1), log_prob=th.zeros(1, 4), grad_mu=grad_mu, grad_log_std=-grad_mu
     )
     with th.no_grad():
-        new_mu, new_log_std, gates = actor.update(features, mu, log_std, estimate)
+        new_mu, new_log_std, gates = actor.update(actor.state_share(features), mu, log_std, estimate)
     assert th.isfinite(new_mu).all() and th.isfinite(new_log_std).all() and th.isfinite(gates).all()
     assert len(th.unique(new_mu)) == 4 and len(th.unique(new_log_std)) == 4
 

@@ -54,6 +54,29 @@ def test_ensemble_fast_action_gradient_equals_autograd(activation_fn, n_critics,
     assert grad.abs().sum() > 0
 
 
+def test_stacked_members_are_rebuilt_after_the_critic_changes():
+    """The batched weights are shared between bindings while the critic is unchanged, and an optimizer
+    step (an in-place change of its parameters) makes the next binding use the new weights."""
+    observation_space = spaces.Box(-1, 1, (5,), dtype=np.float32)
+    action_space = spaces.Box(-1, 1, (ACTION_DIM,), dtype=np.float32)
+    critic = ContinuousCritic(observation_space, action_space, [16, 16], nn.Flatten(), 5, n_critics=2)
+    obs, actions = th.randn(BATCH, 5), th.rand(N_SAMPLES, BATCH, ACTION_DIM) * 2 - 1
+    first, second = EnsembleQ(critic, obs), EnsembleQ(critic, obs)
+    assert first._members is not None and second._members is not None
+    assert first._members.layers[1][0] is second._members.layers[1][0]  # one stack for both bindings
+
+    optimizer = th.optim.SGD(critic.parameters(), lr=0.1)
+    optimizer.zero_grad()
+    th.cat(critic(obs, actions[0]), dim=1).sum().backward()
+    optimizer.step()
+    after = EnsembleQ(critic, obs)
+    q_values, grad = after.action_gradient(actions, 2.5)
+    reference_q, reference_grad = autograd_action_gradient(after, actions, 2.5)
+    th.testing.assert_close(q_values, reference_q, rtol=0, atol=1e-5)
+    th.testing.assert_close(grad, reference_grad, rtol=0, atol=1e-5)
+    assert not th.allclose(q_values, first.action_gradient(actions, 2.5)[0])  # the old binding keeps its snapshot
+
+
 def test_highway_critic_takes_the_autograd_path():
     observation_space = spaces.Box(-1, 1, (5,), dtype=np.float32)
     action_space = spaces.Box(-1, 1, (ACTION_DIM,), dtype=np.float32)

@@ -1,6 +1,7 @@
 """The iterative amortized actor (paper Algorithm 2, Eq. 11–12) and IterativeSACPolicy."""
 
 import functools
+import itertools
 import math
 import operator
 from collections.abc import Callable
@@ -211,26 +212,46 @@ class IterativeActor(BaseModel):
             return th.sign(blocks) * th.log1p(blocks.abs())
         return F.layer_norm(blocks, (self.action_dim,), eps=NORMALIZATION_EPSILON)
 
+    @property
+    def _first_layer(self) -> nn.Linear:
+        """The layer that reads f_φ's input [state features, the four normalized blocks]."""
+        first = self.latent_pi[0] if len(self.latent_pi) > 0 else self.update_and_gate
+        assert isinstance(first, nn.Linear)
+        return first
+
+    def state_share(self, features: th.Tensor) -> th.Tensor:
+        """W_s·features + b, the state's share of f_φ's first layer [B, width]: the same in every
+        iteration, so :meth:`optimize` computes it once per batch and :meth:`update` adds the rest."""
+        first = self._first_layer
+        return F.linear(features, first.weight[:, : self.features_dim], first.bias)
+
     def update(
         self,
-        features: th.Tensor,
+        state_share: th.Tensor,
         mu: th.Tensor,
         log_std: th.Tensor,
         estimate: ObjectiveEstimate,
     ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """One gated update λ_k = ω ⊙ λ_{k−1} + (1 − ω) ⊙ δ (Eq. 12).
 
+        f_φ's first layer is split at its input: W·[s, x] + b = (W_s·s + b) + W_x·x, with the
+        state's share from :meth:`state_share` and x the normalized (µ, log σ, ∇_µ J, ∇_{log σ} J).
+
         :return: µ_k, log σ_k and the gates ω [B, 2A]
         """
         blocks = th.stack([mu, log_std, *estimate.gradient], dim=1)
-        inputs = th.cat([features, self.normalize_inputs(blocks).flatten(1)], dim=1)
-        update_mu, update_log_std, gate_logits = self.update_and_gate(self.latent_pi(inputs)).split(
-            [self.action_dim, self.action_dim, 2 * self.action_dim], dim=1
-        )
+        first = self._first_layer
+        hidden = th.addmm(state_share, self.normalize_inputs(blocks).flatten(1), first.weight[:, self.features_dim :].t())
+        if first is not self.update_and_gate:
+            for layer in itertools.islice(self.latent_pi, 1, None):
+                hidden = layer(hidden)
+            hidden = self.update_and_gate(hidden)
+        update_mu, update_log_std, gate_logits = hidden.split([self.action_dim, self.action_dim, 2 * self.action_dim], dim=1)
         gate = th.sigmoid(gate_logits)
-        update = th.cat([update_mu, soft_clamp(update_log_std, LOG_STD_MIN, LOG_STD_MAX)], dim=1)
-        # ω ⊙ λ + (1 − ω) ⊙ δ for µ and log σ at once
-        mu, log_std = th.lerp(update, th.cat([mu, log_std], dim=1), gate).chunk(2, dim=1)
+        gate_mu, gate_log_std = gate.chunk(2, dim=1)
+        # ω ⊙ λ + (1 − ω) ⊙ δ
+        mu = th.lerp(update_mu, mu, gate_mu)
+        log_std = th.lerp(soft_clamp(update_log_std, LOG_STD_MIN, LOG_STD_MAX), log_std, gate_log_std)
         return mu, log_std, gate
 
     def optimize(
@@ -263,19 +284,52 @@ class IterativeActor(BaseModel):
         """
         assert self.features_extractor is not None
         features = self.extract_features(obs, self.features_extractor)
+        state_share = self.state_share(features)
         batch_size = features.shape[0]
         if noise is None:
-            shape = (self.n_iterations, self.n_action_samples, 1 if shared_noise else batch_size, self.action_dim)
-            noise = th.randn(shape, generator=generator, device=self.device).expand(-1, -1, batch_size, -1)
+            noise = self.draw_noise(batch_size, generator, shared_noise)
         mu, log_std = self.initial_parameters(batch_size) if initial is None else initial
-        trace = IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=1)
+        trace = IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=1, distribution=TANH_GAUSSIAN)
         for k in range(self.n_iterations):
             estimate = objective_gradient(value_estimate, mu, log_std, noise[k], ent_coef, beta, with_values)
-            mu, log_std, gate = self.update(features, mu.detach(), log_std.detach(), estimate)
+            mu, log_std, gate = self.update(state_share, mu.detach(), log_std.detach(), estimate)
             trace.estimates.append(estimate)
             trace.lambdas.append((mu, log_std))
             trace.gates.append(gate)
         return trace
+
+    def draw_noise(self, batch_size: int, generator: th.Generator | None = None, shared: bool = False) -> th.Tensor:
+        """Standard normal ε for the K estimates of ∇_λ J [K, N, B, A].
+
+        :param generator: the random generator (None: torch's global one)
+        :param shared: one set for the whole batch
+        """
+        shape = (self.n_iterations, self.n_action_samples, 1 if shared else batch_size, self.action_dim)
+        return th.randn(shape, generator=generator, device=self.device).expand(-1, -1, batch_size, -1)
+
+    def acting_noise(self, batch_size: int, deterministic: bool) -> th.Tensor:
+        """ε for the K estimates of ∇_λ J while acting [K, N, B, A].
+
+        Deterministic actions draw them from a private generator with a fixed seed, one set shared by
+        the whole batch: an observation always gets the same action, alone or anywhere in a batch of
+        any size, and evaluating does not move torch's global random state (as with SAC's actor).
+        """
+        generator = th.Generator(device=self.device).manual_seed(DETERMINISTIC_SEED) if deterministic else None
+        return self.draw_noise(batch_size, generator, shared=deterministic)
+
+    def optimized_parameters(
+        self,
+        obs: PyTorchObs,
+        value_estimate: ValueEstimate,
+        ent_coef: th.Tensor | float,
+        beta: float,
+        noise: th.Tensor,
+        initial: tuple[th.Tensor, th.Tensor] | None = None,
+    ) -> tuple[th.Tensor, th.Tensor]:
+        """λ_K = (µ_K, log σ_K) for acting: :meth:`optimize` without J's values, only its gradients
+        (the part of acting that ``compile_acting`` compiles: tensors in, tensors out)."""
+        trace = self.optimize(obs, value_estimate, ent_coef, beta, noise, with_values=False, initial=initial)
+        return trace.mu, trace.log_std
 
     def forward(
         self,
@@ -285,32 +339,19 @@ class IterativeActor(BaseModel):
         deterministic: bool = False,
         ent_coef: th.Tensor | float | None = None,
         initial: tuple[th.Tensor, th.Tensor] | None = None,
+        optimized_parameters: Callable[..., tuple[th.Tensor, th.Tensor]] | None = None,
     ) -> th.Tensor:
         """Act: optimize λ for ``obs``, then return tanh(µ_K) or a sample of π(·|s; λ_K).
 
-        λ_K depends on the samples behind each ∇_λ J. Deterministic actions draw them from a
-        private generator with a fixed seed, one set shared by the whole batch: an observation
-        always gets the same action, alone or anywhere in a batch of any size, and evaluating does
-        not move torch's global random state (as with SAC's actor).
-
         :param ent_coef: α of J (None: the algorithm's, kept in ``self.ent_coef``)
         :param initial: λ_0 (a warm start); None: the fixed λ_0
+        :param optimized_parameters: :meth:`optimized_parameters` compiled (None: as it is)
         """
-        generator = None
-        if deterministic:
-            generator = th.Generator(device=self.device).manual_seed(DETERMINISTIC_SEED)
-        trace = self.optimize(
-            obs,
-            value_estimate,
-            self.ent_coef if ent_coef is None else ent_coef,
-            beta,
-            generator=generator,
-            with_values=False,
-            shared_noise=deterministic,
-            initial=initial,
+        noise = self.acting_noise(observation_batch_size(obs), deterministic)
+        mu, log_std = (optimized_parameters or self.optimized_parameters)(
+            obs, value_estimate, self.ent_coef if ent_coef is None else ent_coef, beta, noise, initial
         )
-        mu, log_std = trace.mu, trace.log_std
-        if not (th.isfinite(mu).all() and th.isfinite(log_std).all()):
+        if not (th.isfinite(mu).all() & th.isfinite(log_std).all()):
             raise RuntimeError(
                 "The iterative actor produced non-finite action parameters: the value estimate returned non-finite "
                 "values or gradients while the actor optimized λ. Check the critic (and the rewards) for NaN or inf."
@@ -318,6 +359,13 @@ class IterativeActor(BaseModel):
         if deterministic:
             return th.tanh(mu)
         return th.tanh(mu + th.randn_like(mu) * log_std.exp())
+
+
+def observation_batch_size(obs: PyTorchObs) -> int:
+    """B of a batch of observations (a tensor, or a dict of tensors)."""
+    if isinstance(obs, dict):
+        return next(iter(obs.values())).shape[0]
+    return obs.shape[0]
 
 
 class IterativeSACPolicy(SACPolicy):
@@ -661,11 +709,7 @@ class IterativeSACPolicy(SACPolicy):
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
         if not isinstance(self.actor, IterativeActor):
             return self.actor(observation, deterministic)
-        if not self.compile_acting:
-            return self.act_iteratively(observation, deterministic)
-        if self._compiled_act is None:
-            self._compiled_act = th.compile(self.act_iteratively, dynamic=False)
-        return self._compiled_act(observation, deterministic)
+        return self.act_iteratively(observation, deterministic)
 
     def act_iteratively(
         self,
@@ -691,6 +735,8 @@ class IterativeSACPolicy(SACPolicy):
         else:
             value_estimate = bind(observation, generator, deterministic)
         initial = self.initial_parameters(observation)
+        if self.compile_acting and isinstance(value_estimate, EnsembleQ):
+            value_estimate.prepare()
         return self.actor(
             observation,
             value_estimate,
@@ -698,7 +744,19 @@ class IterativeSACPolicy(SACPolicy):
             deterministic=deterministic,
             ent_coef=ent_coef,
             initial=initial,
+            optimized_parameters=self.compiled_optimizer(),
         )
+
+    def compiled_optimizer(self) -> Callable[..., tuple[th.Tensor, th.Tensor]] | None:
+        """The actor's :meth:`IterativeActor.optimized_parameters` through ``torch.compile`` with
+        ``compile_acting`` (compiled on first use; C++ wrapper code, whose calls cost less than Python's);
+        None without."""
+        if not self.compile_acting:
+            return None
+        if self._compiled_act is None:
+            assert isinstance(self.actor, IterativeActor)
+            self._compiled_act = th.compile(self.actor.optimized_parameters, dynamic=False, options={"cpp_wrapper": True})
+        return self._compiled_act
 
 
 def check_count(name: str, value: Any, minimum: int = 1) -> None:
