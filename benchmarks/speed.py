@@ -105,6 +105,16 @@ def main() -> None:
         model.learn(1000)
         models[name] = model
 
+    # torch.compile compiles on the first call of each acting mode (stochastic, deterministic)
+    compile_seconds: dict[str, tuple[float, float]] = {}
+    for name, model in models.items():
+        if getattr(model.policy, "compile_acting", False):
+            obs = model.get_env().reset()
+            compile_seconds[name] = (
+                seconds_per_call(lambda m=model, o=obs: m.predict(o), 1),
+                seconds_per_call(lambda m=model, o=obs: m.predict(o, deterministic=True), 1),
+            )
+
     train_times: dict[str, list[float]] = {name: [] for name in models}
     act_times: dict[str, list[float]] = {name: [] for name in models}
     steps_per_second: dict[str, list[float]] = {name: [] for name in models}
@@ -136,6 +146,9 @@ def main() -> None:
             f"| {name} | {train * 1e3:.1f} | {train / sac_train:.2f} | {act * 1e3:.3f} | {steps:.0f} | "
             f"{sac_steps / steps:.2f} |"
         )
+
+    for name, (stochastic, deterministic) in compile_seconds.items():
+        print(f"\n{name}: the first predict compiles, {stochastic:.1f} s (stochastic), {deterministic:.1f} s (deterministic)")
 
     if MODEL_FREE not in models or not any("model-based" in name for name in models):
         return

@@ -188,7 +188,13 @@ def test_compiled_acting_matches_eager_acting():
     assert model.policy._compiled_act is not None
     obs = np.stack([model.observation_space.sample() for _ in range(4)])
     compiled, _ = model.predict(obs, deterministic=True)
+    th.manual_seed(1)
+    compiled_sample, _ = model.predict(obs)  # the noise is drawn outside the compiled graph, as eagerly
     model.policy.compile_acting = False
     eager, _ = model.predict(obs, deterministic=True)
+    th.manual_seed(1)
+    eager_sample, _ = model.predict(obs)
     np.testing.assert_allclose(compiled, eager, atol=1e-5)
+    np.testing.assert_allclose(compiled_sample, eager_sample, atol=1e-5)
+    assert not np.allclose(compiled_sample, compiled, atol=1e-3)
     assert model.policy._get_constructor_parameters()["compile_acting"] is False
