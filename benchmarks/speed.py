@@ -2,15 +2,15 @@
 
 For SAC, IterativeSAC at K ∈ {1, 5} and N ∈ {1, 10}, and the flow-policy baseline (``flow_sac``) on
 HalfCheetah-v5 (one torch thread):
-- the training step, ``model.train(gradient_steps, batch_size=256)`` on a filled buffer, and its
-  ratio to SAC's;
+- the training step, ``model.train(1, batch_size=256)`` on a filled buffer (``--gradient-steps``
+  steps per round, the configurations taking turns step by step), and its ratio to SAC's;
 - acting latency, ``model.predict`` on one observation (stochastic, as in data collection);
 - environment steps per second in ``learn()`` once learning has started.
 The model-based configurations are also compared with the model-free IterativeSAC (K = 5, N = 1)
 in a second table (their step includes the model's update and, for the iterative actor, the
 distillation; the model's 1 000 pre-training updates fall in the warm-up, not in the timings).
-Measurements go round-robin over the configurations and the median is reported, so that the
-machine's load falls on all of them alike.
+Measurements go round-robin over the configurations and the median is reported (of every timed
+training step, and of the rounds for the rest), so that the machine's load falls on all of them alike.
 
     python benchmarks/speed.py                      # about 5 minutes on 2 cores
     python benchmarks/speed.py --rounds 5 --env Pendulum-v1
@@ -73,7 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="HalfCheetah-v5")
     parser.add_argument("--rounds", type=int, default=3, help="round-robin repetitions (median reported)")
-    parser.add_argument("--gradient-steps", type=int, default=10, help="training steps per timing")
+    parser.add_argument("--gradient-steps", type=int, default=10, help="training steps timed per round (each alone)")
     parser.add_argument("--predict-calls", type=int, default=200)
     parser.add_argument("--learn-steps", type=int, default=200, help="environment steps per learn() timing")
     parser.add_argument("--device", default="cpu")
@@ -119,11 +119,13 @@ def main() -> None:
     act_times: dict[str, list[float]] = {name: [] for name in models}
     steps_per_second: dict[str, list[float]] = {name: [] for name in models}
     for _ in range(args.rounds):
-        for name, model in models.items():
+        for model in models.values():
             model.train(1, batch_size=256)  # warm-up
-            train_times[name].append(
-                seconds_per_call(lambda m=model: m.train(args.gradient_steps, 256), 1) / args.gradient_steps
-            )
+        # one training step of each configuration in turn: slow phases of a shared machine fall on all alike
+        for _ in range(args.gradient_steps):
+            for name, model in models.items():
+                train_times[name].append(seconds_per_call(lambda m=model: m.train(1, 256), 1))
+        for name, model in models.items():
             obs = model.get_env().reset()
             act_times[name].append(seconds_per_call(lambda m=model, o=obs: m.predict(o), args.predict_calls))
             start = time.perf_counter()
