@@ -14,8 +14,14 @@ the same when one sweep made them):
   over training, in units of return), both mean ± std over seeds; environment steps per second;
   and the differences of final return and of AUC to SAC, each with a 95 % confidence interval
   from Welch's t-test (unequal variances; needs at least 2 seeds each);
-- ``runs.csv`` (one row per run), ``curves.csv`` (one row per run and evaluation) and
-  ``summary.csv`` (the table's numbers).
+- ``ENV_iqm.png`` and a second table: the interquartile mean (IQM) and the mean over seeds of the final
+  return and of the AUC, and the IQM at every evaluation, each with a 95 % stratified bootstrap
+  interval computed by rliable (:mod:`sb3_iterative.compare.statistics`);
+- across the environments, on normalized scores (:mod:`sb3_iterative.compare.references`): aggregate
+  IQM, mean, median and optimality gap, the probability of improvement on SAC, and performance
+  profiles (``performance_profiles.png``);
+- ``runs.csv`` (one row per run), ``curves.csv`` (one row per run and evaluation),
+  ``summary.csv`` (the first table's numbers) and ``statistics.csv`` (every rliable estimate).
 
 Environment steps per second are measured from the run's training monitor file(s)
 (``*.monitor.csv``): the steps of its completed episodes divided by the time from the monitor's
@@ -42,7 +48,9 @@ from matplotlib.ticker import EngFormatter
 from rl_zoo3.utils import EnvironmentName
 from scipy import integrate, stats
 
+from sb3_iterative.compare import statistics
 from sb3_iterative.compare.layout import MARKER
+from sb3_iterative.compare.references import normalize
 
 BASELINE = "sac"
 # Algorithms in this order first (the baseline, then ours), the others after, by name.
@@ -230,6 +238,117 @@ of Welch's t-test (unequal variances) over seeds.
 """
 
 
+STATISTICS_HEADER = f"""\
+IQM: the interquartile mean over seeds (the mean of the middle 50 % of runs; with fewer than 4 seeds
+rliable interpolates, and it is close to the mean). Intervals in this table and below: {CONFIDENCE:.0%}
+stratified bootstrap (rliable, {statistics.REPS} replications, runs resampled within each environment);
+"unavailable" with one seed.
+"""
+
+
+def _estimate(point: float, low: float, high: float, digits: int = 1) -> str:
+    if math.isnan(low):
+        return f"{point:.{digits}f} (CI unavailable: 1 seed)"
+    return f"{point:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _rliable_section(env: str, rows: Sequence[Row], image: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """IQM and mean of the final return and of the AUC per algorithm, with intervals, and the IQM curves' figure."""
+    finals = statistics.location({row.algo: row.final[:, None] for row in rows})
+    aucs = statistics.location({row.algo: row.auc[:, None] for row in rows})
+    lines = [
+        f"![{env}, IQM]({image})",
+        "",
+        "| algorithm | seeds | IQM final return | mean final return | IQM AUC | mean AUC |",
+        "|---|---|---|---|---|---|",
+    ]
+    records = []
+    for row in rows:
+        final, auc = finals[row.algo], aucs[row.algo]
+        lines.append(
+            f"| {row.algo} | {len(row.runs)} | {_estimate(*final['IQM'])} | {_estimate(*final['mean'])} "
+            f"| {_estimate(*auc['IQM'])} | {_estimate(*auc['mean'])} |"
+        )
+        for measure, numbers in (("final return", final), ("AUC", auc)):
+            records += [_record(env, row.algo, len(row.runs), f"{name} {measure}", *numbers[name]) for name in numbers]
+    return [*lines, ""], records
+
+
+def _record(scope: str, algo: str, seeds: int, statistic: str, point: float, low: float, high: float) -> dict[str, Any]:
+    return {
+        "scope": scope,
+        "algo": algo,
+        "seeds": seeds,
+        "statistic": statistic,
+        "point": point,
+        "ci_low": low,
+        "ci_high": high,
+    }
+
+
+def _aggregate_section(
+    tables: dict[str, list[Row]], colors: dict[str, Any], out: Path
+) -> tuple[list[str], list[dict[str, Any]], list[str]]:
+    """Across environments on normalized final returns: aggregates, the probability of improvement on
+    the baseline and performance profiles. Needs a reference for every environment, and uses the
+    algorithms run on all of them, with as many seeds as each has on every one (its first seeds)."""
+    notes: list[str] = []
+    envs = list(tables)
+    algos = [algo for algo in sorted({row.algo for rows in tables.values() for row in rows}, key=_order)
+             if all(any(row.algo == algo for row in rows) for rows in tables.values())]  # fmt: skip
+    left_out = sorted({row.algo for rows in tables.values() for row in rows} - set(algos))
+    if left_out:
+        notes.append(f"across environments: {', '.join(left_out)} left out (not run on every environment)")
+    try:
+        scores = {}
+        for algo in algos:
+            rows = [next(row for row in tables[env] if row.algo == algo) for env in envs]
+            seeds = min(len(row.runs) for row in rows)
+            if any(len(row.runs) != seeds for row in rows):
+                notes.append(f"across environments: {algo} with its first {seeds} seed(s) on every environment")
+            scores[algo] = np.stack([normalize(row.env, row.final[:seeds]) for row in rows], axis=1)
+    except KeyError as error:
+        notes.append(f"no statistics across environments: {error.args[0]}")
+        return [], [], notes
+    if not scores:
+        return [], [], notes
+    aggregates = statistics.aggregates(scores)
+    names = list(statistics.AGGREGATES)
+    lines = [
+        "## Across environments",
+        "",
+        f"Normalized final returns over {', '.join(envs)}: (return − random) / (reference − random), with a "
+        "uniformly random policy at 0 and each task's reference at 1 (`sb3_iterative/compare/references.py` "
+        "says where each comes from). IQM and mean over all runs of all environments; median of the "
+        "environments' mean scores; optimality gap: the mean shortfall below 1 (lower is better).",
+        "",
+        f"| algorithm | runs per environment | {' | '.join(names)} |",
+        f"|---|---|{'---|' * len(names)}",
+    ]
+    records = []
+    for algo, numbers in aggregates.items():
+        lines.append(f"| {algo} | {len(scores[algo])} | {' | '.join(_estimate(*numbers[name], 3) for name in names)} |")
+        records += [
+            _record("all", algo, len(scores[algo]), f"{name} normalized final return", *numbers[name]) for name in names
+        ]
+    if BASELINE in scores and len(scores) > 1:
+        improvement = statistics.probability_of_improvement(scores, BASELINE)
+        lines += [
+            "",
+            f"Probability of improvement on {BASELINE}, P(X > Y): the chance that a run of the algorithm beats a run "
+            f"of {BASELINE} on an environment drawn at random (0.5: neither is better).",
+            "",
+            "| algorithm | P(X > " + BASELINE + ") |",
+            "|---|---|",
+        ]
+        for algo, probability in improvement.items():
+            lines.append(f"| {algo} | {_estimate(*probability, 2)} |")
+            records.append(_record("all", algo, len(scores[algo]), f"P(X > {BASELINE})", *probability))
+    statistics.plot_performance_profiles(scores, colors, str(out / "performance_profiles.png"))
+    lines += ["", "![performance profiles](performance_profiles.png)", ""]
+    return lines, records, notes
+
+
 def _section(env: str, rows: Sequence[Row], numbers: Sequence[dict[str, Any]], image: str) -> list[str]:
     """The report's part for one environment: its figure and table."""
     first = rows[0]
@@ -302,22 +421,34 @@ def write_report(log_folder: str | Path, out: str | Path, envs: Sequence[str] = 
     colors = {algo: colormaps["tab10"](i % 10) for i, algo in enumerate(shown)}  # the same in every figure
 
     generated = datetime.now().astimezone().isoformat(timespec="seconds")
-    lines = ["# Comparison", "", f"Runs in `{log_folder}`, report written {generated}.", "", HEADER]
-    summary, per_run, curves = [], [], []
+    lines = ["# Comparison", "", f"Runs in `{log_folder}`, report written {generated}.", "", HEADER, STATISTICS_HEADER]
+    summary, per_run, curves, estimates = [], [], [], []
     for env, rows in tables.items():
         image = f"{EnvironmentName(env)}.png"
         plot(rows, colors, out / image)
         baseline = next((row for row in rows if row.algo == BASELINE), None)
         numbers = [summarize(row, baseline) for row in rows]
         lines += _section(env, rows, numbers, image)
+        iqm_image = f"{EnvironmentName(env)}_iqm.png"
+        statistics.plot_iqm_curves(
+            rows[0].timesteps, {row.algo: row.curves[:, None, :] for row in rows}, colors, env, str(out / iqm_image)
+        )
+        rliable_lines, records = _rliable_section(env, rows, iqm_image)
+        lines += rliable_lines
+        estimates += records
         summary += numbers
         for row in rows:
             run_rows, curve_rows = _run_rows(row)
             per_run += run_rows
             curves += curve_rows
+    aggregate_lines, records, aggregate_notes = _aggregate_section(tables, colors, out)
+    lines += aggregate_lines
+    estimates += records
+    notes += aggregate_notes
     if notes:
         lines += ["## Notes", "", *(f"- {note}" for note in notes), ""]
     (out / "report.md").write_text("\n".join(lines))
+    _write_csv(out / "statistics.csv", estimates)
     _write_csv(out / "summary.csv", summary)
     _write_csv(out / "runs.csv", per_run)
     _write_csv(out / "curves.csv", curves)

@@ -1,0 +1,130 @@
+"""The report's rliable statistics (sb3_iterative/compare/statistics.py, references.py) on hand-made runs
+whose answer is known, and the report on rl-zoo3 log folders written by hand (one seed, any algorithm)."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from sb3_iterative.compare import statistics
+from sb3_iterative.compare.references import REFERENCES, TASKS, normalize
+from sb3_iterative.compare.report import write_report
+
+HYPERPARAMS = Path(__file__).parent.parent / "sb3_iterative" / "hyperparams"
+
+
+def fake_run(logs: Path, algo: str, env: str, seed: int, curve: np.ndarray) -> None:
+    """An rl-zoo3 run folder as the report reads it: evaluations, args.yml, the final model, a monitor file."""
+    folder = logs / algo / f"{env}_{seed}"
+    (folder / env).mkdir(parents=True)
+    timesteps = np.arange(1, len(curve) + 1) * 100
+    np.savez(folder / "evaluations.npz", timesteps=timesteps, results=np.repeat(curve[:, None], 2, axis=1))
+    (folder / env / "args.yml").write_text(yaml.safe_dump({"algo": algo, "env": env, "seed": seed}))
+    (folder / f"{env}.zip").write_bytes(b"")
+    (folder / "0.monitor.csv").write_text('#{"t_start": 0}\nr,l,t\n1.0,200,10.0\n')
+
+
+def test_identical_algorithms_have_a_probability_of_improvement_around_one_half():
+    scores = np.random.default_rng(0).normal(size=(5, 3))
+    probability, low, high = statistics.probability_of_improvement({"sac": scores, "same": scores.copy()}, "sac")["same"]
+    assert probability == 0.5
+    assert low < 0.5 < high
+
+
+def test_an_algorithm_better_on_every_seed_has_a_probability_of_improvement_of_one():
+    scores = np.random.default_rng(0).normal(size=(5, 3))
+    better = scores.max() + 1 + np.random.default_rng(1).random((5, 3))
+    probability, low, high = statistics.probability_of_improvement({"sac": scores, "better": better}, "sac")["better"]
+    assert probability == low == high == 1.0
+    worse = statistics.probability_of_improvement({"sac": better, "worse": scores}, "sac")["worse"]
+    assert worse == (0.0, 0.0, 0.0)
+
+
+def test_aggregates_and_intervals_match_their_definitions():
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(8, 2))
+    numbers = statistics.aggregates({"a": scores})["a"]
+    flat = np.sort(scores.ravel())
+    assert numbers["mean"][0] == pytest.approx(flat.mean())
+    assert numbers["median"][0] == pytest.approx(np.median(scores.mean(axis=0)))  # of the per-task means
+    assert numbers["IQM"][0] == pytest.approx(flat[4:12].mean())  # the middle 8 of 16 runs
+    assert numbers["optimality gap"][0] == pytest.approx(np.mean(1 - np.minimum(flat, 1)))
+    for point, low, high in numbers.values():
+        assert low <= point <= high and low < high
+    assert statistics.aggregates({"a": scores}) == statistics.aggregates({"a": scores})  # a fixed bootstrap seed
+
+
+def test_one_seed_gives_estimates_without_intervals():
+    numbers = statistics.location({"one": np.array([[3.0]])})["one"]
+    assert numbers["IQM"][0] == numbers["mean"][0] == 3.0
+    assert all(np.isnan(numbers[name][1]) and np.isnan(numbers[name][2]) for name in numbers)
+    points, intervals = statistics.iqm_curves({"one": np.ones((1, 1, 4))})
+    assert points["one"].tolist() == [1.0] * 4 and np.isnan(intervals["one"]).all()
+
+
+def test_iqm_curve_is_the_iqm_of_each_evaluation():
+    curves = np.random.default_rng(0).normal(size=(8, 1, 5))
+    points, intervals = statistics.iqm_curves({"a": curves})
+    for step in range(5):
+        assert points["a"][step] == pytest.approx(np.sort(curves[:, 0, step])[2:6].mean())
+    assert (intervals["a"][0] <= points["a"]).all() and (points["a"] <= intervals["a"][1]).all()
+
+
+def test_normalization_uses_the_random_and_reference_returns_and_names_a_missing_task():
+    reference = REFERENCES["HalfCheetah-v5"]
+    assert normalize("HalfCheetah-v5", np.array([reference.random, reference.reference])).tolist() == [0.0, 1.0]
+    with pytest.raises(KeyError, match="'Reacher-v5'"):
+        normalize("Reacher-v5", np.array([1.0]))
+
+
+def test_every_task_of_the_hyperparameter_files_is_listed():
+    tasks = {env for path in HYPERPARAMS.glob("*.yml") for env in yaml.safe_load(path.read_text()) if env != "default"}
+    assert tasks == set(TASKS)
+    assert set(REFERENCES) <= set(TASKS)
+
+
+def read_statistics(out: Path) -> dict[tuple[str, str, str], dict[str, str]]:
+    with open(out / "statistics.csv") as file:
+        return {(row["scope"], row["algo"], row["statistic"]): row for row in csv.DictReader(file)}
+
+
+def test_report_with_one_seed_per_algorithm_and_any_algorithm(tmp_path):
+    logs = tmp_path / "logs"
+    for algo, level in (("sac", -500.0), ("tqc", -300.0)):
+        fake_run(logs, algo, "Pendulum-v1", 1, np.linspace(-1200.0, level, 6))
+    report = write_report(logs, tmp_path / "report")
+    markdown = report.read_text()
+    assert "| tqc | 1 | -300.0 (CI unavailable: 1 seed) |" in markdown
+    assert (tmp_path / "report" / "Pendulum-v1_iqm.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "report" / "performance_profiles.png").is_file()
+    estimates = read_statistics(tmp_path / "report")
+    expected = (-300.0 - REFERENCES["Pendulum-v1"].random) / (
+        REFERENCES["Pendulum-v1"].reference - REFERENCES["Pendulum-v1"].random
+    )
+    row = estimates["all", "tqc", "IQM normalized final return"]
+    assert float(row["point"]) == pytest.approx(expected)
+    assert row["ci_low"] == "nan"
+    assert estimates["all", "tqc", "P(X > sac)"]["point"] == "1.0"
+
+
+def test_report_across_environments_with_seeds_and_without_a_reference(tmp_path):
+    logs = tmp_path / "logs"
+    rng = np.random.default_rng(0)
+    for env in ("Pendulum-v1", "HalfCheetah-v5"):
+        for seed in (1, 2, 3):
+            curve = rng.normal(size=4)
+            fake_run(logs, "sac", env, seed, curve)
+            fake_run(logs, "iterative_sac", env, seed, curve)  # the same curves: no improvement either way
+    write_report(logs, tmp_path / "report")
+    estimates = read_statistics(tmp_path / "report")
+    probability = estimates["all", "iterative_sac", "P(X > sac)"]
+    assert float(probability["point"]) == 0.5 and float(probability["ci_low"]) < 0.5 < float(probability["ci_high"])
+    assert ("Pendulum-v1", "sac", "IQM final return") in estimates
+
+    fake_run(logs, "sac", "Reacher-v5", 1, np.zeros(4))
+    fake_run(logs, "iterative_sac", "Reacher-v5", 1, np.zeros(4))
+    markdown = write_report(logs, tmp_path / "report2").read_text()
+    assert "no statistics across environments: no reference score for 'Reacher-v5'" in markdown
+    assert "## Reacher-v5" in markdown  # the per-environment tables are still written
