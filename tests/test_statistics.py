@@ -128,3 +128,17 @@ def test_report_across_environments_with_seeds_and_without_a_reference(tmp_path)
     markdown = write_report(logs, tmp_path / "report2").read_text()
     assert "no statistics across environments: no reference score for 'Reacher-v5'" in markdown
     assert "## Reacher-v5" in markdown  # the per-environment tables are still written
+
+
+def test_report_regenerated_from_an_earlier_reports_csv_files(tmp_path):
+    logs = tmp_path / "logs"
+    rng = np.random.default_rng(0)
+    for algo in ("sac", "iterative_sac"):
+        for seed in (1, 2):
+            fake_run(logs, algo, "Pendulum-v1", seed, rng.normal(size=5))
+    first = tmp_path / "first"
+    write_report(logs, first)
+    markdown = write_report(first, tmp_path / "second").read_text()  # no logs: the CSV files stand in
+    assert "runs read from the runs.csv and curves.csv of an earlier report" in markdown
+    for name in ("summary.csv", "runs.csv", "curves.csv", "statistics.csv"):
+        assert (first / name).read_text() == (tmp_path / "second" / name).read_text(), name

@@ -115,6 +115,26 @@ def read_runs(log_folder: str | Path) -> tuple[list[RunLog], list[Path]]:
     return runs, unfinished
 
 
+def runs_from_csv(report_folder: str | Path) -> list[RunLog]:
+    """The runs of an earlier report, from its ``runs.csv`` and ``curves.csv`` (when the logs are gone)."""
+    folder = Path(report_folder)
+    with open(folder / "curves.csv") as file:
+        curves = list(csv.DictReader(file))
+    runs = []
+    with open(folder / "runs.csv") as file:
+        for row in csv.DictReader(file):
+            key = (row["env"], row["algo"], row["seed"])
+            points = [(int(c["timestep"]), float(c["return"])) for c in curves if (c["env"], c["algo"], c["seed"]) == key]
+            timesteps, returns = (np.array(values) for values in zip(*sorted(points), strict=True))
+            runs.append(
+                RunLog(
+                    row["algo"], row["env"], int(row["seed"]), Path(row["folder"]), timesteps, returns,
+                    int(row["eval_episodes"]), float(row["steps_per_second"]), float(row["wall_time_s"]),
+                )
+            )  # fmt: skip
+    return runs
+
+
 def _steps_per_second(folder: Path) -> float:
     steps, seconds = 0, 0.0
     for monitor in folder.glob("*.monitor.csv"):
@@ -405,14 +425,20 @@ def _run_rows(row: Row) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 def write_report(log_folder: str | Path, out: str | Path, envs: Sequence[str] = (), algos: Sequence[str] = ()) -> Path:
     """Write the report of the finished runs in ``log_folder`` (optionally only some environments
-    and algorithms) into ``out``; return the path of ``report.md``. Raises FileNotFoundError
-    when there is no finished run to report."""
+    and algorithms) into ``out``; return the path of ``report.md``. ``log_folder`` may also be an
+    earlier report's folder: its ``runs.csv`` and ``curves.csv`` then stand in for the logs. Raises
+    FileNotFoundError when there is no finished run to report."""
     runs, unfinished = read_runs(log_folder)
+    from_csv = not runs and not unfinished and (Path(log_folder) / "runs.csv").is_file()
+    if from_csv:
+        runs = runs_from_csv(log_folder)
     runs = [run for run in runs if (not envs or run.env in envs) and (not algos or run.algo in algos)]
     if not runs:
         chosen = f" for {' '.join([*envs, *algos])}" if envs or algos else ""
         raise FileNotFoundError(f"no finished run in {log_folder}{chosen}")
     tables, notes = compare(runs)
+    if from_csv:
+        notes.append(f"runs read from the runs.csv and curves.csv of an earlier report in {log_folder} (no logs there)")
     if unfinished:
         notes.append(f"{len(unfinished)} unfinished run(s) left out: {', '.join(map(str, unfinished))}")
     out = Path(out)
