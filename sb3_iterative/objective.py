@@ -147,6 +147,7 @@ class ObjectiveEstimate:
     log_prob: th.Tensor  # log π(a|s; λ) of the samples [N, B]
     grad_mu: th.Tensor | None = None  # ∇_µ J [B, A]
     grad_log_std: th.Tensor | None = None  # ∇_{log σ} J [B, A]
+    terms: th.Tensor | None = None  # J's term of each sample, Q̂_β(s, a) − α·log π(a|s; λ) [N, B]: J is their mean
 
     @property
     def gradient(self) -> tuple[th.Tensor, th.Tensor]:
@@ -178,8 +179,8 @@ def objective(
     """
     actions, log_prob = distribution.sample(mu, log_std, noise)
     q_hat = value_estimate.value(actions, beta)
-    value = (q_hat - ent_coef * log_prob).mean(dim=0)
-    return ObjectiveEstimate(value=value, actions=actions, log_prob=log_prob)
+    terms = q_hat - ent_coef * log_prob
+    return ObjectiveEstimate(value=terms.mean(dim=0), actions=actions, log_prob=log_prob, terms=terms)
 
 
 def objective_gradient(

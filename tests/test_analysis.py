@@ -22,7 +22,8 @@ from stable_baselines3.common.torch_layers import FlattenExtractor
 from torch import nn
 
 from sb3_iterative import IterativeSAC, analysis
-from sb3_iterative.objective import objective
+from sb3_iterative.analysis.optimizers import action_cross_entropy_method
+from sb3_iterative.objective import EnsembleValue, objective
 from helpers import recording_logger
 
 OPTIMUM = np.array([0.5, -0.3])
@@ -98,9 +99,10 @@ def test_gap_of_an_iterative_model_with_extra_iterations():
     assert gap.gap.shape == (len(STATES),) and np.isfinite(gap.gap).all()
 
 
-def test_adam_and_cem_reach_the_optimum():
+@pytest.mark.parametrize(("cem", "cem_steps"), [("actions", 800), ("lambda", 30)])
+def test_adam_and_cem_reach_the_optimum(cem, cem_steps):
     comparison = analysis.compare_optimizers(
-        on_peaks(iterative_model()), STATES, adam_steps=500, cem_steps=30, n_eval_samples=50
+        on_peaks(iterative_model()), STATES, adam_steps=500, cem=cem, cem_steps=cem_steps, n_eval_samples=50
     )
     for name in ("adam", "cem"):
         # within a few of Adam's steps (lr 0.01 in µ), which its noisy gradients keep taking
@@ -108,10 +110,29 @@ def test_adam_and_cem_reach_the_optimum():
         # J ≤ 0, 0 at σ → 0: what remains is σ, which both shrink slowly once the mean is found
         assert comparison.values[name][-1].mean() > -0.05, (name, comparison.values[name][-1])
     assert comparison.values["iterative"].shape == (6, len(STATES))  # λ_0..λ_K, K = 5
-    assert comparison.values["adam"].shape == (501, len(STATES)) and comparison.values["cem"].shape == (31, len(STATES))
+    assert comparison.values["adam"].shape == (501, len(STATES))
+    assert comparison.values["cem"].shape == (cem_steps + 1, len(STATES)) and comparison.cem == cem
     assert set(comparison.seconds_per_iteration) == {"iterative", "adam", "cem"}
     # the untrained optimizer barely moves from λ_0, so Adam matches it at once
-    assert comparison.iterations_to_match("adam") is not None
+    reached = comparison.iterations_to_match("adam")
+    assert reached is not None
+    assert comparison.seconds_to_match("adam") == pytest.approx(reached * comparison.seconds_per_iteration["adam"])
+    assert comparison.summary()["seconds_to_match"]["iterative"] == pytest.approx(
+        5 * comparison.seconds_per_iteration["iterative"]
+    )
+
+
+def test_paper_cem_steps_towards_the_elites_fit():
+    """The paper's CEM moves λ by 0.01 of the way to the Gaussian fit of its best actions: on J = Q = −|a − a*|²
+    (α = 0), one step from µ = 0 moves µ towards atanh(a*) by about 1 % of the distance, and σ shrinks."""
+    mu, log_std = th.zeros(1, 2), th.zeros(1, 2)
+    target = th.tensor([[0.5, -0.5]])
+    value = EnsembleValue(lambda actions: -((actions - target) ** 2).sum(dim=-1, keepdim=True))
+    path = action_cross_entropy_method(value, mu, log_std, 0.0, 0.0, 1, 1000, 100, 0.01, th.Generator().manual_seed(0))
+    step = path.mu[1] - path.mu[0]
+    assert (step.sign() == th.tensor([[1.0, -1.0]])).all()
+    assert step.abs().max() < 0.01 * 1.5 and step.abs().min() > 0.01 * 0.2  # 1 % of a fit at about ±0.5
+    assert (path.log_std[1] < path.log_std[0]).all() and (path.log_std[1] > -0.02).all()  # 1 % towards a narrower fit
 
 
 def test_landscape_argmax_is_the_optimum():

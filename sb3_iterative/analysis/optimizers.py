@@ -2,7 +2,9 @@
 
 They run on the agent's own J, one λ = (µ, log σ) per state and all states at once (µ and log σ
 each [B, A]): Adam through :func:`objective_gradient`, the cross-entropy method through
-:func:`objective`. log σ is kept in SAC's range [−20, 2], where every actor of the package puts it.
+:func:`objective`, in two forms: the paper's, over actions (:func:`action_cross_entropy_method`), and
+one over λ itself (:func:`cross_entropy_method`). log σ is kept in SAC's range [−20, 2], where every
+actor of the package puts it.
 Each returns the whole path λ_0..λ_T, so that J can be evaluated afterwards at every iteration,
 on samples that are the same for every optimizer compared, and the wall time of each iteration,
 which excludes that evaluation.
@@ -68,6 +70,47 @@ def adam(
     return OptimizationPath.of(lambdas, seconds)
 
 
+def action_cross_entropy_method(
+    value_estimate: ValueEstimate,
+    mu: th.Tensor,
+    log_std: th.Tensor,
+    ent_coef: float,
+    beta: float,
+    n_steps: int,
+    n_samples: int,
+    n_elites: int,
+    step_size: float,
+    generator: th.Generator,
+) -> OptimizationPath:
+    """The paper's cross-entropy method (Appendix B.4): sample actions from π, refit to the best, step towards the fit.
+
+    Each iteration draws ``n_samples`` actions per state from π(·|s; λ) itself (a = tanh(u), u = µ + σ·ε),
+    ranks them by their term of J, Q̂_β(s, a) − α·log π(a|s; λ) (so that σ enters the ranking as it
+    enters J: a sample far in the tails gains α·|log π|), fits a Gaussian to the best ``n_elites``
+    pre-tanh samples (their mean, and the log of their std), and moves λ a step of ``step_size``
+    towards that fit: λ ← λ + η·(λ_fit − λ), the paper's step size 0.01 for CEM as for Adam.
+
+    :param value_estimate: the value estimate of J bound to the B states
+    """
+    mu, log_std = mu.detach().clone(), log_std.detach().clone()
+    lambdas, seconds = [(mu.clone(), log_std.clone())], []
+    for _ in range(n_steps):
+        start = time.perf_counter()
+        with th.no_grad():
+            noise = th.randn(n_samples, *mu.shape, generator=generator, device=mu.device)
+            terms = objective(value_estimate, mu, log_std, noise, ent_coef, beta).terms  # [S, B]
+            assert terms is not None
+            elites = terms.topk(n_elites, dim=0).indices.unsqueeze(-1).expand(-1, -1, mu.shape[-1])  # [E, B, A]
+            elite_actions = (mu + noise * log_std.exp()).gather(0, elites)  # pre-tanh
+            fit_mu = elite_actions.mean(dim=0)
+            fit_log_std = elite_actions.std(dim=0, unbiased=False).log().clamp(LOG_STD_MIN, LOG_STD_MAX)
+            mu += step_size * (fit_mu - mu)
+            log_std += step_size * (fit_log_std - log_std)
+        seconds.append(time.perf_counter() - start)
+        lambdas.append((mu.clone(), log_std.clone()))
+    return OptimizationPath.of(lambdas, seconds)
+
+
 def cross_entropy_method(
     repeated_value_estimate: ValueEstimate,
     mu: th.Tensor,
@@ -81,7 +124,7 @@ def cross_entropy_method(
     init_std: float,
     generator: th.Generator,
 ) -> OptimizationPath:
-    """The cross-entropy method on λ: a Gaussian search distribution over λ, refit to the best candidates.
+    """The cross-entropy method on λ (not the paper's): a Gaussian search distribution over λ, refit to the best candidates.
 
     Each iteration draws ``n_candidates`` λ per state from N(m, s²) (diagonal, over the 2|A| numbers
     of µ and log σ), estimates J at each with the same N samples ε for every candidate of a state (so
