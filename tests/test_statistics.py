@@ -142,3 +142,19 @@ def test_report_regenerated_from_an_earlier_reports_csv_files(tmp_path):
     assert "runs read from the runs.csv and curves.csv of an earlier report" in markdown
     for name in ("summary.csv", "runs.csv", "curves.csv", "statistics.csv"):
         assert (first / name).read_text() == (tmp_path / "second" / name).read_text(), name
+
+
+def test_report_joins_runs_of_several_folders_and_refuses_a_run_given_twice(tmp_path, capsys):
+    from sb3_iterative.compare.__main__ import main
+
+    logs, more = tmp_path / "logs", tmp_path / "more"
+    rng = np.random.default_rng(0)
+    for seed in (1, 2):
+        fake_run(logs, "sac", "Pendulum-v1", seed, rng.normal(size=4))
+        fake_run(more, "iterative_sac", "Pendulum-v1", seed, rng.normal(size=4))
+    write_report(more, tmp_path / "earlier")  # the second folder as an earlier report's CSV files
+    assert main(["--report", "-f", str(logs), "--also", str(tmp_path / "earlier"), "--out", str(tmp_path / "joined")]) == 0
+    with open(tmp_path / "joined" / "summary.csv") as file:
+        assert [(row["algo"], row["seeds"]) for row in csv.DictReader(file)] == [("sac", "2"), ("iterative_sac", "2")]
+    assert main(["--report", "-f", str(logs), "--also", str(logs), "--out", str(tmp_path / "twice")]) == 2
+    assert "the same run in two folders: sac Pendulum-v1 seed 1" in capsys.readouterr().err

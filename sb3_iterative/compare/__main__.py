@@ -61,6 +61,11 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--report", action="store_true", help="write the report of the runs in the log folder instead")
     parser.add_argument("--out", default="report", help="with --report: folder to write it to (default: report)")
+    parser.add_argument(
+        "--also", nargs="+", default=[], metavar="FOLDER",
+        help="with --report: more folders whose runs join the log folder's (rl-zoo3 log folders, or earlier reports' "
+        "folders with their runs.csv and curves.csv)",
+    )  # fmt: skip
     return parser
 
 
@@ -75,8 +80,8 @@ def report(args: argparse.Namespace) -> int:
     from sb3_iterative.compare.report import write_report
 
     try:
-        path = write_report(args.log_folder, args.out, envs=args.env, algos=args.algo or ())
-    except FileNotFoundError as error:
+        path = write_report([args.log_folder, *args.also], args.out, envs=args.env, algos=args.algo or ())
+    except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"report: {path}")

@@ -423,22 +423,35 @@ def _run_rows(row: Row) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return runs, curves
 
 
-def write_report(log_folder: str | Path, out: str | Path, envs: Sequence[str] = (), algos: Sequence[str] = ()) -> Path:
+def write_report(
+    log_folder: str | Path | Sequence[str | Path], out: str | Path, envs: Sequence[str] = (), algos: Sequence[str] = ()
+) -> Path:
     """Write the report of the finished runs in ``log_folder`` (optionally only some environments
-    and algorithms) into ``out``; return the path of ``report.md``. ``log_folder`` may also be an
-    earlier report's folder: its ``runs.csv`` and ``curves.csv`` then stand in for the logs. Raises
-    FileNotFoundError when there is no finished run to report."""
-    runs, unfinished = read_runs(log_folder)
-    from_csv = not runs and not unfinished and (Path(log_folder) / "runs.csv").is_file()
-    if from_csv:
-        runs = runs_from_csv(log_folder)
+    and algorithms) into ``out``; return the path of ``report.md``. ``log_folder`` may be several
+    folders, and each may also be an earlier report's folder: its ``runs.csv`` and ``curves.csv``
+    then stand in for the logs. Raises FileNotFoundError when there is no finished run to report,
+    ValueError when two folders hold the same (algorithm, environment, seed)."""
+    folders = [Path(log_folder)] if isinstance(log_folder, (str, Path)) else [Path(folder) for folder in log_folder]
+    runs, unfinished, csv_folders = [], [], []
+    for folder in folders:
+        folder_runs, folder_unfinished = read_runs(folder)
+        if not folder_runs and not folder_unfinished and (folder / "runs.csv").is_file():
+            folder_runs = runs_from_csv(folder)
+            csv_folders.append(folder)
+        runs += folder_runs
+        unfinished += folder_unfinished
+    keys = [(run.algo, run.env, run.seed) for run in runs]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise ValueError(f"the same run in two folders: {', '.join(f'{a} {e} seed {s}' for a, e, s in duplicates)}")
+    log_folder = ", ".join(str(folder) for folder in folders)
     runs = [run for run in runs if (not envs or run.env in envs) and (not algos or run.algo in algos)]
     if not runs:
         chosen = f" for {' '.join([*envs, *algos])}" if envs or algos else ""
         raise FileNotFoundError(f"no finished run in {log_folder}{chosen}")
     tables, notes = compare(runs)
-    if from_csv:
-        notes.append(f"runs read from the runs.csv and curves.csv of an earlier report in {log_folder} (no logs there)")
+    for folder in csv_folders:
+        notes.append(f"runs read from the runs.csv and curves.csv of an earlier report in {folder} (no logs there)")
     if unfinished:
         notes.append(f"{len(unfinished)} unfinished run(s) left out: {', '.join(map(str, unfinished))}")
     out = Path(out)
