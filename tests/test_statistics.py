@@ -26,14 +26,14 @@ def fake_run(logs: Path, algo: str, env: str, seed: int, curve: np.ndarray) -> N
     (folder / "0.monitor.csv").write_text('#{"t_start": 0}\nr,l,t\n1.0,200,10.0\n')
 
 
-def test_identical_algorithms_have_a_probability_of_improvement_around_one_half():
+def test_identical_algorithms_have_a_probability_of_improvement_around_one_half(fewer_replications):
     scores = np.random.default_rng(0).normal(size=(5, 3))
     probability, low, high = statistics.probability_of_improvement({"sac": scores, "same": scores.copy()}, "sac")["same"]
     assert probability == 0.5
     assert low < 0.5 < high
 
 
-def test_an_algorithm_better_on_every_seed_has_a_probability_of_improvement_of_one():
+def test_an_algorithm_better_on_every_seed_has_a_probability_of_improvement_of_one(fewer_replications):
     scores = np.random.default_rng(0).normal(size=(5, 3))
     better = scores.max() + 1 + np.random.default_rng(1).random((5, 3))
     probability, low, high = statistics.probability_of_improvement({"sac": scores, "better": better}, "sac")["better"]
@@ -85,12 +85,18 @@ def test_every_task_of_the_hyperparameter_files_is_listed():
     assert set(REFERENCES) <= set(TASKS)
 
 
+@pytest.fixture
+def fewer_replications(monkeypatch):
+    """What is under test does not need the bootstrap's precision: 200 replications, not 2 000."""
+    monkeypatch.setattr(statistics, "REPS", 200)
+
+
 def read_statistics(out: Path) -> dict[tuple[str, str, str], dict[str, str]]:
     with open(out / "statistics.csv") as file:
         return {(row["scope"], row["algo"], row["statistic"]): row for row in csv.DictReader(file)}
 
 
-def test_report_with_one_seed_per_algorithm_and_any_algorithm(tmp_path):
+def test_report_with_one_seed_per_algorithm_and_any_algorithm(fewer_replications, tmp_path):
     logs = tmp_path / "logs"
     for algo, level in (("sac", -500.0), ("tqc", -300.0)):
         fake_run(logs, algo, "Pendulum-v1", 1, np.linspace(-1200.0, level, 6))
@@ -109,7 +115,7 @@ def test_report_with_one_seed_per_algorithm_and_any_algorithm(tmp_path):
     assert estimates["all", "tqc", "P(X > sac)"]["point"] == "1.0"
 
 
-def test_report_across_environments_with_seeds_and_without_a_reference(tmp_path):
+def test_report_across_environments_with_seeds_and_without_a_reference(fewer_replications, tmp_path):
     logs = tmp_path / "logs"
     rng = np.random.default_rng(0)
     for env in ("Pendulum-v1", "HalfCheetah-v5"):
@@ -130,7 +136,7 @@ def test_report_across_environments_with_seeds_and_without_a_reference(tmp_path)
     assert "## Reacher-v5" in markdown  # the per-environment tables are still written
 
 
-def test_report_regenerated_from_an_earlier_reports_csv_files(tmp_path):
+def test_report_regenerated_from_an_earlier_reports_csv_files(fewer_replications, tmp_path):
     logs = tmp_path / "logs"
     rng = np.random.default_rng(0)
     for algo in ("sac", "iterative_sac"):
@@ -144,7 +150,7 @@ def test_report_regenerated_from_an_earlier_reports_csv_files(tmp_path):
         assert (first / name).read_text() == (tmp_path / "second" / name).read_text(), name
 
 
-def test_report_joins_runs_of_several_folders_and_refuses_a_run_given_twice(tmp_path, capsys):
+def test_report_joins_runs_of_several_folders_and_refuses_a_run_given_twice(fewer_replications, tmp_path, capsys):
     from sb3_iterative.compare.__main__ import main
 
     logs, more = tmp_path / "logs", tmp_path / "more"
