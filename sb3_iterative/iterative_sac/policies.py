@@ -735,7 +735,8 @@ class IterativeSACPolicy(SACPolicy):
         else:
             value_estimate = bind(observation, generator, deterministic)
         initial = self.initial_parameters(observation)
-        if self.compile_acting and isinstance(value_estimate, EnsembleQ):
+        compiled = self.compiled_optimizer() if bind is None else None  # a changed objective runs eagerly
+        if compiled is not None and isinstance(value_estimate, EnsembleQ):
             value_estimate.prepare()
         return self.actor(
             observation,
@@ -744,7 +745,7 @@ class IterativeSACPolicy(SACPolicy):
             deterministic=deterministic,
             ent_coef=ent_coef,
             initial=initial,
-            optimized_parameters=self.compiled_optimizer(),
+            optimized_parameters=compiled,
         )
 
     def compiled_optimizer(self) -> Callable[..., tuple[th.Tensor, th.Tensor]] | None:
