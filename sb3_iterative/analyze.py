@@ -25,7 +25,7 @@ from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.sac.policies import SACPolicy
 
 from sb3_iterative import IterativeSAC, IterativeSACPolicy, analysis
-from sb3_iterative.analysis.agent import batch_size
+from sb3_iterative.iterative_sac.policies import observation_batch_size
 
 FIGURES = {
     "amortization_gap": "amortization gap (Fig. 6)",
@@ -95,7 +95,7 @@ def run_analyses(
     dims = dims if dims is not None else ((0, 1) if info["action_dim"] >= 2 else (0,))
     if states is None:
         states = analysis.collect_states(model, env, n=n_states, seed=seed)
-    n_states = batch_size(states)
+    n_states = observation_batch_size(states)
     results: dict[str, Any] = dict(
         model=info,
         env=env,

@@ -266,11 +266,6 @@ def _with_fixed_rollouts(bind: Callable[..., ValueEstimate], device: th.device, 
     return bind(obs, generator=generator, common_noise=True)
 
 
-def batch_size(states: Any) -> int:
-    """The number of states in a batch (an array, a tensor, or a dict of them)."""
-    return len(next(iter(states.values()))) if isinstance(states, dict) else len(states)
-
-
 def repeat_observations(obs: PyTorchObs, times: int) -> PyTorchObs:
     """The batch repeated ``times`` times, whole batch after whole batch: [times·B, ...]."""
     if isinstance(obs, dict):

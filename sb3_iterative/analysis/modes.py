@@ -21,7 +21,6 @@ from sb3_iterative.analysis.agent import (
     keeps_training_mode,
     Model,
     as_agent,
-    batch_size,
     check_beta,
     check_count,
     check_positive,
@@ -29,6 +28,7 @@ from sb3_iterative.analysis.agent import (
 )
 from sb3_iterative.analysis.optimizers import adam
 from sb3_iterative.analysis.plotting import axes
+from sb3_iterative.iterative_sac.policies import observation_batch_size
 
 RUN_OPTIMIZERS = ("iterative", "adam")
 # Random starts of Adam's runs: µ ~ U(−RANDOM_MU, RANDOM_MU) (tanh(2) ≈ 0.96), σ = RANDOM_STD
@@ -146,7 +146,7 @@ def policy_modes(
         trace = agent.amortized(repeated, value_estimate, beta, generator)
         mu, log_std = trace.mu, trace.log_std
     else:
-        shape = (n_runs * batch_size(obs), agent.action_dim)
+        shape = (n_runs * observation_batch_size(obs), agent.action_dim)
         start_mu = (2 * th.rand(shape, generator=generator, device=agent.device) - 1) * RANDOM_MU
         start_log_std = th.full(shape, math.log(RANDOM_STD), device=agent.device)
         path = adam(

@@ -361,11 +361,9 @@ class IterativeActor(BaseModel):
         return th.tanh(mu + th.randn_like(mu) * log_std.exp())
 
 
-def observation_batch_size(obs: PyTorchObs) -> int:
-    """B of a batch of observations (a tensor, or a dict of tensors)."""
-    if isinstance(obs, dict):
-        return next(iter(obs.values())).shape[0]
-    return obs.shape[0]
+def observation_batch_size(obs: Any) -> int:
+    """B of a batch of observations (a tensor or an array, or a dict of them)."""
+    return len(next(iter(obs.values()))) if isinstance(obs, dict) else len(obs)
 
 
 class IterativeSACPolicy(SACPolicy):
