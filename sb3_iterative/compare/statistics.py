@@ -72,22 +72,17 @@ def interval_estimates(
     return points, intervals
 
 
-def location(scores: Mapping[str, np.ndarray]) -> dict[str, dict[str, tuple[float, float, float]]]:
-    """IQM and mean of per-task scores [runs, tasks] with their intervals: {key: {"IQM": (point, low, high), ...}}."""
-    points, intervals = interval_estimates(scores, lambda x: np.array([metrics.aggregate_iqm(x), metrics.aggregate_mean(x)]))
-    return {
-        key: {
-            name: (float(points[key][i]), float(intervals[key][0, i]), float(intervals[key][1, i]))
-            for i, name in enumerate(("IQM", "mean"))
-        }
-        for key in scores
-    }
+LOCATIONS: dict[str, Callable[[np.ndarray], float]] = {"IQM": metrics.aggregate_iqm, "mean": metrics.aggregate_mean}
+IMPROVEMENT = "P(X > Y)"
 
 
-def aggregates(scores: Mapping[str, np.ndarray]) -> dict[str, dict[str, tuple[float, float, float]]]:
-    """IQM, mean, median and optimality gap of normalized scores [runs, tasks] with their intervals."""
-    names = list(AGGREGATES)
-    points, intervals = interval_estimates(scores, lambda x: np.array([AGGREGATES[name](x) for name in names]))
+def named_estimates(
+    scores: Mapping[str, np.ndarray] | Mapping[str, tuple[np.ndarray, np.ndarray]],
+    functions: Mapping[str, Callable[..., float]],
+) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """Each statistic of ``functions`` on each key's scores, with its interval: {key: {name: (point, low, high)}}."""
+    names = list(functions)
+    points, intervals = interval_estimates(scores, lambda *x: np.array([functions[name](*x) for name in names]))
     return {
         key: {
             name: (float(points[key][i]), float(intervals[key][0, i]), float(intervals[key][1, i]))
@@ -97,6 +92,16 @@ def aggregates(scores: Mapping[str, np.ndarray]) -> dict[str, dict[str, tuple[fl
     }
 
 
+def location(scores: Mapping[str, np.ndarray]) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """IQM and mean of per-task scores [runs, tasks] with their intervals: {key: {"IQM": (point, low, high), ...}}."""
+    return named_estimates(scores, LOCATIONS)
+
+
+def aggregates(scores: Mapping[str, np.ndarray]) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """IQM, mean, median and optimality gap of normalized scores [runs, tasks] with their intervals."""
+    return named_estimates(scores, AGGREGATES)
+
+
 def probability_of_improvement(scores: Mapping[str, np.ndarray], baseline: str) -> dict[str, tuple[float, float, float]]:
     """P(X > Y) of each algorithm X against ``baseline`` Y, on scores [runs, tasks], with its interval.
 
@@ -104,8 +109,8 @@ def probability_of_improvement(scores: Mapping[str, np.ndarray], baseline: str) 
     Mann-Whitney U statistic over the runs' pairs), averaged over tasks.
     """
     pairs = {algo: (scores[algo], scores[baseline]) for algo in scores if algo != baseline}
-    points, intervals = interval_estimates(pairs, lambda x, y: np.array([metrics.probability_of_improvement(x, y)]))
-    return {algo: (float(points[algo][0]), float(intervals[algo][0, 0]), float(intervals[algo][1, 0])) for algo in pairs}
+    estimates = named_estimates(pairs, {IMPROVEMENT: metrics.probability_of_improvement})
+    return {algo: numbers[IMPROVEMENT] for algo, numbers in estimates.items()}
 
 
 def iqm_curves(curves: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
