@@ -55,7 +55,7 @@ from sb3_iterative.compare.references import normalize
 BASELINE = "sac"
 # Algorithms in this order first (the baseline, then ours), the others after, by name.
 ORDER = (BASELINE, "flow_sac", "iterative_sac", "iterative_sac_dt", "iterative_sac_ws", "iterative_sac_mb", "direct_sac_mb")
-CONFIDENCE = 0.95
+CONFIDENCE = statistics.CONFIDENCE  # of Welch's intervals and the bootstrap's alike
 
 
 @dataclass
