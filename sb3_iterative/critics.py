@@ -5,25 +5,30 @@
 - ``"B"``: 3 × 512 ELU layers with layer normalization and highway connections
   (:class:`HighwayCritic`).
 
-Both expose ``features_extractor`` and ``q_networks`` (each maps [features, action] to Q).
-:class:`EnsembleQ` binds either to a batch of observations for the objective J.
+Both expose ``features_extractor`` and ``q_networks`` (each maps [features, action] to Q), as
+sb3-contrib TQC's quantile critic does (each maps it to quantiles). :class:`EnsembleQ` binds any
+of them to a batch of observations for the objective J.
 """
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import torch as th
 from stable_baselines3.common.type_aliases import PyTorchObs
 from gymnasium import spaces
+from sb3_contrib.tqc.policies import Critic as QuantileCritic
 from stable_baselines3.common.policies import ContinuousCritic
 from stable_baselines3.common.preprocessing import get_action_dim
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-from sb3_iterative.objective import EnsembleValue, autograd_action_gradient, pessimistic_value, pessimistic_weights
+from sb3_iterative.objective import ENSEMBLE_STD, EnsembleValue, autograd_action_gradient
+from sb3_iterative.pessimism import Pessimism
 
 CRITIC_ARCHITECTURES = ("A", "B")
+# What J can read: SB3's critics (one Q value per member) or sb3-contrib TQC's (quantiles per member)
+CriticEnsemble = ContinuousCritic | QuantileCritic
 HIGHWAY_NET_ARCH = [512, 512, 512]
 
 
@@ -95,7 +100,7 @@ _ACTIVATIONS: dict[type[nn.Module], tuple[Callable[[th.Tensor], th.Tensor], Call
 }
 
 
-def _stack_mlp_members(q_networks: list[nn.Module]) -> list[tuple[th.Tensor, th.Tensor, nn.Module | None]] | None:
+def _stack_mlp_members(q_networks: Sequence[nn.Module]) -> list[tuple[th.Tensor, th.Tensor, nn.Module | None]] | None:
     """The ensemble as one batched MLP: per layer, weights [n, out, in], biases [n, 1, out] and the
     activation after it; None unless every member is Linear layers with known activations, alike."""
     members = [list(q_net) for q_net in q_networks if isinstance(q_net, nn.Sequential)]
@@ -134,7 +139,7 @@ _STACKS: "weakref.WeakKeyDictionary[nn.Module, tuple[tuple[tuple[int, int], ...]
 )
 
 
-def _stacked_members(critic: ContinuousCritic, n_features: int) -> _StackedMembers | None:
+def _stacked_members(critic: CriticEnsemble, n_features: int) -> _StackedMembers | None:
     """The critic's members stacked (:func:`_stack_mlp_members`), cached while its parameters are unchanged."""
     compiling = th.compiler.is_compiling()  # the cache is not traceable: a compiled graph stacks the weights itself
     if not compiling:
@@ -165,8 +170,9 @@ class _BatchedMembers(NamedTuple):
 class EnsembleQ(EnsembleValue):
     """The critic ensemble bound to a batch of B observations: the model-free value estimate of J.
 
-    Calling it gives the ensemble's Q values [N, B, n_critics] for actions [N, B, A] through
-    the critic's own modules (autograd works through it). :meth:`action_gradient` gives the
+    Calling it gives the ensemble's outputs [N, B, n_outputs] for actions [N, B, A] through the
+    critic's own modules (autograd works through it): one Q value per member (SB3's critics), or
+    each member's quantiles, member-major (TQC's critics), which ``pessimism`` makes Q̂_β. :meth:`action_gradient` gives the
     Q values and ∂Q̂_β/∂a without autograd when every ensemble member is an MLP of Linear
     layers with ReLU or Tanh (architecture A): the members run as one batched matrix product
     per layer, the state's share of the first layer is computed once per binding (it does not
@@ -178,8 +184,11 @@ class EnsembleQ(EnsembleValue):
     after the critic is updated.
     """
 
-    def __init__(self, critic: ContinuousCritic, obs: PyTorchObs):  # the members' Q values come from __call__
+    def __init__(
+        self, critic: CriticEnsemble, obs: PyTorchObs, pessimism: Pessimism = ENSEMBLE_STD
+    ):  # the members' outputs come from __call__
         self.critic = critic
+        self.pessimism = pessimism
         with th.no_grad():
             self.features = critic.extract_features(obs, critic.features_extractor)
         self._bound = False  # the batched members are made on first use (a lazy attribute torch.compile can trace)
@@ -224,13 +233,13 @@ class EnsembleQ(EnsembleValue):
 
     def value_and_action_gradient(self, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
         q_values, grad = self.action_gradient(actions, beta)
-        return pessimistic_value(q_values, beta), grad
+        return self.pessimism.value(q_values, beta), grad
 
     def action_gradient(self, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
-        """Q values [N, B, n_critics] and ∂Q̂_β/∂a [N, B, A]; no graph is built."""
+        """The members' outputs [N, B, n_outputs] and ∂Q̂_β/∂a [N, B, A]; no graph is built."""
         members = self._members
         if members is None:
-            return autograd_action_gradient(self, actions, beta)
+            return autograd_action_gradient(self, actions, beta, self.pessimism)
         layers, state_share, action_weight_t = members
         n_samples, batch_size, action_dim = actions.shape
         n_critics = action_weight_t.shape[0]
@@ -247,13 +256,14 @@ class EnsembleQ(EnsembleValue):
                 if activation is not None:
                     out = _ACTIVATIONS[type(activation)][0](out)
                     outputs.append((activation, out))
-            q_values = out.squeeze(-1).transpose(0, 1).reshape(n_samples, batch_size, n_critics)
+            n_outputs = out.shape[-1]  # per member: 1 Q value, or its quantiles
+            q_values = out.transpose(0, 1).reshape(n_samples, batch_size, n_critics * n_outputs)
 
-            # backward from ∂Q̂/∂Q_i [n, N·B, 1] to the action columns of the first layer
-            grad = pessimistic_weights(q_values, beta).reshape(-1, n_critics).transpose(0, 1).unsqueeze(-1)
+            # backward from ∂Q̂/∂(each output) [n, N·B, n_outputs] to the action columns of the first layer
+            grad = self.pessimism.weights(q_values, beta).reshape(-1, n_critics, n_outputs).transpose(0, 1)
             for position in range(len(layers) - 1, 0, -1):
                 weight = layers[position][0]
-                # the last layer has one output: its backward is an outer product, a broadcast
+                # a last layer with one output: its backward is an outer product, a broadcast
                 grad = grad * weight if weight.shape[1] == 1 else th.bmm(grad, weight)
                 activation, out = outputs[position - 1]
                 grad = _ACTIVATIONS[type(activation)][1](grad, out)

@@ -6,7 +6,8 @@
 taken before the tanh (or, for the flow-policy baseline, that Gaussian pushed through a flow before
 the tanh: :mod:`sb3_iterative.distributions` holds both families). The prior p(a|s) is uniform on
 [−1, 1]^|A|, so −α·KL(π‖p) is α·H(π) up to a constant, estimated with the same reparameterised
-samples as the Q term (the path-wise estimator). Q̂_β is the pessimistic estimate over the critic ensemble.
+samples as the Q term (the path-wise estimator). Q̂_β is the pessimistic estimate over the critic ensemble
+(mean − β·std, or TQC's truncation for quantile critics: :mod:`sb3_iterative.pessimism`).
 
 The iterative actor's inputs and loss, the direct actor's loss, the critic's target and the
 analyses all call :func:`objective` or :func:`objective_gradient`; nothing else computes J.
@@ -19,7 +20,8 @@ for SB3 critics, with a fast hand-written action gradient), and the model-based 
 critics by Retrace, paper Eq. 14–16).
 
 Shapes: observations' features [B, F]; λ = (µ, log σ), each [B, A]; noise and actions
-[N, B, A] (N = ``n_action_samples``); Q values [N, B, n_critics]; Q̂_β [N, B]; J [B].
+[N, B, A] (N = ``n_action_samples``); Q values [N, B, n_critics] ([N, B, n_critics · n_quantiles] for
+quantile critics); Q̂_β [N, B]; J [B].
 """
 
 import math
@@ -36,59 +38,23 @@ from sb3_iterative.distributions import (
     TanhGaussian,
     squashed_gaussian_log_prob,
 )
+from sb3_iterative.pessimism import EnsembleStd, Pessimism
 
-# The members' Q values as a function of the actions alone (the state is already bound):
-# [N, B, A] -> [N, B, n_critics]
+# The members' outputs as a function of the actions alone (the state is already bound):
+# [N, B, A] -> [N, B, n_outputs]
 QFunction = Callable[[th.Tensor], th.Tensor]
-
-# Below this ensemble variance the std is taken as exactly zero, where its gradient is undefined.
-MIN_VARIANCE = 1e-12
-
-
-def pessimistic_value(q_values: th.Tensor, beta: float) -> th.Tensor:
-    """Q̂_β = mean_i Q_i − β · std_i Q_i over the last dimension (paper Eq. 13).
-
-    The std is the population std (1/n Σ), as in the paper, so that β = 1 with two critics
-    is min(Q_1, Q_2), SAC's clipped double Q. That case is computed as the min itself:
-    equal in value and gradient, and bit for bit the number SB3's SAC computes.
-
-    :param q_values: Q values of the ensemble, critics on the last dimension
-    :param beta: pessimism β (0: the ensemble mean)
-    :return: the estimate, with the last dimension removed
-    """
-    n_critics = q_values.shape[-1]
-    if n_critics == 2 and beta == 1.0:
-        return q_values.min(dim=-1).values
-    mean = q_values.mean(dim=-1)
-    if beta == 0.0:
-        return mean
-    variance = (q_values - mean.unsqueeze(-1)).pow(2).mean(dim=-1)
-    return mean - beta * variance.clamp_min(MIN_VARIANCE).sqrt()
+# The paper's mean − β·std, for an ensemble of any size
+ENSEMBLE_STD = EnsembleStd()
 
 
-def pessimistic_weights(q_values: th.Tensor, beta: float) -> th.Tensor:
-    """∂Q̂_β/∂Q_i, the derivative of :func:`pessimistic_value`, same shape as ``q_values``.
-
-    1/n − β·(Q_i − mean)/(n·std); for the min (β = 1, two critics), 1 on the smaller critic.
-    """
-    n_critics = q_values.shape[-1]
-    if n_critics == 2 and beta == 1.0:
-        return th.nn.functional.one_hot(q_values.argmin(dim=-1), 2).to(q_values.dtype)
-    if beta == 0.0:
-        return th.full_like(q_values, 1.0 / n_critics)
-    centred = q_values - q_values.mean(dim=-1, keepdim=True)
-    variance = centred.pow(2).mean(dim=-1, keepdim=True)
-    std = variance.clamp_min(MIN_VARIANCE).sqrt()
-    scale = th.where(variance > MIN_VARIANCE, beta / (n_critics * std), th.zeros_like(std))
-    return 1.0 / n_critics - scale * centred
-
-
-def autograd_action_gradient(q_function: QFunction, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
-    """Q values [N, B, n_critics] and ∂Q̂_β/∂a [N, B, A] by autograd, for any differentiable Q function."""
+def autograd_action_gradient(
+    q_function: QFunction, actions: th.Tensor, beta: float, pessimism: Pessimism = ENSEMBLE_STD
+) -> tuple[th.Tensor, th.Tensor]:
+    """Q values [N, B, n_outputs] and ∂Q̂_β/∂a [N, B, A] by autograd, for any differentiable Q function."""
     with th.enable_grad():
         actions = actions.detach().requires_grad_(True)
         q_values = q_function(actions)
-        (grad,) = th.autograd.grad(pessimistic_value(q_values, beta).sum(), actions)
+        (grad,) = th.autograd.grad(pessimism.value(q_values, beta).sum(), actions)
     return q_values.detach(), grad
 
 
@@ -119,20 +85,22 @@ def autograd_value_gradient(estimate: ValueEstimate, actions: th.Tensor, beta: f
 
 
 class EnsembleValue:
-    """Q̂_β = mean − β·std over an ensemble's members (Eq. 13), as a :class:`ValueEstimate`.
+    """Q̂_β of an ensemble's outputs, mean − β·std over its members by default (Eq. 13), as a :class:`ValueEstimate`.
 
-    :param q_values: the members' Q values as a function of the actions [N, B, A] -> [N, B, n_critics]
+    :param q_values: the members' outputs as a function of the actions [N, B, A] -> [N, B, n_outputs]
+    :param pessimism: how the outputs become Q̂_β (:mod:`sb3_iterative.pessimism`)
     """
 
-    def __init__(self, q_values: QFunction):
+    def __init__(self, q_values: QFunction, pessimism: Pessimism = ENSEMBLE_STD):
         self.q_values = q_values
+        self.pessimism = pessimism
 
     def __call__(self, actions: th.Tensor) -> th.Tensor:
         """The members' Q values [N, B, n_critics]."""
         return self.q_values(actions)
 
     def value(self, actions: th.Tensor, beta: float) -> th.Tensor:
-        return pessimistic_value(self(actions), beta)
+        return self.pessimism.value(self(actions), beta)
 
     def value_and_action_gradient(self, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
         return autograd_value_gradient(self, actions, beta)

@@ -15,7 +15,8 @@ from sb3_iterative import IterativeSACPolicy
 from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.iterative_sac.policies import actor_loss
 from sb3_iterative.model_based import DynamicsModel, ModelBasedQ, ModelBasedValue, distillation_kl
-from sb3_iterative.objective import objective, objective_gradient, pessimistic_value, squashed_gaussian_log_prob
+from sb3_iterative.objective import objective, objective_gradient, squashed_gaussian_log_prob
+from sb3_iterative.pessimism import pessimistic_value
 
 OBS_DIM, ACTION_DIM, BATCH, N_SAMPLES = 3, 2, 5, 4
 OBSERVATION_SPACE = spaces.Box(-5, 5, (OBS_DIM,), dtype=np.float32)

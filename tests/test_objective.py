@@ -1,4 +1,4 @@
-"""The objective J(s, λ) and the pessimistic estimate Q̂_β (sb3_iterative/objective.py)."""
+"""The objective J(s, λ) (sb3_iterative/objective.py) and the pessimistic estimate Q̂_β (sb3_iterative/pessimism.py)."""
 
 import itertools
 
@@ -12,9 +12,9 @@ from sb3_iterative.objective import (
     EnsembleValue,
     objective,
     objective_gradient,
-    pessimistic_value,
     squashed_gaussian_log_prob,
 )
+from sb3_iterative.pessimism import pessimistic_value
 
 BATCH, ACTION_DIM, N_SAMPLES = 8, 3, 4
 

@@ -1,6 +1,8 @@
-"""The iterative amortized actor (paper Algorithm 2, Eq. 11–12) and IterativeSACPolicy."""
+"""The iterative amortized actor (paper Algorithm 2, Eq. 11–12), the iterative part of a policy
+(:class:`IterativePolicy`, shared by IterativeSAC and IterativeTQC) and IterativeSACPolicy."""
 
 import functools
+import inspect
 import itertools
 import math
 import operator
@@ -10,12 +12,12 @@ from typing import Any
 
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.policies import BaseModel, ContinuousCritic
+from sb3_contrib.tqc.policies import Actor as TQCActor
+from stable_baselines3.common.policies import BaseModel, BasePolicy, ContinuousCritic
 from stable_baselines3.common.preprocessing import get_action_dim, get_flattened_obs_dim
 from stable_baselines3.common.torch_layers import (
     BaseFeaturesExtractor,
     CombinedExtractor,
-    FlattenExtractor,
     NatureCNN,
     create_mlp,
 )
@@ -24,13 +26,16 @@ from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN, Actor, SACP
 from torch import nn
 from torch.nn import functional as F
 
-from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, EnsembleQ, make_critic
+from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, CriticEnsemble, EnsembleQ, HighwayCritic
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.flow_actor import DEFAULT_FLOW_NET_ARCH, DEFAULT_FLOW_TRANSFORMS, FlowActor
 from sb3_iterative.model_based import VALUE_ESTIMATORS, ModelBasedQ, ModelBasedValue
 from sb3_iterative.objective import ObjectiveEstimate, ValueEstimate, objective, objective_gradient
+from sb3_iterative.pessimism import EnsembleStd, Pessimism
 
 ACTOR_KINDS = ("iterative", "direct", "flow")
+# The direct actor λ = f_φ(s): SAC's, or sb3-contrib TQC's (the same network, its own class)
+DirectActor = Actor | TQCActor
 # (x − mean) / (std + 1e−7) in the authors' code; layer_norm puts its epsilon under the root
 NORMALIZATION_EPSILON = 1e-14
 # Seed of the samples behind ∇_λ J when acting deterministically (and of the model rollouts' samples)
@@ -366,10 +371,13 @@ def observation_batch_size(obs: Any) -> int:
     return len(next(iter(obs.values()))) if isinstance(obs, dict) else len(obs)
 
 
-class IterativeSACPolicy(SACPolicy):
-    """Policy of IterativeSAC: an iterative (or direct) amortized actor and a critic ensemble.
+class IterativePolicy(BasePolicy):
+    """The iterative amortized actor's part of an actor-critic policy, placed before the base policy
+    (SB3's :class:`SACPolicy`, sb3-contrib's :class:`TQCPolicy`): ``class P(IterativePolicy, SACPolicy)``.
 
-    Arguments as SB3's :class:`SACPolicy`, plus the following. ``use_sde`` must stay False.
+    It chooses the actor, builds the value estimate inside J from the base's critics with the
+    policy's :class:`~sb3_iterative.pessimism.Pessimism` (:meth:`make_pessimism`), and acts by
+    optimizing λ. Arguments as the base policy's, plus the following. ``use_sde`` must stay False.
 
     :param actor: ``"iterative"`` (the paper's iterative amortization, Algorithm 2),
         ``"direct"`` (SAC's actor, λ = f_φ(s): stock SAC when β = 1 with two critics) or ``"flow"``
@@ -405,7 +413,13 @@ class IterativeSACPolicy(SACPolicy):
         default with ``actor="flow"``, and only with it
     """
 
-    actor: IterativeActor | Actor  # type: ignore[assignment]
+    actor: IterativeActor | DirectActor
+    critic: CriticEnsemble
+    critic_target: CriticEnsemble
+    actor_kwargs: dict[str, Any]
+    critic_kwargs: dict[str, Any]
+    share_features_extractor: bool
+    pessimism: Pessimism
 
     def __init__(
         self,
@@ -413,18 +427,8 @@ class IterativeSACPolicy(SACPolicy):
         action_space: spaces.Box,
         lr_schedule: Schedule,
         net_arch: list[int] | dict[str, list[int]] | None = None,
-        activation_fn: type[nn.Module] = nn.ReLU,
         use_sde: bool = False,
-        log_std_init: float = -3,
-        use_expln: bool = False,
-        clip_mean: float = 2.0,
-        features_extractor_class: type[BaseFeaturesExtractor] = FlattenExtractor,
-        features_extractor_kwargs: dict[str, Any] | None = None,
-        normalize_images: bool = True,
-        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
-        optimizer_kwargs: dict[str, Any] | None = None,
         n_critics: int = 2,
-        share_features_extractor: bool = False,
         actor: str = "iterative",
         n_iterations: int = 5,
         n_action_samples: int = 1,
@@ -439,9 +443,10 @@ class IterativeSACPolicy(SACPolicy):
         flow_net_arch: list[int] | None = None,
         warm_start: bool = False,
         distilled_target: bool = False,
+        **base_kwargs: Any,
     ):
         if use_sde:
-            raise ValueError("IterativeSACPolicy does not support gSDE (use_sde=True)")
+            raise ValueError(f"{type(self).__name__} does not support gSDE (use_sde=True)")
         if actor not in ACTOR_KINDS:
             raise ValueError(f"actor must be one of {ACTOR_KINDS}, got {actor!r}")
         if critic_arch not in CRITIC_ARCHITECTURES:
@@ -456,7 +461,6 @@ class IterativeSACPolicy(SACPolicy):
         check_count("n_critics", n_critics)
         if not (isinstance(init_std, (int, float)) and math.isfinite(init_std) and init_std > 0):
             raise ValueError(f"init_std must be a finite number > 0, got {init_std!r}")
-        check_beta("beta_collect", beta_collect, n_critics)
         check_value_estimator(value_estimator, rollout_horizon, retrace_lambda, observation_space)
         if compile_acting and value_estimator == "model":
             raise ValueError("compile_acting applies to the model-free value estimate only (value_estimator='critic')")
@@ -484,29 +488,24 @@ class IterativeSACPolicy(SACPolicy):
         self.warm_start = warm_start
         self.distilled_target = distilled_target
         self.init_std = float(init_std)
-        self.beta_collect = float(beta_collect)
+        self.beta_collect = beta_collect  # checked, and made a float, once the critics give the pessimism
         self.critic_arch = critic_arch
         self.compile_acting = bool(compile_acting)
         self._compiled_act: Any = None
+        base_parameters = inspect.signature(super().__init__).parameters
+        for name in base_kwargs:
+            if name not in base_parameters:  # as Python says it, naming the user's policy class, not the base
+                raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument {name!r}")
         if net_arch is None and critic_arch == "B":
             net_arch = dict(pi=[256, 256], qf=HIGHWAY_NET_ARCH)
-        super().__init__(
+        super().__init__(  # type: ignore[call-arg]  # the base policy's (SACPolicy, TQCPolicy) arguments
             observation_space,
             action_space,
             lr_schedule,
             net_arch=net_arch,
-            activation_fn=activation_fn,
             use_sde=use_sde,
-            log_std_init=log_std_init,
-            use_expln=use_expln,
-            clip_mean=clip_mean,
-            features_extractor_class=features_extractor_class,
-            features_extractor_kwargs=features_extractor_kwargs,
-            normalize_images=normalize_images,
-            optimizer_class=optimizer_class,
-            optimizer_kwargs=optimizer_kwargs,
             n_critics=n_critics,
-            share_features_extractor=share_features_extractor,
+            **base_kwargs,
         )
 
     @property
@@ -550,10 +549,17 @@ class IterativeSACPolicy(SACPolicy):
         )
         return data
 
+    def make_pessimism(self) -> Pessimism:
+        """How the critics' outputs become Q̂_β (called once the critics exist): the paper's mean − β·std."""
+        return EnsembleStd(self.critic.n_critics)
+
     def _build(self, lr_schedule: Schedule) -> None:
-        super()._build(lr_schedule)
+        super()._build(lr_schedule)  # type: ignore[misc]  # the base policy's
+        self.pessimism = self.make_pessimism()
+        self.pessimism.check("beta_collect", self.beta_collect)
+        self.beta_collect = float(self.beta_collect)
         self.model_based: ModelBasedQ | None = None
-        self.rollout_policy: Actor | None = None
+        self.rollout_policy: DirectActor | None = None
         if self.value_estimator == "model":
             observation_dim = get_flattened_obs_dim(self.observation_space)
             assert self.rollout_horizon is not None and self.retrace_lambda is not None
@@ -566,7 +572,7 @@ class IterativeSACPolicy(SACPolicy):
         if self.iterative and (self.model_based is not None or self.warm_start or self.distilled_target):
             # A direct policy distilled from the iterative one (KL(π_iter ‖ π_direct)), with its own
             # features extractor: the model's rollout policy, the warm start, the distilled target
-            self.rollout_policy = SACPolicy.make_actor(self)
+            self.rollout_policy = super().make_actor()  # type: ignore[misc]  # the base policy's direct actor
             self.rollout_policy.optimizer = self.optimizer_class(  # type: ignore[call-arg]
                 self.rollout_policy.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
             )
@@ -602,22 +608,23 @@ class IterativeSACPolicy(SACPolicy):
         """
         critic = self.critic_target if target else self.critic
         if self.model_based is None or critic_only:
-            return EnsembleQ(critic, obs)
-        return ModelBasedValue(
-            self.model_based, obs, critic, self.model_rollout_policy, ent_coef, generator, shared_noise, common_noise
-        )
+            return EnsembleQ(critic, obs, self.pessimism)
+        rollout_policy = self.model_rollout_policy
+        # the model-based estimate reads SB3's critics and SAC's actor (IterativeTQCPolicy refuses it)
+        assert isinstance(critic, ContinuousCritic) and isinstance(rollout_policy, Actor)
+        return ModelBasedValue(self.model_based, obs, critic, rollout_policy, ent_coef, generator, shared_noise, common_noise)
 
     @property
-    def model_rollout_policy(self) -> Actor:
+    def model_rollout_policy(self) -> DirectActor:
         """The direct policy that acts inside model rollouts: the distilled one, or a direct actor itself."""
         if self.rollout_policy is not None:
             return self.rollout_policy
-        assert isinstance(self.actor, Actor)
+        assert not isinstance(self.actor, IterativeActor)
         return self.actor
 
-    def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> IterativeActor | Actor:  # type: ignore[override]
+    def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> IterativeActor | DirectActor:
         if self.actor_kind == "direct":
-            return super().make_actor(features_extractor)
+            return super().make_actor(features_extractor)  # type: ignore[misc]  # the base policy's
         actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
         if self.actor_kind == "flow":
             assert self.flow_transforms is not None and self.flow_net_arch is not None
@@ -633,9 +640,11 @@ class IterativeSACPolicy(SACPolicy):
             init_std=self.init_std,
         ).to(self.device)
 
-    def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> ContinuousCritic:
+    def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> CriticEnsemble:
+        if self.critic_arch == "A":
+            return super().make_critic(features_extractor)  # type: ignore[misc]  # the base policy's
         critic_kwargs = self._update_features_extractor(self.critic_kwargs, features_extractor)
-        return make_critic(self.critic_arch, **critic_kwargs).to(self.device)
+        return HighwayCritic(**critic_kwargs).to(self.device)
 
     def sample_noise(self, batch_size: int) -> th.Tensor:
         """Standard normal ε for every estimate of J in one optimization and its evaluation at λ_K.
@@ -700,7 +709,7 @@ class IterativeSACPolicy(SACPolicy):
         if isinstance(self.actor, FlowActor):
             mu, log_std, distribution = self.actor.get_flow_params(obs)
             return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0, distribution=distribution)
-        assert isinstance(self.actor, Actor)
+        assert not isinstance(self.actor, IterativeActor)
         mu, log_std, _ = self.actor.get_action_dist_params(obs)
         return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0)
 
@@ -800,11 +809,13 @@ def check_value_estimator(kind: Any, horizon: Any, retrace_lambda: Any, observat
         )
 
 
-def check_beta(name: str, value: Any, n_critics: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if n_critics == 1 and value != 0:
-        raise ValueError(f"{name}={value} needs an ensemble: with n_critics=1 there is no std across critics; set {name}=0")
+class IterativeSACPolicy(IterativePolicy, SACPolicy):  # type: ignore[misc]  # the actor and critic types widen
+    """Policy of IterativeSAC: an iterative (or direct) amortized actor and SB3's critic ensemble, with
+    Q̂_β = mean − β·std (paper Eq. 13).
+
+    Arguments as SB3's :class:`SACPolicy` (``net_arch``, ``activation_fn``, ``n_critics``,
+    ``share_features_extractor``, ...), plus those of :class:`IterativePolicy`.
+    """
 
 
 MlpPolicy = IterativeSACPolicy

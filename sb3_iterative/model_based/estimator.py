@@ -34,7 +34,8 @@ from stable_baselines3.sac.policies import Actor
 from torch import nn
 
 from sb3_iterative.model_based.dynamics import DynamicsModel
-from sb3_iterative.objective import autograd_value_gradient, pessimistic_value, squashed_gaussian_log_prob
+from sb3_iterative.objective import autograd_value_gradient, squashed_gaussian_log_prob
+from sb3_iterative.pessimism import pessimistic_value
 
 # The kinds of value estimate inside J (``value_estimator`` of IterativeSACPolicy)
 VALUE_ESTIMATORS = ("critic", "model")
