@@ -1,6 +1,16 @@
 """Iterative amortized policy optimization (Marino et al., NeurIPS 2021) for Stable-Baselines3."""
 
 from sb3_iterative.iterative_sac import CnnPolicy, IterativeSAC, IterativeSACPolicy, MlpPolicy, MultiInputPolicy
+from sb3_iterative.iterative_tqc import IterativeTQC, IterativeTQCPolicy
 from sb3_iterative.version import __version__
 
-__all__ = ["CnnPolicy", "IterativeSAC", "IterativeSACPolicy", "MlpPolicy", "MultiInputPolicy", "__version__"]
+__all__ = [
+    "CnnPolicy",
+    "IterativeSAC",
+    "IterativeSACPolicy",
+    "IterativeTQC",
+    "IterativeTQCPolicy",
+    "MlpPolicy",
+    "MultiInputPolicy",
+    "__version__",
+]

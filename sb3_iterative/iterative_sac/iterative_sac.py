@@ -96,11 +96,15 @@ class IterativeAmortization(OffPolicyAlgorithm):
 
     def _setup_model(self) -> None:
         super()._setup_model()
-        self.policy.pessimism.check("beta", self.beta)
+        self._check_pessimism()
         self.beta = float(self.beta)
         self._check_model_based_options()
         self._sync_gamma()
         self._sync_ent_coef(self._current_ent_coef())
+
+    def _check_pessimism(self) -> None:
+        """The algorithm's pessimism arguments, against the policy's pessimism (its critics)."""
+        self.policy.pessimism.check("beta", self.beta)
 
     def _check_model_based_options(self) -> None:
         """The model-based training options, with their defaults (a model-free agent refuses them in __init__)."""

@@ -1,0 +1,84 @@
+"""IterativeTQCPolicy: the iterative amortized actor on sb3-contrib TQC's quantile critics."""
+
+from typing import Any
+
+from gymnasium import spaces
+from sb3_contrib.tqc.policies import TQCPolicy
+from stable_baselines3.common.type_aliases import Schedule
+from stable_baselines3.common.torch_layers import CombinedExtractor, NatureCNN
+
+from sb3_iterative.iterative_sac.policies import IterativePolicy, check_count
+from sb3_iterative.pessimism import Pessimism, TruncatedQuantiles
+
+# TQC's actor maximizes the mean of every quantile: the objective IterativeTQC acts with
+DEFAULT_BETA_COLLECT = 0
+
+
+class IterativeTQCPolicy(IterativePolicy, TQCPolicy):  # type: ignore[misc]  # the actor and critic types widen
+    """Policy of IterativeTQC: an iterative (or direct) amortized actor and TQC's quantile critics.
+
+    J's value is TQC's truncation (:class:`~sb3_iterative.pessimism.TruncatedQuantiles`): Q̂_β is the
+    mean of the critics' pooled quantiles without the β largest of each critic. Arguments as
+    sb3-contrib's :class:`TQCPolicy` (``n_quantiles``, ``n_critics``, ``net_arch``, ...), plus those of
+    :class:`~sb3_iterative.iterative_sac.policies.IterativePolicy`, except:
+
+    :param beta_collect: the quantiles dropped per critic in J while acting (collection, ``predict``):
+        0 by default, the mean of every quantile, TQC's actor objective
+    :param critic_arch: ``"A"`` only: the critic is TQC's quantile MLP
+    :param value_estimator: ``"critic"`` only: the model-based estimate is IterativeSAC's
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Box,
+        lr_schedule: Schedule,
+        n_quantiles: int = 25,
+        beta_collect: float = DEFAULT_BETA_COLLECT,
+        critic_arch: str = "A",
+        value_estimator: str = "critic",
+        **kwargs: Any,
+    ):
+        check_count("n_quantiles", n_quantiles)
+        if critic_arch != "A":
+            raise ValueError(
+                f"critic_arch must be 'A' for IterativeTQCPolicy (TQC's quantile MLP critic), got {critic_arch!r}"
+            )
+        if value_estimator != "critic":
+            raise ValueError(
+                f"value_estimator must be 'critic' for IterativeTQCPolicy (the model-based estimate is IterativeSAC's), "
+                f"got {value_estimator!r}"
+            )
+        super().__init__(
+            observation_space,
+            action_space,
+            lr_schedule,
+            n_quantiles=n_quantiles,
+            beta_collect=beta_collect,
+            critic_arch=critic_arch,
+            value_estimator=value_estimator,
+            **kwargs,
+        )
+
+    def make_pessimism(self) -> Pessimism:
+        """TQC's truncation over the pooled quantiles of the critics."""
+        return TruncatedQuantiles(self.critic.n_critics, self.critic_kwargs["n_quantiles"])
+
+
+MlpPolicy = IterativeTQCPolicy
+
+
+class CnnPolicy(IterativeTQCPolicy):
+    """IterativeTQCPolicy with a NatureCNN features extractor (image observations)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("features_extractor_class", NatureCNN)
+        super().__init__(*args, **kwargs)
+
+
+class MultiInputPolicy(IterativeTQCPolicy):
+    """IterativeTQCPolicy with a CombinedExtractor (dict observations, e.g. with HerReplayBuffer)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("features_extractor_class", CombinedExtractor)
+        super().__init__(*args, **kwargs)
