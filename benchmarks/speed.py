@@ -1,6 +1,7 @@
 """Speed of IterativeSAC against SB3's SAC, measured in one run: a markdown table.
 
-For SAC, IterativeSAC at K ∈ {1, 5} and N ∈ {1, 10}, and the flow-policy baseline (``flow_sac``) on
+For SAC, IterativeSAC at K ∈ {1, 5} and N ∈ {1, 10}, the flow-policy baseline (``flow_sac``), and
+TQC and IterativeTQC (their ratio is IterativeTQC's ms over TQC's) on
 HalfCheetah-v5 (one torch thread):
 - the training step, ``model.train(1, batch_size=256)`` on a filled buffer (``--gradient-steps``
   steps per round, the configurations taking turns step by step), and its ratio to SAC's;
@@ -25,10 +26,11 @@ from collections.abc import Callable
 from datetime import date
 
 import torch as th
+from sb3_contrib import TQC
 from stable_baselines3 import SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 
-from sb3_iterative import IterativeSAC
+from sb3_iterative import IterativeSAC, IterativeTQC
 
 CONFIGURATIONS: dict[str, tuple[type[BaseAlgorithm], dict]] = {
     "SAC": (SAC, {}),
@@ -45,6 +47,9 @@ CONFIGURATIONS: dict[str, tuple[type[BaseAlgorithm], dict]] = {
     "direct actor, model-based h=2": (IterativeSAC, dict(actor="direct", value_estimator="model")),
     # the flow-policy baseline (flow_sac.yml): SAC with two 2 x 256 inverse autoregressive transforms
     "flow policy (flow_sac)": (IterativeSAC, dict(actor="flow")),
+    # IterativeTQC (beyond the paper) against sb3-contrib's TQC: 2 critics × 25 quantiles, 2 dropped per critic
+    "TQC": (TQC, {}),
+    "IterativeTQC K=5 N=1": (IterativeTQC, dict(n_iterations=5, n_action_samples=1)),
 }
 # IterativeSAC's β for the direct actors, as its hyperparameter files give it (1: SAC's min over two critics)
 BETA = {"direct actor, model-based h=2": 1.0, "flow policy (flow_sac)": 1.0}

@@ -1,4 +1,4 @@
-"""The rl-zoo3 bridge: IterativeSAC as rl-zoo3's algorithm ``iterative_sac``.
+"""The rl-zoo3 bridge: IterativeSAC as rl-zoo3's algorithm ``iterative_sac``, IterativeTQC as ``iterative_tqc``.
 
 rl-zoo3 has no plugin mechanism. Its train, enjoy and hyperparameter search read three
 module-level dicts, shared by every rl-zoo3 module that imports them: ``ALGOS`` (name →
@@ -22,6 +22,7 @@ from rl_zoo3.utils import ALGOS
 
 from sb3_iterative.critics import HIGHWAY_NET_ARCH
 from sb3_iterative.iterative_sac import IterativeSAC
+from sb3_iterative.iterative_tqc import IterativeTQC
 
 ALGO = "iterative_sac"
 # The model-based variants (paper Sec. 4.2.5): IterativeSAC with value_estimator="model", with the
@@ -34,9 +35,12 @@ DISTILLED_ALGOS = ("iterative_sac_dt", "iterative_sac_ws")
 # Every name under which rl-zoo3 runs IterativeSAC, each with its own hyperparameter file
 ITERATIVE_SAC_ALGOS = (ALGO, *MODEL_BASED_ALGOS, FLOW_ALGO, *DISTILLED_ALGOS)
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
+# IterativeTQC (beyond the paper): sb3-contrib's TQC with the iterative actor
+TQC_ALGO = "iterative_tqc"
 # Algorithms whose default hyperparameters come from this package rather than from rl-zoo3:
-# ours, and stock SAC with the same budget, so that a comparison reads both from one place.
-PACKAGE_ALGOS = (*ITERATIVE_SAC_ALGOS, "sac")
+# ours, and stock SAC and TQC with the same budgets on the v5 tasks, so that a comparison reads
+# them from one place.
+PACKAGE_ALGOS = (*ITERATIVE_SAC_ALGOS, TQC_ALGO, "sac", "tqc")
 # What the search adds to rl-zoo3's SAC search space (trial parameter names, as Optuna stores them).
 ITERATIVE_SEARCH = ("n_iterations", "n_action_samples", "beta", "critic_arch")
 
@@ -52,12 +56,13 @@ def register() -> None:
     """
     for algo in ITERATIVE_SAC_ALGOS:
         ALGOS[algo] = IterativeSAC
+    ALGOS[TQC_ALGO] = IterativeTQC
     HYPERPARAMS_SAMPLER[ALGO] = sample_iterative_sac_params
     HYPERPARAMS_CONVERTER[ALGO] = convert_iterative_sac_params
 
 
 def hyperparams_file(algo: str) -> Path | None:
-    """The package's hyperparameter file for ``algo`` (``iterative_sac`` or ``sac``), None for the others.
+    """The package's hyperparameter file for ``algo`` (one of :data:`PACKAGE_ALGOS`), None for the others.
 
     The files are package data (``sb3_iterative/hyperparams/``): the same path serves a source
     checkout and an installed wheel.
