@@ -24,7 +24,7 @@ from stable_baselines3 import SAC
 from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.sac.policies import SACPolicy
 
-from sb3_iterative import IterativeSAC, IterativeSACPolicy, analysis
+from sb3_iterative import IterativeSAC, IterativeSACPolicy, IterativeTQC, IterativeTQCPolicy, analysis
 from sb3_iterative.iterative_sac.policies import observation_batch_size
 
 FIGURES = {
@@ -39,19 +39,21 @@ FIGURES = {
 }
 
 
-def load_model(path: str | Path, device: str = "auto") -> IterativeSAC | SAC:
-    """An IterativeSAC or SAC model from its .zip, whichever it holds."""
+def load_model(path: str | Path, device: str = "auto") -> IterativeSAC | IterativeTQC | SAC:
+    """An IterativeSAC, IterativeTQC or SAC model from its .zip, whichever it holds."""
     data, _, _ = load_from_zip_file(path, device=device)
     policy_class = data.get("policy_class") if data else None
     if isinstance(policy_class, type) and issubclass(policy_class, IterativeSACPolicy):
         return IterativeSAC.load(path, device=device)
+    if isinstance(policy_class, type) and issubclass(policy_class, IterativeTQCPolicy):
+        return IterativeTQC.load(path, device=device)
     if isinstance(policy_class, type) and issubclass(policy_class, SACPolicy):
         return SAC.load(path, device=device)
     name = getattr(policy_class, "__name__", repr(policy_class))
-    raise ValueError(f"MODEL {path} holds a {name} policy; analyze supports IterativeSAC and SAC models")
+    raise ValueError(f"MODEL {path} holds a {name} policy; analyze supports IterativeSAC, IterativeTQC and SAC models")
 
 
-def describe(model: IterativeSAC | SAC) -> dict[str, Any]:
+def describe(model: IterativeSAC | IterativeTQC | SAC) -> dict[str, Any]:
     """What the analyses ran on: the algorithm, its actor, K, α and the two β."""
     agent = analysis.as_agent(model)
     return dict(
@@ -67,7 +69,7 @@ def describe(model: IterativeSAC | SAC) -> dict[str, Any]:
 
 
 def run_analyses(
-    model: IterativeSAC | SAC,
+    model: IterativeSAC | IterativeTQC | SAC,
     env: str,
     out: str | Path,
     n_states: int = 100,

@@ -14,7 +14,7 @@ from sb3_contrib.tqc.policies import Critic as QuantileCritic
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.torch_layers import FlattenExtractor
 
-from sb3_iterative import IterativeTQC
+from sb3_iterative import IterativeTQC, analysis
 from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.iterative_sac.policies import actor_loss
 from sb3_iterative.objective import EnsembleValue, autograd_action_gradient, objective
@@ -258,3 +258,16 @@ def test_learns_state_dependent_best_action(actor):
     # A random policy is off by about 0.6 per dimension; the learned one must be near a*(s)
     assert error.mean() < 0.08, error.mean()
     assert np.corrcoef(actions[:, 0], states[:, 0])[0, 1] > 0.95
+
+
+def test_analyses_run_on_the_quantile_critics_j():
+    """The paper's analyses take an IterativeTQC agent: J at the acting β (0 quantiles dropped) and the
+    training β (top_quantiles_to_drop_per_net), its value from the quantile critics."""
+    model = IterativeTQC("MlpPolicy", ENV, **SMALL).learn(100)
+    agent = analysis.as_agent(model)
+    assert agent.iterative and agent.beta == 0.0 and agent.training_beta == 2.0
+    states = analysis.collect_states(model, ENV, n=8, seed=0)
+    gap = analysis.amortization_gap(model, states).summary()
+    assert gap["n_states"] == 8 and gap["mean_optimized_objective"] >= gap["mean_amortized_objective"] - 1e-6
+    comparison = analysis.compare_optimizers(model, states, adam_steps=5, cem_steps=5).summary()
+    assert comparison["iterative_iterations"] == 5

@@ -33,12 +33,15 @@ from stable_baselines3.sac.policies import SACPolicy
 from sb3_iterative.analysis.changed_objective import ChangedObjective, current_ent_coef, model_value_estimate
 from sb3_iterative.analysis.optimizers import OptimizationPath
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
-from sb3_iterative.iterative_sac import IterativeActor, IterativeSAC, IterativeSACPolicy
+from sb3_iterative.iterative_sac import IterativeActor, IterativeSAC
+from sb3_iterative.iterative_sac.iterative_sac import IterativeAmortization
+from sb3_iterative.iterative_sac.policies import IterativePolicy
+from sb3_iterative.iterative_tqc import IterativeTQC
 from sb3_iterative.iterative_sac.policies import ROLLOUT_SEED, IterativeTrace
 from sb3_iterative.objective import ValueEstimate, objective
 
 # What every analysis accepts as ``model``
-Model = IterativeSAC | SAC | ChangedObjective
+Model = IterativeSAC | IterativeTQC | SAC | ChangedObjective
 AnalysisResult = TypeVar("AnalysisResult")
 
 
@@ -56,7 +59,7 @@ class Agent:
     :param changed: whether J has a test-time change (a term or another critic)
     """
 
-    policy: SACPolicy
+    policy: SACPolicy | IterativePolicy
     bind: Callable[[PyTorchObs], ValueEstimate]
     ent_coef: float
     beta: float
@@ -66,12 +69,12 @@ class Agent:
 
     @property
     def iterative(self) -> bool:
-        return isinstance(self.policy, IterativeSACPolicy) and self.policy.iterative
+        return isinstance(self.policy, IterativePolicy) and self.policy.iterative
 
     @property
-    def iterative_policy(self) -> IterativeSACPolicy:
+    def iterative_policy(self) -> IterativePolicy:
         """The policy of an iterative agent (raises for a direct one)."""
-        if not (isinstance(self.policy, IterativeSACPolicy) and self.policy.iterative):
+        if not (isinstance(self.policy, IterativePolicy) and self.policy.iterative):
             raise ValueError(f"this model's actor is {self.actor}, not an iterative optimizer")
         return self.policy
 
@@ -83,7 +86,7 @@ class Agent:
     @property
     def actor(self) -> str:
         """The kind of actor: ``"iterative"``, ``"direct"`` (SAC's) or ``"flow"`` (the flow-policy baseline)."""
-        return self.policy.actor_kind if isinstance(self.policy, IterativeSACPolicy) else "direct"
+        return self.policy.actor_kind if isinstance(self.policy, IterativePolicy) else "direct"
 
     @property
     def action_dim(self) -> int:
@@ -146,7 +149,7 @@ class Agent:
             if not self.iterative:
                 if n_iterations is not None:
                     raise ValueError(f"n_iterations applies to an iterative optimizer; this model's actor is {self.actor}")
-                if isinstance(self.policy, IterativeSACPolicy):
+                if isinstance(self.policy, IterativePolicy):
                     return self.policy.direct_trace(obs)
                 mu, log_std, _ = self.policy.actor.get_action_dist_params(obs)
                 return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0)
@@ -208,16 +211,16 @@ def as_agent(model: Model) -> Agent:
             model.ent_coef(),
             model.model,
         )
-    if not isinstance(model, SAC):
+    if not isinstance(model, (SAC, IterativeAmortization)):
         raise TypeError(
-            f"model must be an IterativeSAC or a stable-baselines3 SAC model (or a ChangedObjective of one), "
+            f"model must be an IterativeSAC, an IterativeTQC or a stable-baselines3 SAC model (or a ChangedObjective of one), "
             f"got {type(model).__name__}"
         )
     policy = model.policy
     if getattr(policy.actor, "use_sde", False):
         raise ValueError("model: SAC with gSDE (use_sde=True) is not supported: its λ is not a per-state (µ, log σ)")
     ent_coef = current_ent_coef(model) if ent_coef is None else ent_coef
-    if isinstance(model, IterativeSAC):
+    if isinstance(model, IterativeAmortization):
         beta, training_beta = model.policy.beta_collect, model.beta
     else:
         beta = training_beta = 1.0

@@ -21,7 +21,9 @@ from stable_baselines3.common.policies import BasePolicy, ContinuousCritic
 from stable_baselines3.common.type_aliases import PyTorchObs
 
 from sb3_iterative.critics import EnsembleQ
-from sb3_iterative.iterative_sac import IterativeActor, IterativeSACPolicy
+from sb3_iterative.iterative_sac import IterativeActor
+from sb3_iterative.iterative_sac.iterative_sac import IterativeAmortization
+from sb3_iterative.iterative_sac.policies import IterativePolicy
 from sb3_iterative.objective import ValueEstimate, autograd_value_gradient
 
 # A term of the objective as a function of the actions: [N, B, A] -> [N, B], differentiable
@@ -46,7 +48,7 @@ class QWithTerm:
 
 
 def model_value_estimate(
-    model: SAC,
+    model: SAC | IterativeAmortization,
     obs: PyTorchObs,
     generator: th.Generator | None = None,
     shared_noise: bool = False,
@@ -54,14 +56,14 @@ def model_value_estimate(
 ) -> ValueEstimate:
     """The value estimate of a model's J bound to ``obs``: its policy's (IterativeSAC), or SAC's critics.
     The rollout options matter for a model-based estimate only (``IterativeSACPolicy.value_estimate``)."""
-    if isinstance(model.policy, IterativeSACPolicy):
+    if isinstance(model.policy, IterativePolicy):
         return model.policy.value_estimate(
             obs, current_ent_coef(model), generator=generator, shared_noise=shared_noise, common_noise=common_noise
         )
     return EnsembleQ(model.policy.critic, obs)
 
 
-def current_ent_coef(model: SAC) -> th.Tensor:
+def current_ent_coef(model: SAC | IterativeAmortization) -> th.Tensor:
     """α of a SAC or IterativeSAC model, detached."""
     return th.exp(model.log_ent_coef.detach()) if model.log_ent_coef is not None else model.ent_coef_tensor
 
