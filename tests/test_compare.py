@@ -242,12 +242,14 @@ def test_bad_input_stops_before_anything_starts(sweep, tmp_path, capsys):
 
 
 def test_other_algorithms_read_rl_zoo3_files_and_fall_back_to_default():
-    runs, notes = plan(["HalfCheetah-v5"], ["sac", "iterative_sac", "tqc", "crossq"], [1])
+    # tqc and iterative_tqc read the package's files (v5 entries); td3 and crossq rl-zoo3's (v4 only)
+    runs, notes = plan(["HalfCheetah-v5"], ["sac", "iterative_sac", "tqc", "iterative_tqc", "td3", "crossq"], [1])
     assert {run.n_timesteps for run in runs} == {1_000_000} and {run.eval_freq for run in runs} == {50_000}
     assert len(notes) == 2
-    for algo, note in zip(("tqc", "crossq"), notes, strict=True):
+    for algo, note in zip(("td3", "crossq"), notes, strict=True):
         assert note.startswith(f"{algo} on HalfCheetah-v5: no entry in ") and "it lists HalfCheetah-v4" in note
-    assert next(run for run in runs if run.algo == "tqc").hyperparams == {"policy": "MlpPolicy"}  # its `default`
+    assert next(run for run in runs if run.algo == "crossq").hyperparams == {"policy": "MlpPolicy"}  # its `default`
+    assert next(run for run in runs if run.algo == "tqc").hyperparams == {"policy": "MlpPolicy", "learning_starts": 10000}
 
 
 def test_ray_executor_on_a_local_ray_instance(tmp_path):

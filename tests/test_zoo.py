@@ -386,11 +386,12 @@ def test_default_conf_file():
         ours,
     ]
     assert zoo.with_default_conf(["--algo=sac"])[-1] == str(zoo.hyperparams_file("sac"))
+    assert zoo.with_default_conf(["--algo", "iterative_tqc"])[-1] == str(zoo.hyperparams_file("iterative_tqc"))
     for argv in (
         ["--algo", "iterative_sac", "-conf", "mine.yml"],
         ["--algo", "iterative_sac", "--conf", "mine.yml"],  # abbreviations resolve as in rl-zoo3
         ["--algo", "iterative_sac", "--conf-file=mine.yml"],
-        ["--algo", "tqc"],  # rl-zoo3's own file
+        ["--algo", "td3"],  # rl-zoo3's own file
         ["--env", "Pendulum-v1"],  # rl-zoo3's default algorithm, ppo
         ["--algo"],  # rl-zoo3 reports it
     ):
