@@ -118,10 +118,14 @@ class TruncatedQuantiles:
         """How many of the pooled quantiles Q̂_β averages."""
         return self.n_critics * (self.n_quantiles - int(beta))
 
+    def truncate(self, q_values: th.Tensor, beta: float) -> th.Tensor:
+        """The pooled quantiles without the β largest per critic, sorted [..., kept] (TQC's target atoms)."""
+        return th.sort(q_values, dim=-1).values[..., : self.kept(beta)]
+
     def value(self, q_values: th.Tensor, beta: float) -> th.Tensor:
         if beta == 0:
             return q_values.unflatten(-1, (self.n_critics, self.n_quantiles)).mean(dim=-1).mean(dim=-1)
-        return th.sort(q_values, dim=-1).values[..., : self.kept(beta)].mean(dim=-1)
+        return self.truncate(q_values, beta).mean(dim=-1)
 
     def weights(self, q_values: th.Tensor, beta: float) -> th.Tensor:
         kept = self.kept(beta)

@@ -2,7 +2,7 @@
 
 sb3-contrib's test shape (run, save/load, deterministic, vec envs), TQC equivalence in direct mode,
 the truncated-quantile value inside J (its fast gradient against autograd, the optimizer on a quantile
-critic with a known optimum), and learning the contextual bandit."""
+critic with a known optimum), and the analyses (learning the contextual bandit: tests/test_learning.py)."""
 
 import numpy as np
 import pytest
@@ -234,30 +234,6 @@ def test_bad_input(kwargs, message):
 def test_discrete_actions_are_refused():
     with pytest.raises(ValueError, match=r"env: IterativeTQC needs a continuous action space"):
         IterativeTQC("MlpPolicy", "CartPole-v1", device="cpu")
-
-
-@pytest.mark.expensive
-@pytest.mark.parametrize("actor", ["iterative", "direct"])
-def test_learns_state_dependent_best_action(actor):
-    model = IterativeTQC(
-        "MlpPolicy",
-        ContextualBandit(),
-        learning_starts=200,
-        batch_size=64,
-        learning_rate=3e-3,
-        seed=0,
-        device="cpu",
-        policy_kwargs=dict(actor=actor, net_arch=[64, 64], n_quantiles=10),
-    )
-    model.learn(2000)
-
-    rng = np.random.default_rng(1)
-    states = rng.uniform(-1.0, 1.0, size=(200, 2)).astype(np.float32)
-    actions, _ = model.predict(states, deterministic=True)
-    error = np.abs(actions - ContextualBandit.best_action(states))
-    # A random policy is off by about 0.6 per dimension; the learned one must be near a*(s)
-    assert error.mean() < 0.08, error.mean()
-    assert np.corrcoef(actions[:, 0], states[:, 0])[0, 1] > 0.95
 
 
 def test_analyses_run_on_the_quantile_critics_j():

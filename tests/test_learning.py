@@ -1,17 +1,20 @@
-"""IterativeSAC learns a task whose optimal action is known."""
+"""IterativeSAC and IterativeTQC learn a task whose optimal action is known."""
 
 import numpy as np
 import pytest
 from bandit import ContextualBandit
 
-from sb3_iterative import IterativeSAC
+from sb3_iterative import IterativeSAC, IterativeTQC
 
 pytestmark = pytest.mark.expensive  # trains agents or runs command lines: minutes
 
 
 @pytest.mark.parametrize("actor", ["iterative", "direct"])
-def test_learns_state_dependent_best_action(actor: str) -> None:
-    model = IterativeSAC(
+@pytest.mark.parametrize(
+    "algorithm, critic_kwargs", [(IterativeSAC, {}), (IterativeTQC, dict(n_quantiles=10))], ids=["sac", "tqc"]
+)
+def test_learns_state_dependent_best_action(algorithm, critic_kwargs: dict, actor: str) -> None:
+    model = algorithm(
         "MlpPolicy",
         ContextualBandit(),
         learning_starts=200,
@@ -19,7 +22,7 @@ def test_learns_state_dependent_best_action(actor: str) -> None:
         learning_rate=3e-3,
         seed=0,
         device="cpu",
-        policy_kwargs=dict(actor=actor, net_arch=[64, 64]),
+        policy_kwargs=dict(actor=actor, net_arch=[64, 64], **critic_kwargs),
     )
     model.learn(2000)
 

@@ -26,7 +26,7 @@ from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN, Actor, SACP
 from torch import nn
 from torch.nn import functional as F
 
-from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, CriticEnsemble, EnsembleQ, HighwayCritic
+from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, CriticEnsemble, EnsembleQ, make_critic
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.flow_actor import DEFAULT_FLOW_NET_ARCH, DEFAULT_FLOW_TRANSFORMS, FlowActor
 from sb3_iterative.model_based import VALUE_ESTIMATORS, ModelBasedQ, ModelBasedValue
@@ -644,7 +644,7 @@ class IterativePolicy(BasePolicy):
         if self.critic_arch == "A":
             return super().make_critic(features_extractor)  # type: ignore[misc]  # the base policy's
         critic_kwargs = self._update_features_extractor(self.critic_kwargs, features_extractor)
-        return HighwayCritic(**critic_kwargs).to(self.device)
+        return make_critic(self.critic_arch, **critic_kwargs).to(self.device)
 
     def sample_noise(self, batch_size: int) -> th.Tensor:
         """Standard normal ε for every estimate of J in one optimization and its evaluation at λ_K.

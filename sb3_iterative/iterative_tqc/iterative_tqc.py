@@ -178,8 +178,7 @@ class IterativeTQC(IterativeAmortization, TQC):  # type: ignore[misc]
         next_estimate = self.policy.value_estimate(next_obs, ent_coef, target=True)
         assert isinstance(next_estimate, EnsembleQ)
         quantiles = next_estimate(next_actions)  # [N, B, n · M], member-major
-        n_target_quantiles = self.critic.quantiles_total - self.top_quantiles_to_drop_per_net * self.critic.n_critics
-        quantiles = th.sort(quantiles, dim=-1).values[..., :n_target_quantiles]
+        quantiles = self.policy.pessimism.truncate(quantiles, self.top_quantiles_to_drop_per_net)
         atoms = quantiles - ent_coef * next_log_prob.unsqueeze(-1)  # [N, B, kept]
         atoms = atoms.transpose(0, 1).reshape(atoms.shape[1], -1)  # [B, N · kept]
         target = replay_data.rewards + (1 - replay_data.dones) * discounts * atoms

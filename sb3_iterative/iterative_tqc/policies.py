@@ -8,7 +8,7 @@ from stable_baselines3.common.type_aliases import Schedule
 from stable_baselines3.common.torch_layers import CombinedExtractor, NatureCNN
 
 from sb3_iterative.iterative_sac.policies import IterativePolicy, check_count
-from sb3_iterative.pessimism import Pessimism, TruncatedQuantiles
+from sb3_iterative.pessimism import TruncatedQuantiles
 
 # TQC's actor maximizes the mean of every quantile: the objective IterativeTQC acts with
 DEFAULT_BETA_COLLECT = 0
@@ -60,7 +60,9 @@ class IterativeTQCPolicy(IterativePolicy, TQCPolicy):  # type: ignore[misc]  # t
             **kwargs,
         )
 
-    def make_pessimism(self) -> Pessimism:
+    pessimism: TruncatedQuantiles
+
+    def make_pessimism(self) -> TruncatedQuantiles:
         """TQC's truncation over the pooled quantiles of the critics."""
         return TruncatedQuantiles(self.critic.n_critics, self.critic_kwargs["n_quantiles"])
 
