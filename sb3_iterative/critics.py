@@ -149,7 +149,8 @@ def _stacked_members(critic: CriticEnsemble, n_features: int) -> _StackedMembers
         cached = _STACKS.get(critic)
         if cached is not None and cached[0] == key:
             return cached[1]
-    with th.no_grad():
+    # ordinary tensors even when first stacked while acting (inference mode): training reuses them
+    with th.no_grad(), th.inference_mode(False):
         layers = _stack_mlp_members(critic.q_networks)
         stacked = None
         if layers is not None:

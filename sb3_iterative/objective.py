@@ -45,6 +45,15 @@ from sb3_iterative.pessimism import EnsembleStd, Pessimism
 QFunction = Callable[[th.Tensor], th.Tensor]
 # The paper's mean − β·std, for an ensemble of any size
 ENSEMBLE_STD = EnsembleStd()
+# 1 as a 0-dim tensor, exact in every dtype and usable with tensors on any device: ``ONE - x`` costs
+# a third of ``1 - x`` at acting sizes (a Python number is wrapped in a tensor and cast on every call)
+ONE = th.ones(())
+
+
+def sample_mean(x: th.Tensor) -> th.Tensor:
+    """The mean over the N samples [N, ...] -> [...]; with one sample, the sample itself (the same
+    numbers, without the cost of a reduction at acting sizes)."""
+    return x[0] if x.shape[0] == 1 else x.mean(dim=0)
 
 
 def autograd_action_gradient(
@@ -187,11 +196,11 @@ def objective_gradient(
         else:
             log_prob = value = th.full((), math.nan)
 
-        tanh_derivative = 1 - actions * actions
-        grad_log_prob = 2 * actions * tanh_derivative / (tanh_derivative + TANH_EPSILON)
+        tanh_derivative = ONE - actions * actions
+        grad_log_prob = (actions + actions) * tanh_derivative / (tanh_derivative + TANH_EPSILON)
         grad_gaussian = grad_actions * tanh_derivative - ent_coef * grad_log_prob  # ∂J/∂u [N, B, A]
-        grad_mu = grad_gaussian.mean(dim=0)
-        grad_log_std = (grad_gaussian * noise * std).mean(dim=0) + ent_coef
+        grad_mu = sample_mean(grad_gaussian)
+        grad_log_std = sample_mean(grad_gaussian * noise * std) + ent_coef
     return ObjectiveEstimate(
         value=value,
         actions=actions,

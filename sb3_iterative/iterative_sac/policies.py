@@ -38,6 +38,9 @@ ACTOR_KINDS = ("iterative", "direct", "flow")
 DirectActor = Actor | TQCActor
 # (x − mean) / (std + 1e−7) in the authors' code; layer_norm puts its epsilon under the root
 NORMALIZATION_EPSILON = 1e-14
+# SAC's bounds of log σ as 0-dim tensors (exact in every dtype): arithmetic with a Python number
+# wraps and casts it on every call, which triples the cost of the operation at acting sizes
+LOG_STD_BOUNDS = (th.tensor(float(LOG_STD_MIN)), th.tensor(float(LOG_STD_MAX)))
 # Seed of the samples behind ∇_λ J when acting deterministically (and of the model rollouts' samples)
 DETERMINISTIC_SEED = 0
 ROLLOUT_SEED = 1
@@ -107,7 +110,7 @@ def actor_loss(
     return -surrogate.mean() / len(evaluations), final
 
 
-def soft_clamp(x: th.Tensor, low: float, high: float) -> th.Tensor:
+def soft_clamp(x: th.Tensor, low: th.Tensor | float, high: th.Tensor | float) -> th.Tensor:
     """A smooth clamp into (low, high) built from softplus, as the authors bound log σ."""
     x = low + F.softplus(x - low)
     return high - F.softplus(high - x)
@@ -256,7 +259,7 @@ class IterativeActor(BaseModel):
         gate_mu, gate_log_std = gate.chunk(2, dim=1)
         # ω ⊙ λ + (1 − ω) ⊙ δ
         mu = th.lerp(update_mu, mu, gate_mu)
-        log_std = th.lerp(soft_clamp(update_log_std, LOG_STD_MIN, LOG_STD_MAX), log_std, gate_log_std)
+        log_std = th.lerp(soft_clamp(update_log_std, LOG_STD_BOUNDS[0], LOG_STD_BOUNDS[1]), log_std, gate_log_std)
         return mu, log_std, gate
 
     def optimize(
@@ -716,7 +719,10 @@ class IterativePolicy(BasePolicy):
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
         if not isinstance(self.actor, IterativeActor):
             return self.actor(observation, deterministic)
-        return self.act_iteratively(observation, deterministic)
+        # SB3's predict runs this under no_grad; inference mode also skips the version counters and
+        # autograd's dispatch of each of the iterations' few hundred small operations
+        with th.inference_mode():
+            return self.act_iteratively(observation, deterministic)
 
     def act_iteratively(
         self,

@@ -1,0 +1,157 @@
+"""Where the time of one ``predict`` goes, and the floor under it: a markdown table.
+
+For SAC and IterativeSAC (K iterations, N = 1) on one observation of HalfCheetah-v5 (one torch thread):
+- ``predict``, and SB3's wrapper around the policy's ``_predict`` (training mode, the observation
+  to a tensor, the action back to numpy, clipping), timed with a ``_predict`` that answers at once;
+- every tensor operation one ``_predict`` dispatches, recorded with their arguments (a
+  ``TorchDispatchMode``), split into the matrix products and the rest;
+- the matrix products replayed alone, with the same shapes and strides, back to back: what the
+  products cost with no other operation between them;
+- the cheapest tensor operation on this machine (a sum of two [1, |A|] tensors).
+
+From these: what the operations other than the products may cost each for ``predict`` to take
+``--goal`` ms, against what the cheapest one does cost.
+
+    python benchmarks/acting_floor.py
+    python benchmarks/acting_floor.py --iterations 1 5 10 --goal 1.0
+"""
+
+import argparse
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import gymnasium as gym
+import torch as th
+from stable_baselines3 import SAC
+from stable_baselines3.common.base_class import BaseAlgorithm
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from sb3_iterative import IterativeSAC
+
+# the matrix products (linear stays one operation in inference mode)
+PRODUCTS = {
+    th.ops.aten.mm.default,
+    th.ops.aten.addmm.default,
+    th.ops.aten.bmm.default,
+    th.ops.aten.baddbmm.default,
+    th.ops.aten.linear.default,
+}
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def microseconds(function: Callable[[], object], calls: int, rounds: int) -> float:
+    """Median over ``rounds`` of the mean time of ``calls`` calls, in µs."""
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(calls):
+            function()
+        times.append((time.perf_counter() - start) / calls * 1e6)
+    return statistics.median(times)
+
+
+class Recorder(TorchDispatchMode):
+    """Counts every operation dispatched; keeps the matrix products with their arguments."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n_operations = 0
+        self.products: list[tuple[Any, tuple, dict]] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        kwargs = kwargs or {}
+        self.n_operations += 1
+        if func in PRODUCTS:
+            self.products.append((func, args, kwargs))  # the tensors themselves: shapes and strides as they were
+        return func(*args, **kwargs)
+
+
+def policy_predict(model: BaseAlgorithm, obs_tensor: th.Tensor) -> Callable[[], object]:
+    def call() -> object:
+        with th.no_grad():
+            return model.policy._predict(obs_tensor)
+
+    return call
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="HalfCheetah-v5")
+    parser.add_argument("--iterations", type=int, nargs="+", default=[5], help="values of K")
+    parser.add_argument("--goal", type=float, default=1.0, help="the predict time to account for (ms)")
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    th.set_num_threads(1)
+
+    env = gym.make(args.env)
+    obs, _ = env.reset(seed=0)
+    obs_tensor = th.as_tensor(obs[None], dtype=th.float32)
+    action_dim = env.action_space.shape[0]
+    models: dict[str, BaseAlgorithm] = {"SAC": SAC("MlpPolicy", env, seed=0)}
+    for k in args.iterations:
+        models[f"IterativeSAC K={k}"] = IterativeSAC(
+            "MlpPolicy", env, seed=0, policy_kwargs=dict(n_iterations=k, n_action_samples=1)
+        )
+
+    small = th.zeros(1, action_dim)
+    cheapest = microseconds(lambda: small + small, args.calls * 10, args.rounds)
+    print(
+        f"{args.env}, one observation, stochastic actions, 1 torch thread; {cpu_name()}, torch {th.__version__}; "
+        f"{date.today()}; median of {args.rounds} rounds of {args.calls} calls\n"
+    )
+    print(
+        "| policy | predict (µs) | SB3's wrapper (µs) | _predict (µs) | operations | of them products "
+        f"| products alone (µs) | other operations (µs) | each, for {args.goal:g} ms (µs) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, model in models.items():
+        for _ in range(20):
+            model.predict(obs)
+        # SB3's wrapper alone: predict with the policy's _predict answering at once; rounds alternate
+        action = policy_predict(model, obs_tensor)()
+        totals, wrappers = [], []
+        for _ in range(args.rounds):
+            totals.append(microseconds(lambda m=model: m.predict(obs), args.calls, 1))
+            model.policy._predict = lambda observation, deterministic=False, a=action: a  # type: ignore[method-assign]
+            wrappers.append(microseconds(lambda m=model: m.predict(obs), args.calls, 1))
+            del model.policy._predict
+        total, wrapper = statistics.median(totals), statistics.median(wrappers)
+        inner = total - wrapper
+        recorder = Recorder()
+        with recorder:
+            policy_predict(model, obs_tensor)()
+        products = recorder.products
+
+        def replay(recorded: list[tuple[Any, tuple, dict]] = products) -> None:
+            for func, arguments, kwargs in recorded:
+                func(*arguments, **kwargs)
+
+        with th.no_grad():
+            products_alone = microseconds(replay, args.calls, args.rounds)
+        n_other = recorder.n_operations - len(products)
+        other = inner - products_alone
+        budget = (args.goal * 1e3 - wrapper - products_alone) / max(n_other, 1)
+        print(
+            f"| {name} | {total:.0f} | {wrapper:.0f} | {inner:.0f} | {recorder.n_operations} | {len(products)} "
+            f"| {products_alone:.0f} | {other:.0f} ({other / max(n_other, 1):.1f} each) | {budget:.1f} |"
+        )
+    print(f"\nThe cheapest tensor operation here (a sum of two [1, {action_dim}] tensors): {cheapest:.2f} µs.")
+
+
+if __name__ == "__main__":
+    main()
