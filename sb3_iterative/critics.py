@@ -149,8 +149,9 @@ def _stacked_members(critic: CriticEnsemble, n_features: int) -> _StackedMembers
         cached = _STACKS.get(critic)
         if cached is not None and cached[0] == key:
             return cached[1]
-    # ordinary tensors even when first stacked while acting (inference mode): training reuses them
-    with th.no_grad(), th.inference_mode(False):
+    # ordinary tensors even when first stacked while acting (inference mode): training reuses them.
+    # inference_mode(False) turns grad mode on, so no_grad comes after it.
+    with th.inference_mode(False), th.no_grad():
         layers = _stack_mlp_members(critic.q_networks)
         stacked = None
         if layers is not None:
@@ -204,6 +205,11 @@ class EnsembleQ(EnsembleValue):
             self._batched = self._batch_members()
             self._bound = True
         return self._batched
+
+    @property
+    def hand_written_gradient(self) -> bool:
+        """Whether :meth:`action_gradient` is the hand-written batched backward (no autograd)."""
+        return self._members is not None
 
     def prepare(self) -> None:
         """Make the batched members now: before a compiled region, which then reads them as inputs

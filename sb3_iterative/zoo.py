@@ -19,6 +19,7 @@ from typing import Any
 import optuna
 from rl_zoo3.hyperparams_opt import HYPERPARAMS_CONVERTER, HYPERPARAMS_SAMPLER, convert_offpolicy_params, sample_sac_params
 from rl_zoo3.utils import ALGOS
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 from sb3_iterative.critics import HIGHWAY_NET_ARCH
 from sb3_iterative.iterative_sac import IterativeSAC
@@ -37,6 +38,8 @@ ITERATIVE_SAC_ALGOS = (ALGO, *MODEL_BASED_ALGOS, FLOW_ALGO, *DISTILLED_ALGOS)
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 # IterativeTQC (beyond the paper): sb3-contrib's TQC with the iterative actor
 TQC_ALGO = "iterative_tqc"
+# The algorithm class behind every name the package registers with rl-zoo3
+ALGORITHMS: dict[str, type[OffPolicyAlgorithm]] = {**dict.fromkeys(ITERATIVE_SAC_ALGOS, IterativeSAC), TQC_ALGO: IterativeTQC}
 # Algorithms whose default hyperparameters come from this package rather than from rl-zoo3:
 # ours, and stock SAC and TQC with the same budgets on the v5 tasks, so that a comparison reads
 # them from one place.
@@ -54,9 +57,7 @@ def register() -> None:
     distilled policy) are registered for training and ``enjoy``; their hyperparameter search is not
     offered (rl-zoo3's sampler would drop their options).
     """
-    for algo in ITERATIVE_SAC_ALGOS:
-        ALGOS[algo] = IterativeSAC
-    ALGOS[TQC_ALGO] = IterativeTQC
+    ALGOS.update(ALGORITHMS)
     HYPERPARAMS_SAMPLER[ALGO] = sample_iterative_sac_params
     HYPERPARAMS_CONVERTER[ALGO] = convert_iterative_sac_params
 
@@ -91,19 +92,22 @@ def with_default_conf(argv: list[str]) -> list[str]:
     return [*argv, "--conf-file", str(path)]
 
 
-class EnjoyIterativeSAC(IterativeSAC):
-    """IterativeSAC as rl-zoo3's ``enjoy`` should load it: with a one-transition replay buffer.
+class EnjoyLoader:
+    """An algorithm of the package as rl-zoo3's ``enjoy`` should load it: with a one-transition replay buffer.
 
     ``enjoy`` passes ``buffer_size=1`` (and ``optimize_memory_usage=False``) only to the
     off-policy algorithms of a list written inside the function, so a full-size buffer (1e6
     transitions, several GB of address space on Humanoid) would be allocated for an agent that
-    only acts. ``python -m sb3_iterative.enjoy`` puts this class in ``ALGOS`` for its own process;
-    ``load`` returns a plain :class:`IterativeSAC`.
+    only acts. ``enjoy`` only calls ``ALGOS[algo].load``: ``python -m sb3_iterative.enjoy`` puts a
+    loader there for each of :data:`ALGORITHMS` in its own process. ``load`` returns the
+    algorithm's own class (:class:`IterativeSAC`, :class:`IterativeTQC`).
     """
 
-    @classmethod
-    def load(cls, *args: Any, **kwargs: Any) -> IterativeSAC:  # type: ignore[override]
-        return IterativeSAC.load(*args, **{"buffer_size": 1, "optimize_memory_usage": False, **kwargs})
+    def __init__(self, algorithm: type[OffPolicyAlgorithm]):
+        self.algorithm = algorithm
+
+    def load(self, *args: Any, **kwargs: Any) -> OffPolicyAlgorithm:
+        return self.algorithm.load(*args, **{"buffer_size": 1, "optimize_memory_usage": False, **kwargs})
 
 
 def sample_iterative_sac_params(

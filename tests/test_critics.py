@@ -77,6 +77,27 @@ def test_stacked_members_are_rebuilt_after_the_critic_changes():
     assert not th.allclose(q_values, first.action_gradient(actions, 2.5)[0])  # the old binding keeps its snapshot
 
 
+def test_stack_made_while_acting_serves_training():
+    """Acting runs in inference mode; the batched weights it stacks first are ordinary tensors without
+    a graph, which a later binding (the critic's target, the actor's loss) reuses under autograd."""
+    observation_space = spaces.Box(-1, 1, (5,), dtype=np.float32)
+    action_space = spaces.Box(-1, 1, (ACTION_DIM,), dtype=np.float32)
+    critic = ContinuousCritic(observation_space, action_space, [16, 16], nn.Flatten(), 5, n_critics=2)
+    obs, actions = th.randn(BATCH, 5), th.rand(N_SAMPLES, BATCH, ACTION_DIM) * 2 - 1
+    with th.inference_mode():
+        acting = EnsembleQ(critic, obs)
+        assert acting.hand_written_gradient
+        acting.action_gradient(actions, 1.0)
+    layers = acting._members.layers  # type: ignore[union-attr]
+    assert not any(weight.is_inference() or weight.requires_grad for weight, _, _ in layers)
+    training = EnsembleQ(critic, obs)
+    assert training._members.layers[1][0] is layers[1][0]  # type: ignore[union-attr]
+    q_values, grad = training.action_gradient(actions, 2.5)
+    reference_q, reference_grad = autograd_action_gradient(training, actions, 2.5)
+    th.testing.assert_close(q_values, reference_q, rtol=0, atol=1e-5)
+    th.testing.assert_close(grad, reference_grad, rtol=0, atol=1e-5)
+
+
 def test_highway_critic_takes_the_autograd_path():
     observation_space = spaces.Box(-1, 1, (5,), dtype=np.float32)
     action_space = spaces.Box(-1, 1, (ACTION_DIM,), dtype=np.float32)
@@ -89,7 +110,7 @@ def test_highway_critic_takes_the_autograd_path():
         features_dim=5,
     )
     bound = EnsembleQ(critic, th.randn(BATCH, 5))
-    assert bound._members is None
+    assert bound._members is None and not bound.hand_written_gradient
     actions = th.rand(N_SAMPLES, BATCH, ACTION_DIM) * 2 - 1
     q_values, grad = bound.action_gradient(actions, 2.5)
     assert q_values.shape == (N_SAMPLES, BATCH, 2) and grad.shape == actions.shape

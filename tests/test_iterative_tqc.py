@@ -14,7 +14,7 @@ from sb3_contrib.tqc.policies import Critic as QuantileCritic
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.torch_layers import FlattenExtractor
 
-from sb3_iterative import IterativeTQC, analysis
+from sb3_iterative import IterativeTQC, analysis, zoo
 from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.iterative_sac.policies import actor_loss
 from sb3_iterative.objective import EnsembleValue, autograd_action_gradient, objective
@@ -190,6 +190,12 @@ def test_save_load(tmp_path):
         assert th.equal(value, loaded.policy.state_dict()[key]), key
     loaded.set_env(make_vec_env(ENV, n_envs=1, seed=1))
     loaded.learn(20, reset_num_timesteps=False)
+
+
+def test_enjoy_loads_with_a_small_replay_buffer(tmp_path):
+    IterativeTQC("MlpPolicy", ENV, **SMALL).learn(60).save(tmp_path / "model.zip")
+    loaded = zoo.EnjoyLoader(zoo.ALGORITHMS["iterative_tqc"]).load(tmp_path / "model.zip", device="cpu")
+    assert type(loaded) is IterativeTQC and loaded.replay_buffer.buffer_size == 1
 
 
 def test_deterministic():

@@ -1,6 +1,7 @@
 """The iterative amortized actor (paper Algorithm 2, Eq. 11–12), the iterative part of a policy
 (:class:`IterativePolicy`, shared by IterativeSAC and IterativeTQC) and IterativeSACPolicy."""
 
+import contextlib
 import functools
 import inspect
 import itertools
@@ -719,10 +720,7 @@ class IterativePolicy(BasePolicy):
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
         if not isinstance(self.actor, IterativeActor):
             return self.actor(observation, deterministic)
-        # SB3's predict runs this under no_grad; inference mode also skips the version counters and
-        # autograd's dispatch of each of the iterations' few hundred small operations
-        with th.inference_mode():
-            return self.act_iteratively(observation, deterministic)
+        return self.act_iteratively(observation, deterministic)
 
     def act_iteratively(
         self,
@@ -751,15 +749,20 @@ class IterativePolicy(BasePolicy):
         compiled = self.compiled_optimizer() if bind is None else None  # a changed objective runs eagerly
         if compiled is not None and isinstance(value_estimate, EnsembleQ):
             value_estimate.prepare()
-        return self.actor(
-            observation,
-            value_estimate,
-            beta=self.beta_collect,
-            deterministic=deterministic,
-            ent_coef=ent_coef,
-            initial=initial,
-            optimized_parameters=compiled,
-        )
+        # With the critics' hand-written action gradient no autograd is needed: inference mode also
+        # skips the version counters and autograd's dispatch of the iterations' few hundred small
+        # operations. An estimate differentiated by autograd (architecture B, a model) needs grad mode.
+        hand_written = isinstance(value_estimate, EnsembleQ) and value_estimate.hand_written_gradient
+        with th.inference_mode() if hand_written else contextlib.nullcontext():
+            return self.actor(
+                observation,
+                value_estimate,
+                beta=self.beta_collect,
+                deterministic=deterministic,
+                ent_coef=ent_coef,
+                initial=initial,
+                optimized_parameters=compiled,
+            )
 
     def compiled_optimizer(self) -> Callable[..., tuple[th.Tensor, th.Tensor]] | None:
         """The actor's :meth:`IterativeActor.optimized_parameters` through ``torch.compile`` with
