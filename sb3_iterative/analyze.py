@@ -25,7 +25,7 @@ from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.sac.policies import SACPolicy
 
 from sb3_iterative import IterativeSAC, IterativeSACPolicy, IterativeTQC, IterativeTQCPolicy, analysis
-from sb3_iterative.iterative_sac.policies import observation_batch_size
+from sb3_iterative.common.iterative_actor import observation_batch_size
 
 FIGURES = {
     "amortization_gap": "amortization gap (Fig. 6)",

@@ -9,7 +9,7 @@ from torch import nn
 from sb3_iterative import IterativeSACPolicy
 from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN
 
-from sb3_iterative.iterative_sac.policies import actor_loss, soft_clamp
+from sb3_iterative.common.iterative_actor import actor_loss, soft_clamp
 from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.objective import EnsembleValue, ObjectiveEstimate, objective, objective_gradient
 

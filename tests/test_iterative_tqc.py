@@ -16,7 +16,7 @@ from stable_baselines3.common.torch_layers import FlattenExtractor
 
 from sb3_iterative import IterativeTQC, analysis, zoo
 from sb3_iterative.critics import EnsembleQ
-from sb3_iterative.iterative_sac.policies import actor_loss
+from sb3_iterative.common.iterative_actor import actor_loss
 from sb3_iterative.objective import EnsembleValue, autograd_action_gradient, objective
 from sb3_iterative.pessimism import TruncatedQuantiles
 

@@ -12,7 +12,7 @@ from torch import nn
 
 from sb3_iterative import IterativeSAC, IterativeSACPolicy, analysis
 from sb3_iterative.analyze import run_analyses
-from sb3_iterative.iterative_sac.policies import ROLLOUT_SEED
+from sb3_iterative.common.policies import ROLLOUT_SEED
 from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.model_based import ModelBasedValue
 from sb3_iterative.objective import objective

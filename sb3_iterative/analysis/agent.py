@@ -34,10 +34,11 @@ from sb3_iterative.analysis.changed_objective import ChangedObjective, current_e
 from sb3_iterative.analysis.optimizers import OptimizationPath
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.iterative_sac import IterativeActor, IterativeSAC
-from sb3_iterative.iterative_sac.iterative_sac import IterativeAmortization
-from sb3_iterative.iterative_sac.policies import IterativePolicy
+from sb3_iterative.common.algorithm import IterativeAmortization
+from sb3_iterative.common.policies import IterativePolicy
 from sb3_iterative.iterative_tqc import IterativeTQC
-from sb3_iterative.iterative_sac.policies import ROLLOUT_SEED, IterativeTrace
+from sb3_iterative.common.policies import ROLLOUT_SEED
+from sb3_iterative.common.iterative_actor import IterativeTrace
 from sb3_iterative.objective import ValueEstimate, objective
 
 # What every analysis accepts as ``model``

@@ -22,8 +22,8 @@ from stable_baselines3.common.type_aliases import PyTorchObs
 
 from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.iterative_sac import IterativeActor
-from sb3_iterative.iterative_sac.iterative_sac import IterativeAmortization
-from sb3_iterative.iterative_sac.policies import IterativePolicy
+from sb3_iterative.common.algorithm import IterativeAmortization
+from sb3_iterative.common.policies import IterativePolicy
 from sb3_iterative.objective import ValueEstimate, autograd_value_gradient
 
 # A term of the objective as a function of the actions: [N, B, A] -> [N, B], differentiable

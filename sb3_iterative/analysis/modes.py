@@ -28,7 +28,7 @@ from sb3_iterative.analysis.agent import (
 )
 from sb3_iterative.analysis.optimizers import adam
 from sb3_iterative.analysis.plotting import axes
-from sb3_iterative.iterative_sac.policies import observation_batch_size
+from sb3_iterative.common.iterative_actor import observation_batch_size
 
 RUN_OPTIMIZERS = ("iterative", "adam")
 # Random starts of Adam's runs: µ ~ U(−RANDOM_MU, RANDOM_MU) (tanh(2) ≈ 0.96), σ = RANDOM_STD

@@ -11,7 +11,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, ReplayBufferSamples, Schedule
 
 from sb3_iterative.critics import EnsembleQ, QuantileCritic
-from sb3_iterative.iterative_sac.iterative_sac import IterativeAmortization
+from sb3_iterative.common.algorithm import IterativeAmortization
 from sb3_iterative.iterative_tqc.policies import CnnPolicy, IterativeTQCPolicy, MlpPolicy, MultiInputPolicy
 
 SelfIterativeTQC = TypeVar("SelfIterativeTQC", bound="IterativeTQC")

@@ -7,7 +7,7 @@ from sb3_contrib.tqc.policies import TQCPolicy
 from stable_baselines3.common.type_aliases import Schedule
 from stable_baselines3.common.torch_layers import CombinedExtractor, NatureCNN
 
-from sb3_iterative.iterative_sac.policies import IterativePolicy, check_count
+from sb3_iterative.common.policies import IterativePolicy, check_count
 from sb3_iterative.pessimism import TruncatedQuantiles
 
 # TQC's actor maximizes the mean of every quantile: the objective IterativeTQC acts with
@@ -20,7 +20,7 @@ class IterativeTQCPolicy(IterativePolicy, TQCPolicy):  # type: ignore[misc]  # t
     J's value is TQC's truncation (:class:`~sb3_iterative.pessimism.TruncatedQuantiles`): Q̂_β is the
     mean of the critics' pooled quantiles without the β largest of each critic. Arguments as
     sb3-contrib's :class:`TQCPolicy` (``n_quantiles``, ``n_critics``, ``net_arch``, ...), plus those of
-    :class:`~sb3_iterative.iterative_sac.policies.IterativePolicy`, except:
+    :class:`~sb3_iterative.common.policies.IterativePolicy`, except:
 
     :param beta_collect: the quantiles dropped per critic in J while acting (collection, ``predict``):
         0 by default, the mean of every quantile, TQC's actor objective

@@ -1,0 +1,277 @@
+"""The iterative amortized actor's training (:class:`IterativeAmortization`), placed before an SB3
+soft actor-critic (SAC, sb3-contrib's TQC) in the bases."""
+
+from typing import Any
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.save_util import recursive_getattr
+from stable_baselines3.common.type_aliases import GymEnv, PyTorchObs, ReplayBufferSamples
+from stable_baselines3.common.utils import polyak_update
+from stable_baselines3.common.vec_env import VecEnv
+
+from sb3_iterative.critics import CriticEnsemble
+from sb3_iterative.common.policies import DirectActor, IterativePolicy
+from sb3_iterative.common.iterative_actor import IterativeActor, actor_loss
+from sb3_iterative.model_based import distillation_kl
+
+# The paper's model pre-training (Appendix A.5): 1 000 model-only updates after the random steps
+DEFAULT_MODEL_PRETRAIN_STEPS = 1000
+
+
+class IterativeAmortization(OffPolicyAlgorithm):
+    """The iterative amortized actor's training, placed before an SB3 soft actor-critic in the bases
+    (``class IterativeSAC(IterativeAmortization, SAC)``, ``class IterativeTQC(IterativeAmortization, TQC)``).
+
+    It replaces the base's ``train()``: each gradient step fits the critics to their target
+    (:meth:`_critic_loss`, the one part each algorithm writes), then optimizes λ with K iterations
+    on J and trains the optimizer (Algorithm 2), then α; with a model-based value estimate or a
+    distilled policy, those train on the same batch. The policy is an
+    :class:`~sb3_iterative.common.policies.IterativePolicy`.
+    """
+
+    policy: IterativePolicy  # type: ignore[assignment]
+    actor: IterativeActor | DirectActor
+    critic: CriticEnsemble
+    critic_target: CriticEnsemble
+    beta: float
+    log_ent_coef: th.Tensor | None
+    ent_coef_optimizer: th.optim.Adam | None
+    ent_coef_tensor: th.Tensor
+    target_entropy: float
+    target_update_interval: int
+    batch_norm_stats: list[th.Tensor]
+    batch_norm_stats_target: list[th.Tensor]
+
+    def _set_iterative_options(
+        self,
+        beta: float,
+        use_sde: bool,
+        use_sde_at_warmup: bool,
+        policy_kwargs: dict[str, Any] | None,
+        model_pretrain_steps: int | None = None,
+        model_based_target: bool | None = None,
+    ) -> None:
+        """Check and keep the iterative options, before the base algorithm's ``__init__``."""
+        if use_sde or use_sde_at_warmup:
+            raise ValueError(
+                f"{type(self).__name__} does not support gSDE (use_sde=True): the iterative actor has no state-dependent noise"
+            )
+        if (policy_kwargs or {}).get("value_estimator", "critic") != "model":
+            for name, value in (("model_pretrain_steps", model_pretrain_steps), ("model_based_target", model_based_target)):
+                if value is not None:
+                    raise ValueError(
+                        f"{name} applies to the model-based value estimate only (policy_kwargs=dict(value_estimator='model'))"
+                    )
+        self.beta = beta
+        self.model_pretrain_steps = model_pretrain_steps
+        self.model_based_target = model_based_target
+        self._model_pretrained = False
+
+    @classmethod
+    def _wrap_env(cls, env: GymEnv, verbose: int = 0, monitor_wrapper: bool = True) -> VecEnv:  # type: ignore[override]
+        # SB3 only asserts the action space after wrapping; say what is needed instead
+        if not isinstance(env.action_space, spaces.Box):
+            raise ValueError(
+                f"env: {cls.__name__} needs a continuous action space (gymnasium.spaces.Box), got {env.action_space}"
+            )
+        return OffPolicyAlgorithm._wrap_env(env, verbose, monitor_wrapper)
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        self._check_pessimism()
+        self.beta = float(self.beta)
+        self._check_model_based_options()
+        self._sync_gamma()
+        self._sync_ent_coef(self._current_ent_coef())
+
+    def _check_pessimism(self) -> None:
+        """The algorithm's pessimism arguments, against the policy's pessimism (its critics)."""
+        self.policy.pessimism.check("beta", self.beta)
+
+    def _check_model_based_options(self) -> None:
+        """The model-based training options, with their defaults (a model-free agent refuses them in __init__)."""
+        if self.policy.model_based is None:
+            return
+        if self.model_pretrain_steps is None:
+            self.model_pretrain_steps = DEFAULT_MODEL_PRETRAIN_STEPS
+        if self.model_based_target is None:
+            self.model_based_target = True
+        steps = self.model_pretrain_steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"model_pretrain_steps must be an integer >= 0, got {steps!r}")
+        if not isinstance(self.model_based_target, bool):
+            raise ValueError(f"model_based_target must be True or False, got {self.model_based_target!r}")
+
+    def _sync_gamma(self) -> None:
+        """The model-based estimate discounts with the algorithm's γ (kept in the policy for acting alone)."""
+        if self.policy.model_based is not None:
+            self.policy.model_based.gamma.fill_(self.gamma)
+
+    def set_parameters(self, *args: Any, **kwargs: Any) -> None:
+        super().set_parameters(*args, **kwargs)
+        self._sync_gamma()  # loading restores the saved γ; the algorithm's (e.g. load(..., gamma=...)) wins
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        state_dicts, variables = super()._get_torch_save_params()
+        return state_dicts + self._model_optimizer_names(), variables
+
+    def _model_optimizer_names(self) -> list[str]:
+        """The optimizers of the model and the distilled rollout policy, as save/load names them."""
+        names = []
+        if self.policy.model_based is not None:
+            names.append("policy.model_based.optimizer")
+        if self.policy.rollout_policy is not None:
+            names.append("policy.rollout_policy.optimizer")
+        return names
+
+    def _current_ent_coef(self) -> th.Tensor:
+        """α, detached from its optimizer's graph."""
+        if self.log_ent_coef is not None:
+            return th.exp(self.log_ent_coef.detach())
+        return self.ent_coef_tensor
+
+    def _sync_ent_coef(self, ent_coef: th.Tensor) -> None:
+        """The iterative actor optimizes J with α while acting: keep its copy current."""
+        if isinstance(self.actor, IterativeActor):
+            self.actor.ent_coef.copy_(ent_coef.reshape(()))
+
+    def train(self, gradient_steps: int, batch_size: int = 64) -> None:
+        # The whole of SAC.train() is replaced: its actor step, its critic target and its
+        # entropy step all read the actor through SAC's one-pass Actor API.
+        self.policy.set_training_mode(True)
+        optimizers = [self.actor.optimizer, self.critic.optimizer]
+        if self.ent_coef_optimizer is not None:
+            optimizers += [self.ent_coef_optimizer]
+        optimizers += [recursive_getattr(self, name) for name in self._model_optimizer_names()]
+        self._update_learning_rate(optimizers)
+
+        logs: dict[str, list[float]] = {
+            "ent_coef": [],
+            "ent_coef_loss": [],
+            "actor_loss": [],
+            "critic_loss": [],
+            "objective_improvement": [],
+            "gate_mean": [],
+            "model_state_loss": [],
+            "model_reward_loss": [],
+            "distillation_kl": [],
+        }
+        self._sync_gamma()
+        if self.policy.model_based is not None and not self._model_pretrained:
+            assert self.model_pretrain_steps is not None  # its default is set with the model
+            for _ in range(self.model_pretrain_steps):
+                self._train_model(self.replay_buffer.sample(batch_size, env=self._vec_normalize_env))  # type: ignore[union-attr]
+            self._model_pretrained = True
+
+        if self.policy.iterative and self.policy.n_iterations == 0:
+            raise ValueError(
+                "n_iterations=0 leaves the iterative actor nothing to train (it acts as the warm start's distilled "
+                "policy); train with n_iterations >= 1"
+            )
+        for gradient_step in range(gradient_steps):
+            replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
+            # For n-step replay, the discount is gamma**n_steps (when no early termination)
+            discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
+            ent_coef = self._current_ent_coef()
+            logs["ent_coef"].append(ent_coef.item())
+
+            # ε for the current observations first, then the next ones: SAC's order of draws
+            noise = self.policy.sample_noise(batch_size)
+            next_noise = self.policy.sample_noise(batch_size)
+
+            if self.policy.model_based is not None:
+                state_loss, reward_loss = self._train_model(replay_data)
+                logs["model_state_loss"].append(state_loss)
+                logs["model_reward_loss"].append(reward_loss)
+
+            critic_loss = self._critic_loss(replay_data, discounts, ent_coef, next_noise)
+            logs["critic_loss"].append(critic_loss.item())
+            self.critic.optimizer.zero_grad()
+            critic_loss.backward()
+            self.critic.optimizer.step()
+
+            # The actor optimizes J on the updated critics; every estimate of ∇_λ J is both the
+            # next update's input and a term of the loss
+            value_estimate = self.policy.value_estimate(replay_data.observations, ent_coef)
+            trace = self.policy.optimize(replay_data.observations, value_estimate, ent_coef, self.beta, noise)
+            loss, final = actor_loss(trace, value_estimate, noise[-1], ent_coef, self.beta)
+            if not th.isfinite(final.value).all():
+                raise RuntimeError(
+                    "The value estimate returned non-finite values while the actor optimized J: training diverged "
+                    "(check the rewards and the learning rate)"
+                )
+            trained_values = [estimate.value for estimate in [*trace.estimates, final][trace.first_trained :]]
+            logs["actor_loss"].append(-th.stack(trained_values).mean().item())  # −mean_k J(λ_k)
+            if trace.estimates:  # the iterative actor: J(λ_K) − J(λ_0), the paper's per-step improvement
+                logs["objective_improvement"].append((final.value - trace.estimates[0].value).mean().item())
+                logs["gate_mean"].append(th.stack(trace.gates).mean().item())
+
+            if self.ent_coef_optimizer is not None and self.log_ent_coef is not None:
+                log_prob = final.log_prob.mean(dim=0)
+                ent_coef_loss = -(self.log_ent_coef * (log_prob + float(self.target_entropy)).detach()).mean()
+                logs["ent_coef_loss"].append(ent_coef_loss.item())
+                self.ent_coef_optimizer.zero_grad()
+                ent_coef_loss.backward()
+                self.ent_coef_optimizer.step()
+                self._sync_ent_coef(self._current_ent_coef())
+
+            self.actor.optimizer.zero_grad()
+            loss.backward()
+            self.actor.optimizer.step()
+
+            if self.policy.rollout_policy is not None:
+                logs["distillation_kl"].append(self._distill(replay_data.observations, trace.mu, trace.log_std))
+
+            if gradient_step % self.target_update_interval == 0:
+                polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)
+                # Copy running stats, see SB3 GH issue #996
+                polyak_update(self.batch_norm_stats, self.batch_norm_stats_target, 1.0)
+
+        self._n_updates += gradient_steps
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/beta", self.beta)
+        for key, values in logs.items():
+            if values:
+                self.logger.record(f"train/{key}", np.mean(values))
+
+    def _critic_loss(
+        self, replay_data: ReplayBufferSamples, discounts: th.Tensor | float, ent_coef: th.Tensor, next_noise: th.Tensor
+    ) -> th.Tensor:
+        """The critics' loss on a replay batch, against their target (the part each algorithm writes).
+
+        :param discounts: γ, or γ^n of n-step replay
+        :param next_noise: ε for the next observations' K iterations and the target's evaluation at λ' [K + 1, N, B, A]
+        """
+        raise NotImplementedError
+
+    def _train_model(self, replay_data: ReplayBufferSamples) -> tuple[float, float]:
+        """One maximum-likelihood step of the model on a replay batch: its state and reward losses."""
+        model_based = self.policy.model_based
+        assert model_based is not None
+        state_loss, reward_loss = model_based.dynamics.loss(
+            replay_data.observations, replay_data.actions, replay_data.next_observations, replay_data.rewards
+        )
+        model_based.optimizer.zero_grad()
+        (state_loss + reward_loss).backward()
+        model_based.optimizer.step()
+        return state_loss.item(), reward_loss.item()
+
+    def _distill(self, obs: PyTorchObs, mu: th.Tensor, log_std: th.Tensor) -> float:
+        """One step of the rollout policy towards the iterative optimizer's λ_K: KL(π_iter ‖ π_direct)."""
+        rollout_policy = self.policy.rollout_policy
+        assert rollout_policy is not None
+        mu_direct, log_std_direct, _ = rollout_policy.get_action_dist_params(obs)
+        kl = distillation_kl(mu.detach(), log_std.detach(), mu_direct, log_std_direct).mean()
+        rollout_policy.optimizer.zero_grad()
+        kl.backward()
+        rollout_policy.optimizer.step()
+        return kl.item()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The model is rebuilt from policy_kwargs on load: keep test-time iterations set on the policy
+        if self.policy.iterative:
+            self.policy_kwargs = {**self.policy_kwargs, "n_iterations": self.policy.n_iterations}
+        super().save(*args, **kwargs)

@@ -1,0 +1,359 @@
+"""The iterative amortized actor f_φ (paper Algorithm 2, Eq. 11–12) and its training loss, shared by
+IterativeSAC and IterativeTQC."""
+
+import functools
+import itertools
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.policies import BaseModel
+from stable_baselines3.common.preprocessing import get_action_dim
+from stable_baselines3.common.torch_layers import (
+    BaseFeaturesExtractor,
+    create_mlp,
+)
+from stable_baselines3.common.type_aliases import PyTorchObs
+from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN
+from torch import nn
+from torch.nn import functional as F
+
+from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
+from sb3_iterative.objective import ObjectiveEstimate, ValueEstimate, objective, objective_gradient
+
+# (x − mean) / (std + 1e−7) in the authors' code; layer_norm puts its epsilon under the root
+NORMALIZATION_EPSILON = 1e-14
+# SAC's bounds of log σ as 0-dim tensors (exact in every dtype): arithmetic with a Python number
+# wraps and casts it on every call, which triples the cost of the operation at acting sizes
+LOG_STD_BOUNDS = (th.tensor(float(LOG_STD_MIN)), th.tensor(float(LOG_STD_MAX)))
+# Seed of the samples behind ∇_λ J when acting deterministically
+DETERMINISTIC_SEED = 0
+
+
+@dataclass
+class IterativeTrace:
+    """The path of one policy optimization, λ_0 → λ_K, for a batch of states.
+
+    ``lambdas[k]`` is (µ_k, log σ_k), each [B, A], for k = 0..K; ``estimates[k]`` is J and
+    ∇_λ J at λ_k for k = 0..K−1 (the input of update k + 1). The caller evaluates λ_K with
+    the critic it needs (the online one for the actor's loss, the target one for the critic's
+    target). ``first_trained`` is the first λ that depends on the actor's parameters: 1 for
+    the iterative actor (λ_0 is fixed), 0 for the direct one (λ_0 = f_φ(s)). ``distribution`` is
+    the policy's family bound to the states (SAC's tanh-Gaussian, or the flow actor's flow).
+    """
+
+    lambdas: list[tuple[th.Tensor, th.Tensor]]
+    estimates: list[ObjectiveEstimate]
+    gates: list[th.Tensor]
+    first_trained: int
+    distribution: PolicyDistribution = TANH_GAUSSIAN
+
+    @property
+    def mu(self) -> th.Tensor:
+        return self.lambdas[-1][0]
+
+    @property
+    def log_std(self) -> th.Tensor:
+        return self.lambdas[-1][1]
+
+
+def actor_loss(
+    trace: IterativeTrace,
+    value_estimate: ValueEstimate,
+    noise: th.Tensor,
+    ent_coef: th.Tensor | float,
+    beta: float,
+) -> tuple[th.Tensor, ObjectiveEstimate]:
+    """The actor's loss, the average over trained λ_k of −J(s, λ_k), and J at λ_K.
+
+    Iterative actor (Algorithm 2, one-step truncated): ∂J(λ_k)/∂φ = ∇_λ J(λ_k) · ∂λ_k/∂φ, and
+    ∇_λ J(λ_k) is already known, the input of update k + 1 (for λ_K it is computed here). The
+    loss is backpropagated through f_φ alone, with no second pass through the critic; since
+    λ_{k−1} entered update k detached, no gradient flows along the chain of iterations.
+    Direct actor (and the flow actor): nothing to share, so −J(s, f_φ(s)) is backpropagated through
+    the critic by autograd, exactly as SAC does.
+
+    :param trace: the optimization, with λ attached to the actor's graph
+    :param value_estimate: Q̂_β bound to the observations
+    :param noise: ε for the estimate at λ_K [N, B, A]
+    :return: the loss to backpropagate (its gradient is that of −mean J) and the estimate at λ_K
+    """
+    if not trace.estimates:
+        final = objective(value_estimate, trace.mu, trace.log_std, noise, ent_coef, beta, trace.distribution)
+        return -final.value.mean(), final
+    final = objective_gradient(value_estimate, trace.mu, trace.log_std, noise, ent_coef, beta)
+    evaluations = [*trace.estimates, final][trace.first_trained :]
+    terms = [
+        (estimate.gradient[0] * mu).sum(dim=-1) + (estimate.gradient[1] * log_std).sum(dim=-1)
+        for (mu, log_std), estimate in zip(trace.lambdas[trace.first_trained :], evaluations, strict=True)
+    ]
+    surrogate = functools.reduce(operator.add, terms)
+    return -surrogate.mean() / len(evaluations), final
+
+
+def soft_clamp(x: th.Tensor, low: th.Tensor | float, high: th.Tensor | float) -> th.Tensor:
+    """A smooth clamp into (low, high) built from softplus, as the authors bound log σ."""
+    x = low + F.softplus(x - low)
+    return high - F.softplus(high - x)
+
+
+class IterativeActor(BaseModel):
+    """The iterative amortized optimizer f_φ (paper Eq. 11–12, Algorithm 2).
+
+    From λ_0 = (µ = 0, log σ = log ``init_std``), K times::
+
+        (δ, ω) = f_φ(s, λ_{k−1}, ∇_λ J(s, λ_{k−1})),    λ_k = ω ⊙ λ_{k−1} + (1 − ω) ⊙ δ
+
+    with an update δ and a sigmoid gate ω for both µ and log σ. The four action-sized inputs
+    (µ, log σ, ∇_µ J, ∇_{log σ} J) are each normalized per state (see :meth:`normalize_inputs`).
+
+    :param observation_space: Observation space
+    :param action_space: Action space (Box)
+    :param net_arch: hidden layers of f_φ (2 × 256, as SAC's actor, by default)
+    :param features_extractor: Network to extract features
+    :param features_dim: Number of features
+    :param activation_fn: Activation function of the hidden layers
+    :param normalize_images: Whether to normalize images or not
+    :param n_iterations: K, the number of updates per state
+    :param n_action_samples: N, the reparameterised samples behind each estimate of ∇_λ J
+    :param init_std: σ of λ_0
+    """
+
+    action_space: spaces.Box
+    ent_coef: th.Tensor  # a buffer: α of J while acting
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Box,
+        net_arch: list[int],
+        features_extractor: BaseFeaturesExtractor,
+        features_dim: int,
+        activation_fn: type[nn.Module] = nn.ReLU,
+        normalize_images: bool = True,
+        n_iterations: int = 5,
+        n_action_samples: int = 1,
+        init_std: float = 0.5,
+    ):
+        super().__init__(
+            observation_space,
+            action_space,
+            features_extractor=features_extractor,
+            normalize_images=normalize_images,
+        )
+        self.net_arch = net_arch
+        self.features_dim = features_dim
+        self.activation_fn = activation_fn
+        self.n_iterations = n_iterations
+        self.n_action_samples = n_action_samples
+        self.init_std = init_std
+        self.action_dim = get_action_dim(self.action_space)
+
+        input_dim = features_dim + 4 * self.action_dim
+        self.latent_pi = nn.Sequential(*create_mlp(input_dim, -1, net_arch, activation_fn))
+        last_layer_dim = net_arch[-1] if len(net_arch) > 0 else input_dim
+        # [δ_µ, δ_log σ, ω_µ, ω_log σ]; zero-initialised, so every gate starts at 0.5
+        self.update_and_gate = nn.Linear(last_layer_dim, 4 * self.action_dim)
+        nn.init.zeros_(self.update_and_gate.weight)
+        nn.init.zeros_(self.update_and_gate.bias)
+        # α of J while acting; the algorithm keeps it equal to its entropy coefficient
+        self.register_buffer("ent_coef", th.ones(()))
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(
+            dict(
+                net_arch=self.net_arch,
+                features_dim=self.features_dim,
+                activation_fn=self.activation_fn,
+                features_extractor=self.features_extractor,
+                n_iterations=self.n_iterations,
+                n_action_samples=self.n_action_samples,
+                init_std=self.init_std,
+            )
+        )
+        return data
+
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        """Not available: the iterative actor cannot act alone (SB3's ``model.actor.predict`` works for SAC's actor)."""
+        raise TypeError(
+            "IterativeActor.predict: the iterative actor cannot act alone. It optimizes each action distribution on "
+            "J, which reads the critic ensemble (and α), so acting needs the whole policy: use model.predict(obs) "
+            "or model.policy.predict(obs). Saving and loading the actor alone (actor.save / IterativeActor.load) works."
+        )
+
+    def initial_parameters(self, batch_size: int) -> tuple[th.Tensor, th.Tensor]:
+        """λ_0: µ = 0, log σ = log ``init_std``, each [B, A]."""
+        mu = th.zeros(batch_size, self.action_dim, device=self.device)
+        log_std = th.full_like(mu, math.log(self.init_std))
+        return mu, log_std
+
+    def normalize_inputs(self, blocks: th.Tensor) -> th.Tensor:
+        """Normalize each action-sized input block [B, 4, A] per state.
+
+        With |A| > 1, each block is standardized across action dimensions (a layer norm
+        without affine parameters, the paper's "layer normalization individually to each of
+        the inputs"). With |A| = 1 that would zero every input, so each value goes through
+        symlog(x) = sign(x)·log(1 + |x|): it keeps the sign of the gradient, the direction to
+        move, and compresses its magnitude, which scales with the rewards.
+        """
+        if self.action_dim == 1:
+            return th.sign(blocks) * th.log1p(blocks.abs())
+        return F.layer_norm(blocks, (self.action_dim,), eps=NORMALIZATION_EPSILON)
+
+    @property
+    def _first_layer(self) -> nn.Linear:
+        """The layer that reads f_φ's input [state features, the four normalized blocks]."""
+        first = self.latent_pi[0] if len(self.latent_pi) > 0 else self.update_and_gate
+        assert isinstance(first, nn.Linear)
+        return first
+
+    def state_share(self, features: th.Tensor) -> th.Tensor:
+        """W_s·features + b, the state's share of f_φ's first layer [B, width]: the same in every
+        iteration, so :meth:`optimize` computes it once per batch and :meth:`update` adds the rest."""
+        first = self._first_layer
+        return F.linear(features, first.weight[:, : self.features_dim], first.bias)
+
+    def update(
+        self,
+        state_share: th.Tensor,
+        mu: th.Tensor,
+        log_std: th.Tensor,
+        estimate: ObjectiveEstimate,
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """One gated update λ_k = ω ⊙ λ_{k−1} + (1 − ω) ⊙ δ (Eq. 12).
+
+        f_φ's first layer is split at its input: W·[s, x] + b = (W_s·s + b) + W_x·x, with the
+        state's share from :meth:`state_share` and x the normalized (µ, log σ, ∇_µ J, ∇_{log σ} J).
+
+        :return: µ_k, log σ_k and the gates ω [B, 2A]
+        """
+        blocks = th.stack([mu, log_std, *estimate.gradient], dim=1)
+        first = self._first_layer
+        hidden = th.addmm(state_share, self.normalize_inputs(blocks).flatten(1), first.weight[:, self.features_dim :].t())
+        if first is not self.update_and_gate:
+            for layer in itertools.islice(self.latent_pi, 1, None):
+                hidden = layer(hidden)
+            hidden = self.update_and_gate(hidden)
+        update_mu, update_log_std, gate_logits = hidden.split([self.action_dim, self.action_dim, 2 * self.action_dim], dim=1)
+        gate = th.sigmoid(gate_logits)
+        gate_mu, gate_log_std = gate.chunk(2, dim=1)
+        # ω ⊙ λ + (1 − ω) ⊙ δ
+        mu = th.lerp(update_mu, mu, gate_mu)
+        log_std = th.lerp(soft_clamp(update_log_std, LOG_STD_BOUNDS[0], LOG_STD_BOUNDS[1]), log_std, gate_log_std)
+        return mu, log_std, gate
+
+    def optimize(
+        self,
+        obs: PyTorchObs,
+        value_estimate: ValueEstimate,
+        ent_coef: th.Tensor | float,
+        beta: float,
+        noise: th.Tensor | None = None,
+        generator: th.Generator | None = None,
+        with_values: bool = True,
+        shared_noise: bool = False,
+        initial: tuple[th.Tensor, th.Tensor] | None = None,
+    ) -> IterativeTrace:
+        """Algorithm 2: K gated updates of λ from λ_0, each fed the state, λ and ∇_λ J.
+
+        λ and ∇_λ J enter each update detached, so a loss on λ_k trains f_φ through update k
+        alone. Under ``torch.no_grad()`` (acting, the critic's target) no graph is built.
+
+        :param obs: a batch of B observations
+        :param value_estimate: Q̂_β bound to ``obs`` (``IterativeSACPolicy.value_estimate``)
+        :param ent_coef: α of J
+        :param beta: the pessimism β of J
+        :param noise: ε for the K estimates of ∇_λ J [K, N, B, A]; drawn here when None
+        :param generator: the random generator for the noise drawn here (None: torch's global one)
+        :param with_values: estimate J itself at each λ_k, not only ∇_λ J (training logs it)
+        :param shared_noise: draw one set of noise for the whole batch (deterministic acting: an
+            observation's λ_K then does not depend on the rest of the batch)
+        :param initial: λ_0 = (µ, log σ) [B, A] each, constants (a warm start); None: the fixed λ_0
+        """
+        assert self.features_extractor is not None
+        features = self.extract_features(obs, self.features_extractor)
+        state_share = self.state_share(features)
+        batch_size = features.shape[0]
+        if noise is None:
+            noise = self.draw_noise(batch_size, generator, shared_noise)
+        mu, log_std = self.initial_parameters(batch_size) if initial is None else initial
+        trace = IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=1, distribution=TANH_GAUSSIAN)
+        for k in range(self.n_iterations):
+            estimate = objective_gradient(value_estimate, mu, log_std, noise[k], ent_coef, beta, with_values)
+            mu, log_std, gate = self.update(state_share, mu.detach(), log_std.detach(), estimate)
+            trace.estimates.append(estimate)
+            trace.lambdas.append((mu, log_std))
+            trace.gates.append(gate)
+        return trace
+
+    def draw_noise(self, batch_size: int, generator: th.Generator | None = None, shared: bool = False) -> th.Tensor:
+        """Standard normal ε for the K estimates of ∇_λ J [K, N, B, A].
+
+        :param generator: the random generator (None: torch's global one)
+        :param shared: one set for the whole batch
+        """
+        shape = (self.n_iterations, self.n_action_samples, 1 if shared else batch_size, self.action_dim)
+        return th.randn(shape, generator=generator, device=self.device).expand(-1, -1, batch_size, -1)
+
+    def acting_noise(self, batch_size: int, deterministic: bool) -> th.Tensor:
+        """ε for the K estimates of ∇_λ J while acting [K, N, B, A].
+
+        Deterministic actions draw them from a private generator with a fixed seed, one set shared by
+        the whole batch: an observation always gets the same action, alone or anywhere in a batch of
+        any size, and evaluating does not move torch's global random state (as with SAC's actor).
+        """
+        generator = th.Generator(device=self.device).manual_seed(DETERMINISTIC_SEED) if deterministic else None
+        return self.draw_noise(batch_size, generator, shared=deterministic)
+
+    def optimized_parameters(
+        self,
+        obs: PyTorchObs,
+        value_estimate: ValueEstimate,
+        ent_coef: th.Tensor | float,
+        beta: float,
+        noise: th.Tensor,
+        initial: tuple[th.Tensor, th.Tensor] | None = None,
+    ) -> tuple[th.Tensor, th.Tensor]:
+        """λ_K = (µ_K, log σ_K) for acting: :meth:`optimize` without J's values, only its gradients
+        (the part of acting that ``compile_acting`` compiles: tensors in, tensors out)."""
+        trace = self.optimize(obs, value_estimate, ent_coef, beta, noise, with_values=False, initial=initial)
+        return trace.mu, trace.log_std
+
+    def forward(
+        self,
+        obs: PyTorchObs,
+        value_estimate: ValueEstimate,
+        beta: float,
+        deterministic: bool = False,
+        ent_coef: th.Tensor | float | None = None,
+        initial: tuple[th.Tensor, th.Tensor] | None = None,
+        optimized_parameters: Callable[..., tuple[th.Tensor, th.Tensor]] | None = None,
+    ) -> th.Tensor:
+        """Act: optimize λ for ``obs``, then return tanh(µ_K) or a sample of π(·|s; λ_K).
+
+        :param ent_coef: α of J (None: the algorithm's, kept in ``self.ent_coef``)
+        :param initial: λ_0 (a warm start); None: the fixed λ_0
+        :param optimized_parameters: :meth:`optimized_parameters` compiled (None: as it is)
+        """
+        noise = self.acting_noise(observation_batch_size(obs), deterministic)
+        mu, log_std = (optimized_parameters or self.optimized_parameters)(
+            obs, value_estimate, self.ent_coef if ent_coef is None else ent_coef, beta, noise, initial
+        )
+        if not (th.isfinite(mu).all() & th.isfinite(log_std).all()):
+            raise RuntimeError(
+                "The iterative actor produced non-finite action parameters: the value estimate returned non-finite "
+                "values or gradients while the actor optimized λ. Check the critic (and the rewards) for NaN or inf."
+            )
+        if deterministic:
+            return th.tanh(mu)
+        return th.tanh(mu + th.randn_like(mu) * log_std.exp())
+
+
+def observation_batch_size(obs: Any) -> int:
+    """B of a batch of observations (a tensor or an array, or a dict of them)."""
+    return len(next(iter(obs.values()))) if isinstance(obs, dict) else len(obs)

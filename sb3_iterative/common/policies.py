@@ -1,0 +1,480 @@
+"""The iterative part of an actor-critic policy (:class:`IterativePolicy`), placed before SB3's
+:class:`SACPolicy` or sb3-contrib's :class:`TQCPolicy` in the bases."""
+
+import contextlib
+import inspect
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch as th
+from gymnasium import spaces
+from sb3_contrib.tqc.policies import Actor as TQCActor
+from stable_baselines3.common.policies import BasePolicy, ContinuousCritic
+from stable_baselines3.common.preprocessing import get_action_dim, get_flattened_obs_dim
+from stable_baselines3.common.torch_layers import (
+    BaseFeaturesExtractor,
+)
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from stable_baselines3.sac.policies import Actor
+
+from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, CriticEnsemble, EnsembleQ, make_critic
+from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
+from sb3_iterative.flow_actor import DEFAULT_FLOW_NET_ARCH, DEFAULT_FLOW_TRANSFORMS, FlowActor
+from sb3_iterative.model_based import VALUE_ESTIMATORS, ModelBasedQ, ModelBasedValue
+from sb3_iterative.objective import ValueEstimate
+from sb3_iterative.pessimism import EnsembleStd, Pessimism
+
+from sb3_iterative.common.iterative_actor import IterativeActor, IterativeTrace
+
+ACTOR_KINDS = ("iterative", "direct", "flow")
+# The direct actor λ = f_φ(s): SAC's, or sb3-contrib TQC's (the same network, its own class)
+DirectActor = Actor | TQCActor
+# Seed of the model rollouts' samples when acting deterministically
+ROLLOUT_SEED = 1
+# The paper's model-based estimate (Appendix A.5): a 2-step rollout, Retrace λ = 0.9
+DEFAULT_ROLLOUT_HORIZON = 2
+DEFAULT_RETRACE_LAMBDA = 0.9
+
+
+class IterativePolicy(BasePolicy):
+    """The iterative amortized actor's part of an actor-critic policy, placed before the base policy
+    (SB3's :class:`SACPolicy`, sb3-contrib's :class:`TQCPolicy`): ``class P(IterativePolicy, SACPolicy)``.
+
+    It chooses the actor, builds the value estimate inside J from the base's critics with the
+    policy's :class:`~sb3_iterative.pessimism.Pessimism` (:meth:`make_pessimism`), and acts by
+    optimizing λ. Arguments as the base policy's, plus the following. ``use_sde`` must stay False.
+
+    :param actor: ``"iterative"`` (the paper's iterative amortization, Algorithm 2),
+        ``"direct"`` (SAC's actor, λ = f_φ(s): stock SAC when β = 1 with two critics) or ``"flow"``
+        (the paper's flow-policy baseline, Appendix B.2: SAC's actor with inverse autoregressive
+        transforms between its Gaussian and the tanh, :class:`~sb3_iterative.flow_actor.FlowActor`)
+    :param n_iterations: K, updates per state, in training and acting alike; it can be raised
+        after training (``policy.n_iterations = 10``), the paper's extra test-time iterations
+    :param n_action_samples: N, reparameterised samples per estimate of J and ∇_λ J
+    :param init_std: σ of the initial distribution λ_0 (µ = 0)
+    :param beta_collect: the pessimism β of J while acting (collection, ``predict``)
+    :param critic_arch: ``"A"`` (SAC's MLP critic) or ``"B"`` (3 × 512 ELU, layer norm,
+        highway connections; the default ``net_arch`` of its critic is then 3 × 512)
+    :param compile_acting: run the iterative actor's acting path through ``torch.compile``:
+        about 3× faster ``predict`` on one observation, after about 30 s of compilation for each
+        batch size (worth it for deployment and long runs; needs a C++ compiler on CPU); model-free
+        value estimate only
+    :param value_estimator: the value estimate inside J: ``"critic"`` (the critic ensemble's Q̂_β,
+        model-free) or ``"model"`` (a learned model's rollout combined with the critics by Retrace,
+        paper Sec. 4.2.5, Eq. 14–16; flat Box observations only)
+    :param rollout_horizon: h, the model steps of the model-based estimate (0: the critics alone);
+        2 by default with ``value_estimator="model"``, and only with it
+    :param retrace_lambda: λ of the model-based estimate's Retrace, in [0, 1]; 0.9 by default with
+        ``value_estimator="model"``, and only with it
+    :param warm_start: start the iterative optimizer from the distilled direct policy's λ instead of
+        the fixed λ_0 (beyond the paper; iterative actor only). ``n_iterations=0`` then acts as the
+        distilled policy itself
+    :param distilled_target: the critic's target takes its next action from the distilled direct
+        policy instead of K iterations on the next observations (as the authors' model-based runs
+        did; beyond the paper for the model-free estimate; iterative actor only)
+    :param flow_transforms: the flow actor's number of inverse autoregressive transforms; 2 (the
+        paper's) by default with ``actor="flow"``, and only with it
+    :param flow_net_arch: hidden layers of each transform's network; [256, 256] (the paper's) by
+        default with ``actor="flow"``, and only with it
+    """
+
+    actor: IterativeActor | DirectActor
+    critic: CriticEnsemble
+    critic_target: CriticEnsemble
+    actor_kwargs: dict[str, Any]
+    critic_kwargs: dict[str, Any]
+    share_features_extractor: bool
+    pessimism: Pessimism
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Box,
+        lr_schedule: Schedule,
+        net_arch: list[int] | dict[str, list[int]] | None = None,
+        use_sde: bool = False,
+        n_critics: int = 2,
+        actor: str = "iterative",
+        n_iterations: int = 5,
+        n_action_samples: int = 1,
+        init_std: float = 0.5,
+        beta_collect: float = 1.0,
+        critic_arch: str = "A",
+        compile_acting: bool = False,
+        value_estimator: str = "critic",
+        rollout_horizon: int | None = None,
+        retrace_lambda: float | None = None,
+        flow_transforms: int | None = None,
+        flow_net_arch: list[int] | None = None,
+        warm_start: bool = False,
+        distilled_target: bool = False,
+        **base_kwargs: Any,
+    ):
+        if use_sde:
+            raise ValueError(f"{type(self).__name__} does not support gSDE (use_sde=True)")
+        if actor not in ACTOR_KINDS:
+            raise ValueError(f"actor must be one of {ACTOR_KINDS}, got {actor!r}")
+        if critic_arch not in CRITIC_ARCHITECTURES:
+            raise ValueError(f"critic_arch must be one of {CRITIC_ARCHITECTURES}, got {critic_arch!r}")
+        for name, value in (("warm_start", warm_start), ("distilled_target", distilled_target)):
+            if not isinstance(value, bool):
+                raise ValueError(f"{name} must be True or False, got {value!r}")
+            if value and actor != "iterative":
+                raise ValueError(f"{name} applies to the iterative actor only (this policy has actor={actor!r})")
+        check_count("n_iterations", n_iterations, minimum=0 if warm_start else 1)
+        check_count("n_action_samples", n_action_samples)
+        check_count("n_critics", n_critics)
+        if not (isinstance(init_std, (int, float)) and math.isfinite(init_std) and init_std > 0):
+            raise ValueError(f"init_std must be a finite number > 0, got {init_std!r}")
+        check_value_estimator(value_estimator, rollout_horizon, retrace_lambda, observation_space)
+        if compile_acting and value_estimator == "model":
+            raise ValueError("compile_acting applies to the model-free value estimate only (value_estimator='critic')")
+        if value_estimator == "model" and actor == "flow":
+            raise ValueError(
+                "value_estimator='model' needs a Gaussian rollout policy: use it with actor='iterative' or "
+                "actor='direct', not actor='flow'"
+            )
+        check_flow(actor, flow_transforms, flow_net_arch)
+        if actor == "flow":
+            flow_transforms = DEFAULT_FLOW_TRANSFORMS if flow_transforms is None else flow_transforms
+            flow_net_arch = list(DEFAULT_FLOW_NET_ARCH if flow_net_arch is None else flow_net_arch)
+        self.flow_transforms = flow_transforms
+        self.flow_net_arch = flow_net_arch
+        if value_estimator == "model":
+            rollout_horizon = DEFAULT_ROLLOUT_HORIZON if rollout_horizon is None else rollout_horizon
+            retrace_lambda = DEFAULT_RETRACE_LAMBDA if retrace_lambda is None else float(retrace_lambda)
+
+        self.actor_kind = actor
+        self.value_estimator = value_estimator
+        self.rollout_horizon = rollout_horizon
+        self.retrace_lambda = retrace_lambda
+        self.n_action_samples = n_action_samples
+        self._n_iterations = n_iterations
+        self.warm_start = warm_start
+        self.distilled_target = distilled_target
+        self.init_std = float(init_std)
+        self.beta_collect = beta_collect  # checked, and made a float, once the critics give the pessimism
+        self.critic_arch = critic_arch
+        self.compile_acting = bool(compile_acting)
+        self._compiled_act: Any = None
+        base_parameters = inspect.signature(super().__init__).parameters
+        for name in base_kwargs:
+            if name not in base_parameters:  # as Python says it, naming the user's policy class, not the base
+                raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument {name!r}")
+        if net_arch is None and critic_arch == "B":
+            net_arch = dict(pi=[256, 256], qf=HIGHWAY_NET_ARCH)
+        super().__init__(  # type: ignore[call-arg]  # the base policy's (SACPolicy, TQCPolicy) arguments
+            observation_space,
+            action_space,
+            lr_schedule,
+            net_arch=net_arch,
+            use_sde=use_sde,
+            n_critics=n_critics,
+            **base_kwargs,
+        )
+
+    @property
+    def iterative(self) -> bool:
+        """Whether the actor is the iterative optimizer (``actor="iterative"``): the one way to ask."""
+        return self.actor_kind == "iterative"
+
+    @property
+    def n_iterations(self) -> int:
+        """K, the iterative actor's number of updates per state."""
+        return self._n_iterations
+
+    @n_iterations.setter
+    def n_iterations(self, value: int) -> None:
+        if not self.iterative:
+            raise ValueError(f"n_iterations applies to the iterative actor only (this policy has actor={self.actor_kind!r})")
+        check_count("n_iterations", value, minimum=0 if self.warm_start else 1)
+        self._n_iterations = value
+        self.actor.n_iterations = value
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(
+            dict(
+                share_features_extractor=self.share_features_extractor,
+                actor=self.actor_kind,
+                n_iterations=self.n_iterations,
+                n_action_samples=self.n_action_samples,
+                init_std=self.init_std,
+                beta_collect=self.beta_collect,
+                critic_arch=self.critic_arch,
+                compile_acting=self.compile_acting,
+                value_estimator=self.value_estimator,
+                rollout_horizon=self.rollout_horizon,
+                retrace_lambda=self.retrace_lambda,
+                flow_transforms=self.flow_transforms,
+                flow_net_arch=self.flow_net_arch,
+                warm_start=self.warm_start,
+                distilled_target=self.distilled_target,
+            )
+        )
+        return data
+
+    def make_pessimism(self) -> Pessimism:
+        """How the critics' outputs become Q̂_β (called once the critics exist): the paper's mean − β·std."""
+        return EnsembleStd(self.critic.n_critics)
+
+    def _build(self, lr_schedule: Schedule) -> None:
+        super()._build(lr_schedule)  # type: ignore[misc]  # the base policy's
+        self.pessimism = self.make_pessimism()
+        self.pessimism.check("beta_collect", self.beta_collect)
+        self.beta_collect = float(self.beta_collect)
+        self.model_based: ModelBasedQ | None = None
+        self.rollout_policy: DirectActor | None = None
+        if self.value_estimator == "model":
+            observation_dim = get_flattened_obs_dim(self.observation_space)
+            assert self.rollout_horizon is not None and self.retrace_lambda is not None
+            self.model_based = ModelBasedQ(
+                observation_dim, get_action_dim(self.action_space), self.rollout_horizon, self.retrace_lambda
+            ).to(self.device)
+            self.model_based.optimizer = self.optimizer_class(  # type: ignore[call-arg]
+                self.model_based.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
+            )
+        if self.iterative and (self.model_based is not None or self.warm_start or self.distilled_target):
+            # A direct policy distilled from the iterative one (KL(π_iter ‖ π_direct)), with its own
+            # features extractor: the model's rollout policy, the warm start, the distilled target
+            self.rollout_policy = super().make_actor()  # type: ignore[misc]  # the base policy's direct actor
+            self.rollout_policy.optimizer = self.optimizer_class(  # type: ignore[call-arg]
+                self.rollout_policy.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
+            )
+
+    def set_training_mode(self, mode: bool) -> None:
+        super().set_training_mode(mode)
+        if self.model_based is not None:
+            self.model_based.train(mode)
+        if self.rollout_policy is not None:
+            self.rollout_policy.set_training_mode(mode)
+
+    def value_estimate(
+        self,
+        obs: PyTorchObs,
+        ent_coef: th.Tensor | float,
+        target: bool = False,
+        critic_only: bool = False,
+        generator: th.Generator | None = None,
+        shared_noise: bool = False,
+        common_noise: bool = False,
+    ) -> ValueEstimate:
+        """Q̂_β inside J, bound to ``obs``: the one place that builds it.
+
+        The critic ensemble's estimate, or the model-based one (``value_estimator="model"``: the
+        model's rollout with the rollout policy's actions, combined with the critics by Retrace).
+
+        :param ent_coef: α, for the soft values inside a model rollout
+        :param target: bootstrap from the target critics (the critic's target) instead of the online ones
+        :param critic_only: the critic ensemble's estimate even when the policy is model-based
+        :param generator: the random generator of a model rollout's samples (None: torch's global one)
+        :param shared_noise: one set of rollout samples for the whole batch (deterministic acting)
+        :param common_noise: the same rollout samples in every call (the analyses' fixed samples)
+        """
+        critic = self.critic_target if target else self.critic
+        if self.model_based is None or critic_only:
+            return EnsembleQ(critic, obs, self.pessimism)
+        rollout_policy = self.model_rollout_policy
+        # the model-based estimate reads SB3's critics and SAC's actor (IterativeTQCPolicy refuses it)
+        assert isinstance(critic, ContinuousCritic) and isinstance(rollout_policy, Actor)
+        return ModelBasedValue(self.model_based, obs, critic, rollout_policy, ent_coef, generator, shared_noise, common_noise)
+
+    @property
+    def model_rollout_policy(self) -> DirectActor:
+        """The direct policy that acts inside model rollouts: the distilled one, or a direct actor itself."""
+        if self.rollout_policy is not None:
+            return self.rollout_policy
+        assert not isinstance(self.actor, IterativeActor)
+        return self.actor
+
+    def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> IterativeActor | DirectActor:
+        if self.actor_kind == "direct":
+            return super().make_actor(features_extractor)  # type: ignore[misc]  # the base policy's
+        actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
+        if self.actor_kind == "flow":
+            assert self.flow_transforms is not None and self.flow_net_arch is not None
+            return FlowActor(**actor_kwargs, flow_transforms=self.flow_transforms, flow_net_arch=self.flow_net_arch).to(
+                self.device
+            )
+        for direct_only in ("use_sde", "log_std_init", "use_expln", "clip_mean"):
+            del actor_kwargs[direct_only]
+        return IterativeActor(
+            **actor_kwargs,
+            n_iterations=self.n_iterations,
+            n_action_samples=self.n_action_samples,
+            init_std=self.init_std,
+        ).to(self.device)
+
+    def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> CriticEnsemble:
+        if self.critic_arch == "A":
+            return super().make_critic(features_extractor)  # type: ignore[misc]  # the base policy's
+        critic_kwargs = self._update_features_extractor(self.critic_kwargs, features_extractor)
+        return make_critic(self.critic_arch, **critic_kwargs).to(self.device)
+
+    def sample_noise(self, batch_size: int) -> th.Tensor:
+        """Standard normal ε for every estimate of J in one optimization and its evaluation at λ_K.
+
+        :return: [K + 1, N, B, A] for the iterative actor, [1, N, B, A] for the direct one
+        """
+        n_estimates = self.n_iterations + 1 if self.iterative else 1
+        action_dim = get_action_dim(self.action_space)
+        return th.randn(n_estimates, self.n_action_samples, batch_size, action_dim, device=self.device)
+
+    def optimize(
+        self,
+        obs: PyTorchObs,
+        value_estimate: ValueEstimate,
+        ent_coef: th.Tensor | float,
+        beta: float,
+        noise: th.Tensor,
+        with_values: bool = True,
+    ) -> IterativeTrace:
+        """The action distribution λ for ``obs``: K iterative updates, or one direct estimate.
+
+        :param noise: from :meth:`sample_noise`; all but its last slice are used here, the last
+            is for the caller's evaluation at λ_K
+        :param with_values: estimate J itself at each λ_k, not only ∇_λ J
+        """
+        if isinstance(self.actor, IterativeActor):
+            initial = self.initial_parameters(obs)
+            return self.actor.optimize(
+                obs, value_estimate, ent_coef, beta, noise[:-1], with_values=with_values, initial=initial
+            )
+        return self.direct_trace(obs)
+
+    def initial_parameters(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor] | None:
+        """λ_0 of the iterative optimizer: the distilled policy's (µ, log σ), detached, with ``warm_start``;
+        None for the fixed λ_0."""
+        if not self.warm_start:
+            return None
+        assert self.rollout_policy is not None
+        with th.no_grad():
+            mu, log_std, _ = self.rollout_policy.get_action_dist_params(obs)
+        return mu, log_std
+
+    def target_parameters(
+        self, next_obs: PyTorchObs, ent_coef: th.Tensor | float, beta: float, noise: th.Tensor
+    ) -> tuple[th.Tensor, th.Tensor, PolicyDistribution]:
+        """λ' of the critic's target on the next observations: what the policy does there (K iterations
+        on the online critics' J, or the direct actor), or the distilled policy's λ with ``distilled_target``.
+        The critics' value estimate is built only for the iterations."""
+        if self.distilled_target:
+            assert self.rollout_policy is not None
+            mu, log_std, _ = self.rollout_policy.get_action_dist_params(next_obs)
+            return mu, log_std, TANH_GAUSSIAN
+        if not self.iterative:
+            trace = self.direct_trace(next_obs)
+        else:
+            value_estimate = self.value_estimate(next_obs, ent_coef, critic_only=True)
+            trace = self.optimize(next_obs, value_estimate, ent_coef, beta, noise, with_values=False)
+        return trace.mu, trace.log_std, trace.distribution
+
+    def direct_trace(self, obs: PyTorchObs) -> IterativeTrace:
+        """The direct (or flow) actor's λ = f_φ(s) for ``obs``, as a path of length one with its family."""
+        if isinstance(self.actor, FlowActor):
+            mu, log_std, distribution = self.actor.get_flow_params(obs)
+            return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0, distribution=distribution)
+        assert not isinstance(self.actor, IterativeActor)
+        mu, log_std, _ = self.actor.get_action_dist_params(obs)
+        return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0)
+
+    def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
+        if not isinstance(self.actor, IterativeActor):
+            return self.actor(observation, deterministic)
+        return self.act_iteratively(observation, deterministic)
+
+    def act_iteratively(
+        self,
+        observation: PyTorchObs,
+        deterministic: bool,
+        bind: Callable[[PyTorchObs, th.Generator | None, bool], ValueEstimate] | None = None,
+        ent_coef: th.Tensor | float | None = None,
+    ) -> th.Tensor:
+        """The iterative actor's actions for a batch of observations: the one acting path.
+
+        :param bind: J's value estimate for ``(observation, generator, shared_noise)`` (a changed
+            objective's); None: the policy's own (:meth:`value_estimate`)
+        :param ent_coef: α of J (None: the algorithm's)
+        """
+        assert isinstance(self.actor, IterativeActor)
+        generator = None
+        if deterministic and (bind is not None or self.model_based is not None):  # a model rollout's samples
+            generator = th.Generator(device=self.device).manual_seed(ROLLOUT_SEED)
+        if bind is None:
+            value_estimate = self.value_estimate(
+                observation, self.actor.ent_coef, generator=generator, shared_noise=deterministic
+            )
+        else:
+            value_estimate = bind(observation, generator, deterministic)
+        initial = self.initial_parameters(observation)
+        compiled = self.compiled_optimizer() if bind is None else None  # a changed objective runs eagerly
+        if compiled is not None and isinstance(value_estimate, EnsembleQ):
+            value_estimate.prepare()
+        # With the critics' hand-written action gradient no autograd is needed: inference mode also
+        # skips the version counters and autograd's dispatch of the iterations' few hundred small
+        # operations. An estimate differentiated by autograd (architecture B, a model) needs grad mode.
+        hand_written = isinstance(value_estimate, EnsembleQ) and value_estimate.hand_written_gradient
+        with th.inference_mode() if hand_written else contextlib.nullcontext():
+            return self.actor(
+                observation,
+                value_estimate,
+                beta=self.beta_collect,
+                deterministic=deterministic,
+                ent_coef=ent_coef,
+                initial=initial,
+                optimized_parameters=compiled,
+            )
+
+    def compiled_optimizer(self) -> Callable[..., tuple[th.Tensor, th.Tensor]] | None:
+        """The actor's :meth:`IterativeActor.optimized_parameters` through ``torch.compile`` with
+        ``compile_acting`` (compiled on first use; C++ wrapper code, whose calls cost less than Python's);
+        None without."""
+        if not self.compile_acting:
+            return None
+        if self._compiled_act is None:
+            assert isinstance(self.actor, IterativeActor)
+            self._compiled_act = th.compile(self.actor.optimized_parameters, dynamic=False, options={"cpp_wrapper": True})
+        return self._compiled_act
+
+
+def check_count(name: str, value: Any, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def check_flow(actor: str, transforms: Any, net_arch: Any) -> None:
+    if actor != "flow":
+        for name, value in (("flow_transforms", transforms), ("flow_net_arch", net_arch)):
+            if value is not None:
+                raise ValueError(f"{name} applies to actor='flow' only (this policy has actor={actor!r})")
+        return
+    if transforms is not None:
+        check_count("flow_transforms", transforms)
+    if net_arch is not None and (
+        not isinstance(net_arch, (list, tuple))
+        or not net_arch
+        or not all(isinstance(width, int) and not isinstance(width, bool) and width >= 1 for width in net_arch)
+    ):
+        raise ValueError(f"flow_net_arch must be a non-empty list of layer widths (integers >= 1), got {net_arch!r}")
+
+
+def check_value_estimator(kind: Any, horizon: Any, retrace_lambda: Any, observation_space: spaces.Space) -> None:
+    if kind not in VALUE_ESTIMATORS:
+        raise ValueError(f"value_estimator must be one of {VALUE_ESTIMATORS}, got {kind!r}")
+    if kind != "model":
+        for name, value in (("rollout_horizon", horizon), ("retrace_lambda", retrace_lambda)):
+            if value is not None:
+                raise ValueError(f"{name} applies to value_estimator='model' only (this policy has value_estimator={kind!r})")
+        return
+    horizon = DEFAULT_ROLLOUT_HORIZON if horizon is None else horizon
+    retrace_lambda = DEFAULT_RETRACE_LAMBDA if retrace_lambda is None else retrace_lambda
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 0:
+        raise ValueError(f"rollout_horizon must be an integer >= 0, got {horizon!r}")
+    if isinstance(retrace_lambda, bool) or not isinstance(retrace_lambda, (int, float)) or not 0 <= retrace_lambda <= 1:
+        raise ValueError(f"retrace_lambda must be a number in [0, 1], got {retrace_lambda!r}")
+    if not (isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 1):
+        raise ValueError(
+            "value_estimator='model' needs flat vector observations (a 1-D Box) for the model to predict, got "
+            f"{observation_space}; image and dict observations take value_estimator='critic'"
+        )
