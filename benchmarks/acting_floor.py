@@ -17,7 +17,6 @@ From these: what the operations other than the products may cost each for ``pred
 """
 
 import argparse
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from sb3_iterative import IterativeSAC
+from speed import cpu_name  # benchmarks/speed.py, beside this script
 
 # the matrix products (linear stays one operation in inference mode)
 PRODUCTS = {
@@ -40,17 +40,6 @@ PRODUCTS = {
     th.ops.aten.baddbmm.default,
     th.ops.aten.linear.default,
 }
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def microseconds(function: Callable[[], object], calls: int, rounds: int) -> float:
