@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from rl_zoo3.hyperparams_opt import HYPERPARAMS_CONVERTER, HYPERPARAMS_SAMPLER, convert_offpolicy_params, sample_sac_params
+from rl_zoo3.hyperparams_opt import (
+    HYPERPARAMS_CONVERTER,
+    HYPERPARAMS_SAMPLER,
+    convert_offpolicy_params,
+    sample_sac_params,
+    sample_tqc_params,
+)
 from rl_zoo3.utils import ALGOS
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
@@ -46,10 +52,12 @@ ALGORITHMS: dict[str, type[OffPolicyAlgorithm]] = {**dict.fromkeys(ITERATIVE_SAC
 PACKAGE_ALGOS = (*ITERATIVE_SAC_ALGOS, TQC_ALGO, "sac", "tqc")
 # What the search adds to rl-zoo3's SAC search space (trial parameter names, as Optuna stores them).
 ITERATIVE_SEARCH = ("n_iterations", "n_action_samples", "beta", "critic_arch")
+# What the search adds to rl-zoo3's TQC search space
+ITERATIVE_TQC_SEARCH = ("n_iterations", "n_action_samples")
 
 
 def register() -> None:
-    """Make ``iterative_sac`` an rl-zoo3 algorithm: training, ``enjoy``, ``-optimize`` and ``--trial-id``.
+    """Make ``iterative_sac`` and ``iterative_tqc`` rl-zoo3 algorithms: training, ``enjoy``, ``-optimize`` and ``--trial-id``.
 
     Call it before rl-zoo3's ``train()`` or ``enjoy()`` builds its command line (the ``--algo``
     choices are read from ``ALGOS`` then). Calling it again changes nothing. The other names of
@@ -60,6 +68,8 @@ def register() -> None:
     ALGOS.update(ALGORITHMS)
     HYPERPARAMS_SAMPLER[ALGO] = sample_iterative_sac_params
     HYPERPARAMS_CONVERTER[ALGO] = convert_iterative_sac_params
+    HYPERPARAMS_SAMPLER[TQC_ALGO] = sample_iterative_tqc_params
+    HYPERPARAMS_CONVERTER[TQC_ALGO] = convert_iterative_tqc_params
 
 
 def hyperparams_file(algo: str) -> Path | None:
@@ -156,3 +166,28 @@ def add_iterative_params(sac_hyperparams: dict[str, Any], iterative: dict[str, A
     if iterative["critic_arch"] == "B":
         policy_kwargs["net_arch"] = dict(pi=policy_kwargs["net_arch"], qf=list(HIGHWAY_NET_ARCH))
     return {**sac_hyperparams, "beta": iterative["beta"], "policy_kwargs": policy_kwargs}
+
+
+def sample_iterative_tqc_params(
+    trial: optuna.Trial, n_actions: int, n_envs: int, additional_args: dict[str, Any]
+) -> dict[str, Any]:
+    """Optuna sampler for IterativeTQC: rl-zoo3's TQC search space (SAC's, plus ``n_quantiles`` and
+    ``top_quantiles_to_drop_per_net``) plus ``n_iterations`` K in [1, 10] and ``n_action_samples`` N
+    in [1, 10], log scale, as for IterativeSAC. J's truncation while training (``beta``) follows
+    ``top_quantiles_to_drop_per_net``, IterativeTQC's default, so the search does not sample it.
+    """
+    hyperparams = sample_tqc_params(trial, n_actions, n_envs, additional_args)
+    iterative = {
+        "n_iterations": trial.suggest_int("n_iterations", 1, 10),
+        "n_action_samples": trial.suggest_int("n_action_samples", 1, 10, log=True),
+    }
+    return {**hyperparams, "policy_kwargs": {**hyperparams.get("policy_kwargs", {}), **iterative}}
+
+
+def convert_iterative_tqc_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
+    """A stored trial's parameters as IterativeTQC hyperparameters, as :func:`sample_iterative_tqc_params` built them."""
+    hyperparams = convert_offpolicy_params(
+        {key: value for key, value in sampled_params.items() if key not in ITERATIVE_TQC_SEARCH}
+    )
+    iterative = {key: sampled_params[key] for key in ITERATIVE_TQC_SEARCH}
+    return {**hyperparams, "policy_kwargs": {**hyperparams.get("policy_kwargs", {}), **iterative}}

@@ -16,7 +16,7 @@ from rl_zoo3.hyperparams_opt import HYPERPARAMS_CONVERTER, HYPERPARAMS_SAMPLER
 from rl_zoo3.utils import ALGOS
 from stable_baselines3 import SAC
 
-from sb3_iterative import IterativeSAC, zoo
+from sb3_iterative import IterativeTQC, IterativeSAC, zoo
 
 ENV = "Pendulum-v1"
 # The files' learning_starts (1 000 on Pendulum) would leave a 300-step run untrained.
@@ -428,6 +428,30 @@ def test_converter_rebuilds_what_the_sampler_built(critic_arch):
     net_arch = dict(pi=[400, 300], qf=[512, 512, 512]) if critic_arch == "B" else [400, 300]
     assert sampled["policy_kwargs"] == dict(net_arch=net_arch, n_iterations=3, n_action_samples=2, critic_arch=critic_arch)
     IterativeSAC("MlpPolicy", ENV, buffer_size=100, **sampled)
+
+
+def test_iterative_tqc_converter_rebuilds_what_the_sampler_built():
+    assert HYPERPARAMS_SAMPLER["iterative_tqc"] is zoo.sample_iterative_tqc_params
+    assert HYPERPARAMS_CONVERTER["iterative_tqc"] is zoo.convert_iterative_tqc_params
+    params = dict(
+        one_minus_gamma=0.01,
+        batch_size_pow=7,
+        learning_rate=1e-3,
+        train_freq=4,
+        tau=0.01,
+        net_arch="small",
+        n_quantiles=20,
+        top_quantiles_to_drop_per_net=3,
+        n_iterations=3,
+        n_action_samples=2,
+    )
+    trial = optuna.trial.FixedTrial(params)
+    sampled = zoo.sample_iterative_tqc_params(trial, 1, 1, {"using_her_replay_buffer": False, "her_kwargs": {}})
+    assert sampled == zoo.convert_iterative_tqc_params(params)
+    assert sampled["top_quantiles_to_drop_per_net"] == 3 and sampled["batch_size"] == 128
+    assert sampled["policy_kwargs"] == dict(net_arch=[64, 64], n_quantiles=20, n_iterations=3, n_action_samples=2)
+    model = IterativeTQC("MlpPolicy", ENV, buffer_size=100, **sampled)
+    assert model.policy.n_iterations == 3 and model.beta == 3 and model.critic.n_quantiles == 20
 
 
 @pytest.mark.parametrize(("algo", "option"), [("iterative_sac_dt", "distilled_target"), ("iterative_sac_ws", "warm_start")])
