@@ -17,6 +17,7 @@ import yaml
 from scipy import stats
 
 from sb3_iterative.compare.__main__ import main
+from sb3_iterative.compare.report import _order
 from sb3_iterative.compare.sweep import plan
 
 pytestmark = pytest.mark.expensive  # trains agents or runs command lines: minutes
@@ -250,6 +251,11 @@ def test_other_algorithms_read_rl_zoo3_files_and_fall_back_to_default():
         assert note.startswith(f"{algo} on HalfCheetah-v5: no entry in ") and "it lists HalfCheetah-v4" in note
     assert next(run for run in runs if run.algo == "crossq").hyperparams == {"policy": "MlpPolicy"}  # its `default`
     assert next(run for run in runs if run.algo == "tqc").hyperparams == {"policy": "MlpPolicy", "learning_starts": 10000}
+
+
+def test_report_lists_sac_and_tqc_each_before_the_iterative_algorithm_on_it():
+    algos = ["iterative_tqc", "crossq", "tqc", "iterative_sac", "sac"]
+    assert sorted(algos, key=_order) == ["sac", "iterative_sac", "tqc", "iterative_tqc", "crossq"]
 
 
 def test_ray_executor_on_a_local_ray_instance(tmp_path):

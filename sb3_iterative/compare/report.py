@@ -53,8 +53,9 @@ from sb3_iterative.compare.layout import MARKER
 from sb3_iterative.compare.references import normalize
 
 BASELINE = "sac"
-# Algorithms in this order first (the baseline, then ours), the others after, by name.
-ORDER = (BASELINE, "flow_sac", "iterative_sac", "iterative_sac_dt", "iterative_sac_ws", "iterative_sac_mb", "direct_sac_mb")
+# Algorithms in this order first (the baseline, then ours; TQC, then ours on it), the others after, by name.
+ORDER: tuple[str, ...] = (BASELINE, "flow_sac", "iterative_sac", "iterative_sac_dt", "iterative_sac_ws", "iterative_sac_mb")
+ORDER += ("direct_sac_mb", "tqc", "iterative_tqc")
 CONFIDENCE = statistics.CONFIDENCE  # of Welch's intervals and the bootstrap's alike
 
 
