@@ -54,8 +54,10 @@ from sb3_iterative.compare.references import normalize
 
 BASELINE = "sac"
 # Algorithms in this order first (the baseline, then ours; TQC, then ours on it), the others after, by name.
-ORDER: tuple[str, ...] = (BASELINE, "flow_sac", "iterative_sac", "iterative_sac_dt", "iterative_sac_ws", "iterative_sac_mb")
-ORDER += ("direct_sac_mb", "tqc", "iterative_tqc")
+ORDER = (
+    BASELINE, "flow_sac", "iterative_sac", "iterative_sac_dt", "iterative_sac_ws", "iterative_sac_mb", "direct_sac_mb",
+    "tqc", "iterative_tqc",
+)  # fmt: skip
 CONFIDENCE = statistics.CONFIDENCE  # of Welch's intervals and the bootstrap's alike
 
 
