@@ -92,35 +92,50 @@ class HighwayCritic(ContinuousCritic):
             self.q_networks.append(q_net)
 
 
-# Activations the fast path knows: applied in place (the pre-activation is not kept), and the
-# backward pass through them from their output (ReLU's as autograd computes it, with no mask tensor)
-_ACTIVATIONS: dict[type[nn.Module], tuple[Callable[[th.Tensor], th.Tensor], Callable[[th.Tensor, th.Tensor], th.Tensor]]] = {
-    nn.ReLU: (th.relu_, lambda grad, out: th.ops.aten.threshold_backward(grad, out, 0.0)),
-    nn.Tanh: (th.tanh_, lambda grad, out: grad * (1 - out * out)),
+class _Activation(NamedTuple):
+    """An activation the fast path knows: applied in place (the pre-activation is not kept), and
+    the backward pass through it from its output (ReLU's as autograd computes it, with no mask tensor)."""
+
+    forward: Callable[[th.Tensor], th.Tensor]
+    backward: Callable[[th.Tensor, th.Tensor], th.Tensor]  # (∂/∂output, output) -> ∂/∂input
+
+
+_ACTIVATIONS = {
+    nn.ReLU: _Activation(th.relu_, lambda grad, out: th.ops.aten.threshold_backward(grad, out, 0.0)),
+    nn.Tanh: _Activation(th.tanh_, lambda grad, out: grad * (1 - out * out)),
 }
 
 
-def _stack_mlp_members(q_networks: Sequence[nn.Module]) -> list[tuple[th.Tensor, th.Tensor, nn.Module | None]] | None:
-    """The ensemble as one batched MLP: per layer, weights [n, out, in], biases [n, 1, out] and the
-    activation after it; None unless every member is Linear layers with known activations, alike."""
+class _Layer(NamedTuple):
+    """One layer of every member, batched, and the activation after it."""
+
+    weight: th.Tensor  # [n, out, in]
+    weight_t: th.Tensor  # its transpose [n, in, out] (a view, made once rather than per product)
+    bias: th.Tensor  # [n, 1, out]
+    activation: _Activation | None
+
+
+def _stack_mlp_members(q_networks: Sequence[nn.Module]) -> list[_Layer] | None:
+    """The ensemble as one batched MLP, layer by layer; None unless every member is Linear layers with
+    known activations, alike."""
     members = [list(q_net) for q_net in q_networks if isinstance(q_net, nn.Sequential)]
     if len(members) != len(q_networks):
         return None
     kinds = [type(module) for module in members[0]]
     if any([type(module) for module in layers] != kinds for layers in members):
         return None
-    stacked: list[tuple[th.Tensor, th.Tensor, nn.Module | None]] = []
+    stacked: list[_Layer] = []
     for position, kind in enumerate(kinds):
         if kind is nn.Linear:
             linears = [layers[position] for layers in members]
             weight = th.stack([linear.weight for linear in linears if isinstance(linear, nn.Linear)])
             bias = th.stack([linear.bias for linear in linears if isinstance(linear, nn.Linear)]).unsqueeze(1)
-            stacked.append((weight, bias, None))
-        elif kind in _ACTIVATIONS and stacked and stacked[-1][2] is None:
-            stacked[-1] = (*stacked[-1][:2], members[0][position])
+            stacked.append(_Layer(weight, weight.transpose(1, 2), bias, None))
+        elif kind in _ACTIVATIONS and stacked and stacked[-1].activation is None:
+            stacked[-1] = stacked[-1]._replace(activation=_ACTIVATIONS[kind])
         else:
             return None
-    if stacked[-1][2] is not None or any(activation is None for _, _, activation in stacked[:-1]):
+    if stacked[-1].activation is not None or any(layer.activation is None for layer in stacked[:-1]):
         return None
     return stacked
 
@@ -128,7 +143,7 @@ def _stack_mlp_members(q_networks: Sequence[nn.Module]) -> list[tuple[th.Tensor,
 class _StackedMembers(NamedTuple):
     """An MLP ensemble as batched tensors, shared by every binding until a parameter changes."""
 
-    layers: list[tuple[th.Tensor, th.Tensor, nn.Module | None]]  # weight [n, out, in], bias [n, 1, out], activation
+    layers: list[_Layer]
     action_weight_t: th.Tensor  # the first layer's action columns, transposed and contiguous [n, A, H]
 
 
@@ -155,7 +170,7 @@ def _stacked_members(critic: CriticEnsemble, n_features: int) -> _StackedMembers
         layers = _stack_mlp_members(critic.q_networks)
         stacked = None
         if layers is not None:
-            stacked = _StackedMembers(layers, layers[0][0][:, :, n_features:].transpose(1, 2).contiguous())
+            stacked = _StackedMembers(layers, layers[0].weight[:, :, n_features:].transpose(1, 2).contiguous())
     if not compiling:
         _STACKS[critic] = (key, stacked)
     return stacked
@@ -164,7 +179,7 @@ def _stacked_members(critic: CriticEnsemble, n_features: int) -> _StackedMembers
 class _BatchedMembers(NamedTuple):
     """An MLP ensemble as batched tensors, for one binding of :class:`EnsembleQ`."""
 
-    layers: list[tuple[th.Tensor, th.Tensor, nn.Module | None]]  # weight [n, out, in], bias [n, 1, out], activation
+    layers: list[_Layer]
     state_share: th.Tensor  # W_s·features + b of the first layer [n, B, H]
     action_weight_t: th.Tensor  # W_a, the first layer's action columns, transposed [n, A, H]
 
@@ -224,10 +239,10 @@ class EnsembleQ(EnsembleValue):
         if stacked is None:
             return None
         with th.no_grad():
-            first_weight, first_bias, _ = stacked.layers[0]
-            features = self.features.unsqueeze(0).expand(first_weight.shape[0], -1, -1)
+            first = stacked.layers[0]
+            features = self.features.unsqueeze(0).expand(first.weight.shape[0], -1, -1)
             # W_s·features + b [n, B, H]: the first layer's state columns, once per binding
-            state_share = th.baddbmm(first_bias, features, first_weight[:, :, :n_features].transpose(1, 2))
+            state_share = th.baddbmm(first.bias, features, first.weight_t[:, :n_features])
             return _BatchedMembers(stacked.layers, state_share, stacked.action_weight_t)
 
     def __call__(self, actions: th.Tensor) -> th.Tensor:
@@ -239,14 +254,25 @@ class EnsembleQ(EnsembleValue):
         return q_values.reshape(n_samples, batch_size, -1)
 
     def value_and_action_gradient(self, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
-        q_values, grad = self.action_gradient(actions, beta)
-        return self.pessimism.value(q_values, beta), grad
+        members = self._members
+        if members is None:
+            q_values, grad = autograd_action_gradient(self, actions, beta, self.pessimism)
+            return self.pessimism.value(q_values, beta), grad
+        _, q_hat, grad = self._batched_backward(members, actions, beta)
+        return q_hat, grad
 
     def action_gradient(self, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
         """The members' outputs [N, B, n_outputs] and ∂Q̂_β/∂a [N, B, A]; no graph is built."""
         members = self._members
         if members is None:
             return autograd_action_gradient(self, actions, beta, self.pessimism)
+        q_values, _, grad = self._batched_backward(members, actions, beta)
+        return q_values, grad
+
+    def _batched_backward(
+        self, members: _BatchedMembers, actions: th.Tensor, beta: float
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """The members' outputs [N, B, n_outputs], Q̂_β [N, B] and ∂Q̂_β/∂a [N, B, A], by hand."""
         layers, state_share, action_weight_t = members
         n_samples, batch_size, action_dim = actions.shape
         n_critics = action_weight_t.shape[0]
@@ -257,26 +283,28 @@ class EnsembleQ(EnsembleValue):
             x = actions.reshape(1, n_samples * batch_size, action_dim).expand(n_critics, -1, -1)
             out = th.baddbmm(state_share, x, action_weight_t)
             outputs = []  # of each activation, for its backward pass
-            for position, (weight, bias, activation) in enumerate(layers):
+            for position, layer in enumerate(layers):
                 if position > 0:
-                    out = th.baddbmm(bias, out, weight.transpose(1, 2))
-                if activation is not None:
-                    out = _ACTIVATIONS[type(activation)][0](out)
-                    outputs.append((activation, out))
+                    out = th.baddbmm(layer.bias, out, layer.weight_t)
+                if layer.activation is not None:
+                    out = layer.activation.forward(out)
+                    outputs.append(out)
             n_outputs = out.shape[-1]  # per member: 1 Q value, or its quantiles
             q_values = out.transpose(0, 1).reshape(n_samples, batch_size, n_critics * n_outputs)
+            q_hat, weights = self.pessimism.value_and_weights(q_values, beta)
 
             # backward from ∂Q̂/∂(each output) [n, N·B, n_outputs] to the action columns of the first layer
-            grad = self.pessimism.weights(q_values, beta).reshape(-1, n_critics, n_outputs).transpose(0, 1)
+            grad = weights.reshape(-1, n_critics, n_outputs).transpose(0, 1)
             for position in range(len(layers) - 1, 0, -1):
-                weight = layers[position][0]
+                weight = layers[position].weight
                 # a last layer with one output: its backward is an outer product, a broadcast
                 grad = grad * weight if weight.shape[1] == 1 else th.bmm(grad, weight)
-                activation, out = outputs[position - 1]
-                grad = _ACTIVATIONS[type(activation)][1](grad, out)
+                activation = layers[position - 1].activation
+                assert activation is not None
+                grad = activation.backward(grad, outputs[position - 1])
             # [n, A, H] @ [n, H, N·B]: the action columns' product with the small dimension outermost
             grad = th.bmm(action_weight_t, grad.transpose(1, 2)).sum(dim=0).t()
-        return q_values, grad.reshape(n_samples, batch_size, action_dim)
+        return q_values, q_hat, grad.reshape(n_samples, batch_size, action_dim)
 
 
 def make_critic(critic_arch: str, **critic_kwargs: Any) -> ContinuousCritic:

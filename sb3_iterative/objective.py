@@ -48,6 +48,8 @@ ENSEMBLE_STD = EnsembleStd()
 # 1 as a 0-dim tensor, exact in every dtype and usable with tensors on any device: ``ONE - x`` costs
 # a third of ``1 - x`` at acting sizes (a Python number is wrapped in a tensor and cast on every call)
 ONE = th.ones(())
+# J and log π of an estimate made for its gradient alone
+NAN = th.full((), math.nan)
 
 
 def sample_mean(x: th.Tensor) -> th.Tensor:
@@ -194,7 +196,7 @@ def objective_gradient(
             log_prob = squashed_gaussian_log_prob(mu, std, gaussian_actions, actions)
             value = (q_hat - ent_coef * log_prob).mean(dim=0)
         else:
-            log_prob = value = th.full((), math.nan)
+            log_prob = value = NAN
 
         tanh_derivative = ONE - actions * actions
         grad_log_prob = (actions + actions) * tanh_derivative / (tanh_derivative + TANH_EPSILON)

@@ -4,7 +4,7 @@ The iterative optimizer exploits the critics' errors more than a direct actor do
 makes the value inside J pessimistic (Eq. 13): Q̂_β = mean − β·std over the critic ensemble. A
 critic with several outputs per member (TQC's quantiles) is made pessimistic another way, by
 truncation. Both are a :class:`Pessimism`: the aggregate, its derivative in the critics' outputs
-(for the hand-written action gradient) and the check of its β. β is the one knob of each, passed
+(for the hand-written action gradient, computed with it) and the check of its β. β is the one knob of each, passed
 where J is estimated (training and acting use different values).
 
 Shapes: the critics' outputs for a batch of actions [..., n_outputs] (n_critics for an ensemble of
@@ -12,13 +12,29 @@ Q functions, n_critics · n_quantiles for quantile critics, member-major); Q̂_�
 """
 
 import math
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import torch as th
-from torch.nn import functional as F
 
 # Below this ensemble variance the std is taken as exactly zero, where its gradient is undefined.
 MIN_VARIANCE = 1e-12
+
+
+class _Spread(NamedTuple):
+    """mean − β·std over the last dimension and the moments behind it, each with that dimension kept."""
+
+    value: th.Tensor
+    centred: th.Tensor  # Q_i − mean
+    variance: th.Tensor
+    std: th.Tensor
+
+
+def _spread(q_values: th.Tensor, beta: float) -> _Spread:
+    mean = q_values.mean(dim=-1, keepdim=True)
+    centred = q_values - mean
+    variance = centred.pow(2).mean(dim=-1, keepdim=True)
+    std = variance.clamp_min(MIN_VARIANCE).sqrt()
+    return _Spread(mean - beta * std, centred, variance, std)
 
 
 def pessimistic_value(q_values: th.Tensor, beta: float) -> th.Tensor:
@@ -35,28 +51,24 @@ def pessimistic_value(q_values: th.Tensor, beta: float) -> th.Tensor:
     n_critics = q_values.shape[-1]
     if n_critics == 2 and beta == 1.0:
         return q_values.min(dim=-1).values
-    mean = q_values.mean(dim=-1)
     if beta == 0.0:
-        return mean
-    variance = (q_values - mean.unsqueeze(-1)).pow(2).mean(dim=-1)
-    return mean - beta * variance.clamp_min(MIN_VARIANCE).sqrt()
+        return q_values.mean(dim=-1)
+    return _spread(q_values, beta).value.squeeze(-1)
 
 
-def pessimistic_weights(q_values: th.Tensor, beta: float) -> th.Tensor:
-    """∂Q̂_β/∂Q_i, the derivative of :func:`pessimistic_value`, same shape as ``q_values``.
-
-    1/n − β·(Q_i − mean)/(n·std); for the min (β = 1, two critics), 1 on the smaller critic.
-    """
+def pessimistic_value_and_weights(q_values: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
+    """:func:`pessimistic_value` and its derivative ∂Q̂_β/∂Q_i (the shape of ``q_values``), sharing
+    their work: 1/n − β·(Q_i − mean)/(n·std); for the min (β = 1, two critics), 1 on the smaller
+    critic (the first on ties, as ``argmin``)."""
     n_critics = q_values.shape[-1]
     if n_critics == 2 and beta == 1.0:
-        return F.one_hot(q_values.argmin(dim=-1), 2).to(q_values.dtype)
+        value, lowest = q_values.min(dim=-1)
+        return value, th.zeros_like(q_values).scatter_(-1, lowest.unsqueeze(-1), 1.0)
     if beta == 0.0:
-        return th.full_like(q_values, 1.0 / n_critics)
-    centred = q_values - q_values.mean(dim=-1, keepdim=True)
-    variance = centred.pow(2).mean(dim=-1, keepdim=True)
-    std = variance.clamp_min(MIN_VARIANCE).sqrt()
-    scale = th.where(variance > MIN_VARIANCE, beta / (n_critics * std), th.zeros_like(std))
-    return 1.0 / n_critics - scale * centred
+        return q_values.mean(dim=-1), th.full_like(q_values, 1.0 / n_critics)
+    spread = _spread(q_values, beta)
+    scale = th.where(spread.variance > MIN_VARIANCE, beta / (n_critics * spread.std), th.zeros_like(spread.std))
+    return spread.value.squeeze(-1), 1.0 / n_critics - scale * spread.centred
 
 
 class Pessimism(Protocol):
@@ -66,8 +78,9 @@ class Pessimism(Protocol):
         """Q̂_β [...] of the outputs [..., n_outputs]."""
         ...
 
-    def weights(self, q_values: th.Tensor, beta: float) -> th.Tensor:
-        """∂Q̂_β/∂(each output), the shape of ``q_values``."""
+    def value_and_weights(self, q_values: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
+        """Q̂_β [...] and ∂Q̂_β/∂(each output), the shape of ``q_values``, computed together (the
+        hand-written action gradient needs both, and they share their work)."""
         ...
 
     def check(self, name: str, beta: Any) -> None:
@@ -88,8 +101,8 @@ class EnsembleStd:
     def value(self, q_values: th.Tensor, beta: float) -> th.Tensor:
         return pessimistic_value(q_values, beta)
 
-    def weights(self, q_values: th.Tensor, beta: float) -> th.Tensor:
-        return pessimistic_weights(q_values, beta)
+    def value_and_weights(self, q_values: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
+        return pessimistic_value_and_weights(q_values, beta)
 
     def check(self, name: str, beta: Any) -> None:
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta):
@@ -127,12 +140,13 @@ class TruncatedQuantiles:
             return q_values.unflatten(-1, (self.n_critics, self.n_quantiles)).mean(dim=-1).mean(dim=-1)
         return self.truncate(q_values, beta).mean(dim=-1)
 
-    def weights(self, q_values: th.Tensor, beta: float) -> th.Tensor:
+    def value_and_weights(self, q_values: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
         kept = self.kept(beta)
         if kept == q_values.shape[-1]:
-            return th.full_like(q_values, 1.0 / kept)
-        lowest = th.sort(q_values, dim=-1).indices[..., :kept]
-        return th.zeros_like(q_values).scatter_(-1, lowest, 1.0 / kept)
+            return self.value(q_values, beta), th.full_like(q_values, 1.0 / kept)
+        ordered, order = th.sort(q_values, dim=-1)
+        weights = th.zeros_like(q_values).scatter_(-1, order[..., :kept], 1.0 / kept)
+        return ordered[..., :kept].mean(dim=-1), weights
 
     def check(self, name: str, beta: Any) -> None:
         integer = isinstance(beta, (int, float)) and not isinstance(beta, bool) and math.isfinite(beta) and beta == int(beta)

@@ -173,7 +173,7 @@ def test_one_dimensional_actions_use_the_gradient():
         value=th.zeros(4), actions=th.zeros(1, 4, 1), log_prob=th.zeros(1, 4), grad_mu=grad_mu, grad_log_std=-grad_mu
     )
     with th.no_grad():
-        new_mu, new_log_std, gates = actor.update(actor.state_share(features), mu, log_std, estimate)
+        new_mu, new_log_std, gates = actor.update(actor.split_first_layer(features), mu, log_std, estimate)
     assert th.isfinite(new_mu).all() and th.isfinite(new_log_std).all() and th.isfinite(gates).all()
     assert len(th.unique(new_mu)) == 4 and len(th.unique(new_log_std)) == 4
 

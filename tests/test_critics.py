@@ -89,7 +89,7 @@ def test_stack_made_while_acting_serves_training():
         assert acting.hand_written_gradient
         acting.action_gradient(actions, 1.0)
     layers = acting._members.layers  # type: ignore[union-attr]
-    assert not any(weight.is_inference() or weight.requires_grad for weight, _, _ in layers)
+    assert not any(layer.weight.is_inference() or layer.weight.requires_grad for layer in layers)
     training = EnsembleQ(critic, obs)
     assert training._members.layers[1][0] is layers[1][0]  # type: ignore[union-attr]
     q_values, grad = training.action_gradient(actions, 2.5)

@@ -14,7 +14,7 @@ from sb3_iterative.objective import (
     objective_gradient,
     squashed_gaussian_log_prob,
 )
-from sb3_iterative.pessimism import pessimistic_value
+from sb3_iterative.pessimism import pessimistic_value, pessimistic_value_and_weights
 
 BATCH, ACTION_DIM, N_SAMPLES = 8, 3, 4
 
@@ -76,6 +76,24 @@ def test_pessimistic_value_gradient_finite_when_critics_agree(n_critics, beta):
     th.testing.assert_close(value, th.full((N_SAMPLES, BATCH), 1.5))
     (grad,) = th.autograd.grad(value.sum(), q_values)
     assert th.isfinite(grad).all()
+
+
+@pytest.mark.parametrize("n_critics, beta", [(2, 1.0), (2, 2.5), (3, 0.0), (5, 2.5)])
+def test_pessimistic_value_and_weights_are_the_value_and_its_gradient(n_critics, beta):
+    """The hand-written backward's aggregate: the same value as pessimistic_value, bit for bit, and
+    weights equal to autograd's gradient of it (for the min: 1 on the smaller critic)."""
+    q_values = th.randn(N_SAMPLES, BATCH, n_critics, requires_grad=True)
+    value, weights = pessimistic_value_and_weights(q_values.detach(), beta)
+    expected = pessimistic_value(q_values, beta)
+    assert th.equal(value, expected.detach())
+    (grad,) = th.autograd.grad(expected.sum(), q_values)
+    th.testing.assert_close(weights, grad)
+
+
+def test_pessimistic_weights_of_the_min_take_the_first_critic_on_ties():
+    q_values = th.tensor([[1.0, 1.0], [2.0, 1.0]])
+    _, weights = pessimistic_value_and_weights(q_values, 1.0)
+    assert th.equal(weights, th.tensor([[1.0, 0.0], [0.0, 1.0]]))
 
 
 def test_squashed_gaussian_log_prob_matches_torch_distributions():

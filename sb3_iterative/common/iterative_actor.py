@@ -7,7 +7,7 @@ import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch as th
 from gymnasium import spaces
@@ -59,6 +59,13 @@ class IterativeTrace:
     @property
     def log_std(self) -> th.Tensor:
         return self.lambdas[-1][1]
+
+
+class FirstLayer(NamedTuple):
+    """f_φ's first layer split at its input (:meth:`IterativeActor.split_first_layer`)."""
+
+    state_share: th.Tensor  # W_s·features + b [B, width]
+    input_weight_t: th.Tensor  # W_x, the columns of the normalized blocks, transposed [4A, width]
 
 
 def actor_loss(
@@ -205,41 +212,38 @@ class IterativeActor(BaseModel):
             return th.sign(blocks) * th.log1p(blocks.abs())
         return F.layer_norm(blocks, (self.action_dim,), eps=NORMALIZATION_EPSILON)
 
-    @property
-    def _first_layer(self) -> nn.Linear:
-        """The layer that reads f_φ's input [state features, the four normalized blocks]."""
+    def split_first_layer(self, features: th.Tensor) -> FirstLayer:
+        """f_φ's first layer split at its input, W·[s, x] + b = (W_s·s + b) + W_x·x: the state's share
+        is the same in every iteration, so :meth:`optimize` computes it once per batch and
+        :meth:`update` adds the rest."""
         first = self.latent_pi[0] if len(self.latent_pi) > 0 else self.update_and_gate
         assert isinstance(first, nn.Linear)
-        return first
-
-    def state_share(self, features: th.Tensor) -> th.Tensor:
-        """W_s·features + b, the state's share of f_φ's first layer [B, width]: the same in every
-        iteration, so :meth:`optimize` computes it once per batch and :meth:`update` adds the rest."""
-        first = self._first_layer
-        return F.linear(features, first.weight[:, : self.features_dim], first.bias)
+        weight = first.weight
+        return FirstLayer(F.linear(features, weight[:, : self.features_dim], first.bias), weight[:, self.features_dim :].t())
 
     def update(
         self,
-        state_share: th.Tensor,
+        first_layer: FirstLayer,
         mu: th.Tensor,
         log_std: th.Tensor,
         estimate: ObjectiveEstimate,
     ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """One gated update λ_k = ω ⊙ λ_{k−1} + (1 − ω) ⊙ δ (Eq. 12).
 
-        f_φ's first layer is split at its input: W·[s, x] + b = (W_s·s + b) + W_x·x, with the
-        state's share from :meth:`state_share` and x the normalized (µ, log σ, ∇_µ J, ∇_{log σ} J).
+        f_φ reads the state (its share of the first layer, from :meth:`split_first_layer`) and the
+        normalized (µ, log σ, ∇_µ J, ∇_{log σ} J).
 
         :return: µ_k, log σ_k and the gates ω [B, 2A]
         """
         blocks = th.stack([mu, log_std, *estimate.gradient], dim=1)
-        first = self._first_layer
-        hidden = th.addmm(state_share, self.normalize_inputs(blocks).flatten(1), first.weight[:, self.features_dim :].t())
-        if first is not self.update_and_gate:
+        hidden = th.addmm(first_layer.state_share, self.normalize_inputs(blocks).flatten(1), first_layer.input_weight_t)
+        if len(self.latent_pi) > 0:
             for layer in itertools.islice(self.latent_pi, 1, None):
                 hidden = layer(hidden)
             hidden = self.update_and_gate(hidden)
-        update_mu, update_log_std, gate_logits = hidden.split([self.action_dim, self.action_dim, 2 * self.action_dim], dim=1)
+        # split_with_sizes: Tensor.split's Python wrapper costs as much again at acting sizes
+        sizes = [self.action_dim, self.action_dim, 2 * self.action_dim]
+        update_mu, update_log_std, gate_logits = hidden.split_with_sizes(sizes, dim=1)
         gate = th.sigmoid(gate_logits)
         gate_mu, gate_log_std = gate.chunk(2, dim=1)
         # ω ⊙ λ + (1 − ω) ⊙ δ
@@ -277,15 +281,16 @@ class IterativeActor(BaseModel):
         """
         assert self.features_extractor is not None
         features = self.extract_features(obs, self.features_extractor)
-        state_share = self.state_share(features)
+        first_layer = self.split_first_layer(features)
         batch_size = features.shape[0]
         if noise is None:
             noise = self.draw_noise(batch_size, generator, shared_noise)
         mu, log_std = self.initial_parameters(batch_size) if initial is None else initial
         trace = IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=1, distribution=TANH_GAUSSIAN)
+        step_noise = noise.unbind()  # the K slices in one operation rather than one each
         for k in range(self.n_iterations):
-            estimate = objective_gradient(value_estimate, mu, log_std, noise[k], ent_coef, beta, with_values)
-            mu, log_std, gate = self.update(state_share, mu.detach(), log_std.detach(), estimate)
+            estimate = objective_gradient(value_estimate, mu, log_std, step_noise[k], ent_coef, beta, with_values)
+            mu, log_std, gate = self.update(first_layer, detached(mu), detached(log_std), estimate)
             trace.estimates.append(estimate)
             trace.lambdas.append((mu, log_std))
             trace.gates.append(gate)
@@ -344,7 +349,7 @@ class IterativeActor(BaseModel):
         mu, log_std = (optimized_parameters or self.optimized_parameters)(
             obs, value_estimate, self.ent_coef if ent_coef is None else ent_coef, beta, noise, initial
         )
-        if not (th.isfinite(mu).all() & th.isfinite(log_std).all()):
+        if not all_finite(mu, log_std):
             raise RuntimeError(
                 "The iterative actor produced non-finite action parameters: the value estimate returned non-finite "
                 "values or gradients while the actor optimized λ. Check the critic (and the rewards) for NaN or inf."
@@ -352,6 +357,17 @@ class IterativeActor(BaseModel):
         if deterministic:
             return th.tanh(mu)
         return th.tanh(mu + th.randn_like(mu) * log_std.exp())
+
+
+def all_finite(*tensors: th.Tensor) -> bool:
+    """Whether every element of the tensors is finite. x − x is NaN exactly where x is ±inf or NaN:
+    one kernel per check, where ``isfinite`` runs several."""
+    return not any(th.isnan(x - x).any() for x in tensors)
+
+
+def detached(x: th.Tensor) -> th.Tensor:
+    """``x`` cut from the graph; as it is when it has none (acting, the critic's target): one operation less."""
+    return x.detach() if x.requires_grad else x
 
 
 def observation_batch_size(obs: Any) -> int:
