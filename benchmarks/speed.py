@@ -6,7 +6,9 @@ HalfCheetah-v5 (one torch thread):
 - the training step, ``model.train(1, batch_size=256)`` on a filled buffer (``--gradient-steps``
   steps per round, the configurations taking turns step by step), and its ratio to SAC's;
 - acting latency, ``model.predict`` on one observation (stochastic, as in data collection);
-- environment steps per second in ``learn()`` once learning has started.
+- environment steps per second in ``learn()`` once learning has started (``--learn-steps`` per
+  round, in ``--learn-chunks`` chunks, the configurations taking turns chunk by chunk), and its
+  ratio to SAC's: the median over rounds of each round's ratio.
 The model-based configurations are also compared with the model-free IterativeSAC (K = 5, N = 1)
 in a second table (their step includes the model's update and, for the iterative actor, the
 distillation; the model's 1 000 pre-training updates fall in the warm-up, not in the timings).
@@ -24,6 +26,7 @@ import statistics
 import time
 from collections.abc import Callable
 from datetime import date
+from typing import NamedTuple
 
 import torch as th
 from sb3_contrib import TQC
@@ -74,6 +77,65 @@ def seconds_per_call(function: Callable[[], object], calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
+class Timings(NamedTuple):
+    """Every measurement of every configuration, in seconds (steps per second for ``learn``), one entry per
+    timed training step and one per round for the rest."""
+
+    train: dict[str, list[float]]
+    act: dict[str, list[float]]
+    steps_per_second: dict[str, list[float]]
+
+    def slowdown(self, name: str, base: str) -> float:
+        """The median over rounds of base's learn() steps/s over name's, each round's pair measured side by side."""
+        pairs = zip(self.steps_per_second[base], self.steps_per_second[name], strict=True)
+        return statistics.median(base_steps / steps for base_steps, steps in pairs)
+
+
+def build(names: list[str], env: str, device: str) -> dict[str, BaseAlgorithm]:
+    """The configurations, each with a buffer of 1 000 random steps and learning about to start."""
+    models: dict[str, BaseAlgorithm] = {}
+    for name in names:
+        algorithm, policy_kwargs = CONFIGURATIONS[name]
+        extra = dict(beta=BETA[name]) if name in BETA else {}
+        model = algorithm(
+            "MlpPolicy",
+            env,
+            learning_starts=1000,
+            batch_size=256,
+            seed=0,
+            device=device,
+            policy_kwargs=policy_kwargs or None,
+            **extra,
+        )
+        model.learn(1000)  # random actions fill the buffer without training
+        models[name] = model
+    return models
+
+
+def measure(models: dict[str, BaseAlgorithm], args: argparse.Namespace) -> Timings:
+    """Round-robin over the configurations: a slow phase of a shared machine falls on all of them alike."""
+    timings = Timings(*({name: [] for name in models} for _ in range(3)))
+    for _ in range(args.rounds):
+        for model in models.values():
+            model.train(1, batch_size=256)  # warm-up
+        # one training step of each configuration in turn
+        for _ in range(args.gradient_steps):
+            for name, model in models.items():
+                timings.train[name].append(seconds_per_call(lambda m=model: m.train(1, 256), 1))
+        for name, model in models.items():
+            obs = model.get_env().reset()
+            timings.act[name].append(seconds_per_call(lambda m=model, o=obs: m.predict(o), args.predict_calls))
+        # learn() in chunks taken in turns
+        chunk = args.learn_steps // args.learn_chunks
+        seconds = dict.fromkeys(models, 0.0)
+        for _ in range(args.learn_chunks):
+            for name, model in models.items():
+                seconds[name] += seconds_per_call(lambda m=model, n=chunk: m.learn(n, reset_num_timesteps=False), 1)
+        for name in models:
+            timings.steps_per_second[name].append(chunk * args.learn_chunks / seconds[name])
+    return timings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="HalfCheetah-v5")
@@ -81,6 +143,9 @@ def main() -> None:
     parser.add_argument("--gradient-steps", type=int, default=10, help="training steps timed per round (each alone)")
     parser.add_argument("--predict-calls", type=int, default=200)
     parser.add_argument("--learn-steps", type=int, default=200, help="environment steps per learn() timing")
+    parser.add_argument(
+        "--learn-chunks", type=int, default=4, help="learn() calls each round's steps are split into, taken in turns"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
         "--configurations",
@@ -92,23 +157,7 @@ def main() -> None:
     args = parser.parse_args()
     th.set_num_threads(1)
 
-    models: dict[str, BaseAlgorithm] = {}
-    chosen = ["SAC", *(name for name in args.configurations if name != "SAC")]
-    for name, (algorithm, policy_kwargs) in ((name, CONFIGURATIONS[name]) for name in chosen):
-        # Random actions fill the buffer without training; learning starts right after
-        extra = dict(beta=BETA[name]) if name in BETA else {}
-        model = algorithm(
-            "MlpPolicy",
-            args.env,
-            learning_starts=1000,
-            batch_size=256,
-            seed=0,
-            device=args.device,
-            policy_kwargs=policy_kwargs or None,
-            **extra,
-        )
-        model.learn(1000)
-        models[name] = model
+    models = build(["SAC", *(name for name in args.configurations if name != "SAC")], args.env, args.device)
 
     # torch.compile compiles on the first call of each acting mode (stochastic, deterministic)
     compile_seconds: dict[str, tuple[float, float]] = {}
@@ -120,25 +169,8 @@ def main() -> None:
                 seconds_per_call(lambda m=model, o=obs: m.predict(o, deterministic=True), 1),
             )
 
-    train_times: dict[str, list[float]] = {name: [] for name in models}
-    act_times: dict[str, list[float]] = {name: [] for name in models}
-    steps_per_second: dict[str, list[float]] = {name: [] for name in models}
-    for _ in range(args.rounds):
-        for model in models.values():
-            model.train(1, batch_size=256)  # warm-up
-        # one training step of each configuration in turn: slow phases of a shared machine fall on all alike
-        for _ in range(args.gradient_steps):
-            for name, model in models.items():
-                train_times[name].append(seconds_per_call(lambda m=model: m.train(1, 256), 1))
-        for name, model in models.items():
-            obs = model.get_env().reset()
-            act_times[name].append(seconds_per_call(lambda m=model, o=obs: m.predict(o), args.predict_calls))
-            start = time.perf_counter()
-            model.learn(args.learn_steps, reset_num_timesteps=False)
-            steps_per_second[name].append(args.learn_steps / (time.perf_counter() - start))
-
-    sac_train = statistics.median(train_times["SAC"])
-    sac_steps = statistics.median(steps_per_second["SAC"])
+    timings = measure(models, args)
+    sac_train = statistics.median(timings.train["SAC"])
     print(
         f"{args.env}, batch 256, device {args.device}, {th.get_num_threads()} torch thread; {cpu_name()}, "
         f"{platform.system()}, torch {th.__version__}; {date.today()}; median of {args.rounds} rounds\n"
@@ -146,12 +178,12 @@ def main() -> None:
     print("| configuration | training step (ms) | × SAC | predict, 1 obs (ms) | learn() env steps/s | ÷ SAC |")
     print("|---|---|---|---|---|---|")
     for name in models:
-        train = statistics.median(train_times[name])
-        act = statistics.median(act_times[name])
-        steps = statistics.median(steps_per_second[name])
+        train = statistics.median(timings.train[name])
+        act = statistics.median(timings.act[name])
+        steps = statistics.median(timings.steps_per_second[name])
         print(
             f"| {name} | {train * 1e3:.1f} | {train / sac_train:.2f} | {act * 1e3:.3f} | {steps:.0f} | "
-            f"{sac_steps / steps:.2f} |"
+            f"{timings.slowdown(name, 'SAC'):.2f} |"
         )
 
     for name, (stochastic, deterministic) in compile_seconds.items():
@@ -159,16 +191,14 @@ def main() -> None:
 
     if MODEL_FREE not in models or not any("model-based" in name for name in models):
         return
-    free_train = statistics.median(train_times[MODEL_FREE])
-    free_steps = statistics.median(steps_per_second[MODEL_FREE])
+    free_train = statistics.median(timings.train[MODEL_FREE])
     print(f"\nThe model-based value estimate against the model-free {MODEL_FREE} (same run):\n")
     print("| configuration | training step × model-free | predict, 1 obs (ms) | learn() ÷ model-free |")
     print("|---|---|---|---|")
     for name in models:
         if "model-based" in name:
-            train, act = statistics.median(train_times[name]), statistics.median(act_times[name])
-            steps = statistics.median(steps_per_second[name])
-            print(f"| {name} | {train / free_train:.2f} | {act * 1e3:.3f} | {free_steps / steps:.2f} |")
+            train, act = statistics.median(timings.train[name]), statistics.median(timings.act[name])
+            print(f"| {name} | {train / free_train:.2f} | {act * 1e3:.3f} | {timings.slowdown(name, MODEL_FREE):.2f} |")
 
 
 if __name__ == "__main__":
