@@ -4,7 +4,8 @@ For SAC, IterativeSAC at K ∈ {1, 5} and N ∈ {1, 10}, the flow-policy baselin
 TQC and IterativeTQC (their ratio is IterativeTQC's ms over TQC's) on
 HalfCheetah-v5 (one torch thread):
 - the training step, ``model.train(1, batch_size=256)`` on a filled buffer (``--gradient-steps``
-  steps per round, the configurations taking turns step by step), and its ratio to SAC's;
+  steps per round, the configurations taking turns step by step), and its ratio to SAC's (of the
+  medians of every timed step);
 - acting latency, ``model.predict`` on one observation (stochastic, as in data collection);
 - environment steps per second in ``learn()`` once learning has started (``--learn-steps`` per
   round, in ``--learn-chunks`` chunks, the configurations taking turns chunk by chunk), and its
@@ -114,7 +115,9 @@ def build(names: list[str], env: str, device: str) -> dict[str, BaseAlgorithm]:
 
 def measure(models: dict[str, BaseAlgorithm], args: argparse.Namespace) -> Timings:
     """Round-robin over the configurations: a slow phase of a shared machine falls on all of them alike."""
-    timings = Timings(*({name: [] for name in models} for _ in range(3)))
+    timings = Timings(
+        train={name: [] for name in models}, act={name: [] for name in models}, steps_per_second={name: [] for name in models}
+    )
     for _ in range(args.rounds):
         for model in models.values():
             model.train(1, batch_size=256)  # warm-up
@@ -142,7 +145,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="round-robin repetitions (median reported)")
     parser.add_argument("--gradient-steps", type=int, default=10, help="training steps timed per round (each alone)")
     parser.add_argument("--predict-calls", type=int, default=200)
-    parser.add_argument("--learn-steps", type=int, default=200, help="environment steps per learn() timing")
+    parser.add_argument("--learn-steps", type=int, default=200, help="environment steps timed in learn() per round")
     parser.add_argument(
         "--learn-chunks", type=int, default=4, help="learn() calls each round's steps are split into, taken in turns"
     )
@@ -155,6 +158,8 @@ def main() -> None:
         help="the configurations to measure (default: all; SAC is always measured)",
     )
     args = parser.parse_args()
+    if not 1 <= args.learn_chunks <= args.learn_steps:
+        parser.error(f"--learn-chunks must be between 1 and --learn-steps ({args.learn_steps}), got {args.learn_chunks}")
     th.set_num_threads(1)
 
     models = build(["SAC", *(name for name in args.configurations if name != "SAC")], args.env, args.device)

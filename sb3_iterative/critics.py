@@ -189,15 +189,16 @@ class EnsembleQ(EnsembleValue):
 
     Calling it gives the ensemble's outputs [N, B, n_outputs] for actions [N, B, A] through the
     critic's own modules (autograd works through it): one Q value per member (SB3's critics), or
-    each member's quantiles, member-major (TQC's critics), which ``pessimism`` makes Q̂_β. :meth:`action_gradient` gives the
-    Q values and ∂Q̂_β/∂a without autograd when every ensemble member is an MLP of Linear
+    each member's quantiles, member-major (TQC's critics), which ``pessimism`` makes Q̂_β.
+    :meth:`value_and_action_gradient` (J's path) and :meth:`action_gradient` give Q̂_β or the
+    members' outputs, and ∂Q̂_β/∂a, without autograd when every ensemble member is an MLP of Linear
     layers with ReLU or Tanh (architecture A): the members run as one batched matrix product
     per layer, the state's share of the first layer is computed once per binding (it does not
     change across iterations or samples), and the backward pass computes the action columns
     only. Other critics (architecture B) take autograd's path.
 
     The observations' features are a constant of J: the actor's gradients stop at the action.
-    The batched weights are a snapshot taken at the first :meth:`action_gradient`: bind again
+    The batched weights are a snapshot taken at the first action gradient: bind again
     after the critic is updated.
     """
 
@@ -213,8 +214,8 @@ class EnsembleQ(EnsembleValue):
 
     @property
     def _members(self) -> _BatchedMembers | None:
-        """The batched members with this binding's state share, made on the first call of
-        :meth:`action_gradient` only: a binding that is just called (the critic's target, the direct
+        """The batched members with this binding's state share, made on the first action gradient
+        only: a binding that is just called (the critic's target, the direct
         actor) never pays for it. None when a member is not a plain MLP (autograd's path)."""
         if not self._bound:
             self._batched = self._batch_members()
@@ -223,7 +224,7 @@ class EnsembleQ(EnsembleValue):
 
     @property
     def hand_written_gradient(self) -> bool:
-        """Whether :meth:`action_gradient` is the hand-written batched backward (no autograd)."""
+        """Whether the action gradient is the hand-written batched backward (no autograd)."""
         return self._members is not None
 
     def prepare(self) -> None:
@@ -256,13 +257,12 @@ class EnsembleQ(EnsembleValue):
     def value_and_action_gradient(self, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
         members = self._members
         if members is None:
-            q_values, grad = autograd_action_gradient(self, actions, beta, self.pessimism)
-            return self.pessimism.value(q_values, beta), grad
+            return super().value_and_action_gradient(actions, beta)
         _, q_hat, grad = self._batched_backward(members, actions, beta)
         return q_hat, grad
 
     def action_gradient(self, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
-        """The members' outputs [N, B, n_outputs] and ∂Q̂_β/∂a [N, B, A]; no graph is built."""
+        """The members' outputs [N, B, n_outputs] (rather than Q̂_β) and ∂Q̂_β/∂a [N, B, A]; no graph is built."""
         members = self._members
         if members is None:
             return autograd_action_gradient(self, actions, beta, self.pessimism)
@@ -282,13 +282,13 @@ class EnsembleQ(EnsembleValue):
                 state_share = state_share.repeat(1, n_samples, 1)
             x = actions.reshape(1, n_samples * batch_size, action_dim).expand(n_critics, -1, -1)
             out = th.baddbmm(state_share, x, action_weight_t)
-            outputs = []  # of each activation, for its backward pass
+            outputs = []  # of each activation, with its backward pass
             for position, layer in enumerate(layers):
                 if position > 0:
                     out = th.baddbmm(layer.bias, out, layer.weight_t)
                 if layer.activation is not None:
                     out = layer.activation.forward(out)
-                    outputs.append(out)
+                    outputs.append((layer.activation.backward, out))
             n_outputs = out.shape[-1]  # per member: 1 Q value, or its quantiles
             q_values = out.transpose(0, 1).reshape(n_samples, batch_size, n_critics * n_outputs)
             q_hat, weights = self.pessimism.value_and_weights(q_values, beta)
@@ -299,9 +299,8 @@ class EnsembleQ(EnsembleValue):
                 weight = layers[position].weight
                 # a last layer with one output: its backward is an outer product, a broadcast
                 grad = grad * weight if weight.shape[1] == 1 else th.bmm(grad, weight)
-                activation = layers[position - 1].activation
-                assert activation is not None
-                grad = activation.backward(grad, outputs[position - 1])
+                backward, out = outputs[position - 1]
+                grad = backward(grad, out)
             # [n, A, H] @ [n, H, N·B]: the action columns' product with the small dimension outermost
             grad = th.bmm(action_weight_t, grad.transpose(1, 2)).sum(dim=0).t()
         return q_values, q_hat, grad.reshape(n_samples, batch_size, action_dim)

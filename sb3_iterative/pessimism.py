@@ -131,9 +131,15 @@ class TruncatedQuantiles:
         """How many of the pooled quantiles Q̂_β averages."""
         return self.n_critics * (self.n_quantiles - int(beta))
 
+    def _lowest(self, q_values: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
+        """The pooled quantiles without the β largest per critic, sorted, and where they were [..., kept]."""
+        kept = self.kept(beta)
+        ordered, order = th.sort(q_values, dim=-1)
+        return ordered[..., :kept], order[..., :kept]
+
     def truncate(self, q_values: th.Tensor, beta: float) -> th.Tensor:
         """The pooled quantiles without the β largest per critic, sorted [..., kept] (TQC's target atoms)."""
-        return th.sort(q_values, dim=-1).values[..., : self.kept(beta)]
+        return self._lowest(q_values, beta)[0]
 
     def value(self, q_values: th.Tensor, beta: float) -> th.Tensor:
         if beta == 0:
@@ -144,9 +150,8 @@ class TruncatedQuantiles:
         kept = self.kept(beta)
         if kept == q_values.shape[-1]:
             return self.value(q_values, beta), th.full_like(q_values, 1.0 / kept)
-        ordered, order = th.sort(q_values, dim=-1)
-        weights = th.zeros_like(q_values).scatter_(-1, order[..., :kept], 1.0 / kept)
-        return ordered[..., :kept].mean(dim=-1), weights
+        atoms, where = self._lowest(q_values, beta)
+        return atoms.mean(dim=-1), th.zeros_like(q_values).scatter_(-1, where, 1.0 / kept)
 
     def check(self, name: str, beta: Any) -> None:
         integer = isinstance(beta, (int, float)) and not isinstance(beta, bool) and math.isfinite(beta) and beta == int(beta)

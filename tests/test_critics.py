@@ -10,7 +10,7 @@ from stable_baselines3.common.torch_layers import FlattenExtractor
 from torch import nn
 
 from sb3_iterative.critics import HighwayCritic, EnsembleQ, make_critic
-from sb3_iterative.objective import autograd_action_gradient
+from sb3_iterative.objective import autograd_action_gradient, autograd_value_gradient
 
 BATCH, ACTION_DIM, N_SAMPLES = 8, 3, 4
 
@@ -54,6 +54,25 @@ def test_ensemble_fast_action_gradient_equals_autograd(activation_fn, n_critics,
     assert grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize(("n_critics", "beta"), [(2, 1.0), (2, 2.5), (3, 0.0)])
+def test_ensemble_value_and_action_gradient_is_autograds(n_critics, beta):
+    """J's path through the hand-written backward: Q̂_β of the critic's own modules and its gradient by autograd."""
+    observation_space = spaces.Box(-1, 1, (5,), dtype=np.float32)
+    action_space = spaces.Box(-1, 1, (ACTION_DIM,), dtype=np.float32)
+    critic = ContinuousCritic(observation_space, action_space, [32, 16], nn.Flatten(), 5, n_critics=n_critics)
+    obs = th.randn(BATCH, 5)
+    actions = th.rand(N_SAMPLES, BATCH, ACTION_DIM) * 2 - 1
+    bound = EnsembleQ(critic, obs)
+    assert bound.hand_written_gradient  # the fast path is the one under test
+
+    q_hat, grad = bound.value_and_action_gradient(actions, beta)
+    reference_q_hat, reference_grad = autograd_value_gradient(bound, actions, beta)
+    assert q_hat.shape == (N_SAMPLES, BATCH)
+    th.testing.assert_close(q_hat, reference_q_hat, rtol=0, atol=1e-5)
+    th.testing.assert_close(grad, reference_grad, rtol=0, atol=1e-5)
+    assert grad.abs().sum() > 0
+
+
 def test_stacked_members_are_rebuilt_after_the_critic_changes():
     """The batched weights are shared between bindings while the critic is unchanged, and an optimizer
     step (an in-place change of its parameters) makes the next binding use the new weights."""
@@ -63,7 +82,7 @@ def test_stacked_members_are_rebuilt_after_the_critic_changes():
     obs, actions = th.randn(BATCH, 5), th.rand(N_SAMPLES, BATCH, ACTION_DIM) * 2 - 1
     first, second = EnsembleQ(critic, obs), EnsembleQ(critic, obs)
     assert first._members is not None and second._members is not None
-    assert first._members.layers[1][0] is second._members.layers[1][0]  # one stack for both bindings
+    assert first._members.layers[1].weight is second._members.layers[1].weight  # one stack for both bindings
 
     optimizer = th.optim.SGD(critic.parameters(), lr=0.1)
     optimizer.zero_grad()
@@ -91,7 +110,7 @@ def test_stack_made_while_acting_serves_training():
     layers = acting._members.layers  # type: ignore[union-attr]
     assert not any(layer.weight.is_inference() or layer.weight.requires_grad for layer in layers)
     training = EnsembleQ(critic, obs)
-    assert training._members.layers[1][0] is layers[1][0]  # type: ignore[union-attr]
+    assert training._members.layers[1].weight is layers[1].weight  # type: ignore[union-attr]
     q_values, grad = training.action_gradient(actions, 2.5)
     reference_q, reference_grad = autograd_action_gradient(training, actions, 2.5)
     th.testing.assert_close(q_values, reference_q, rtol=0, atol=1e-5)

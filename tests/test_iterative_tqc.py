@@ -51,7 +51,7 @@ def test_truncated_quantiles_value_and_weights(beta):
     expected = th.sort(q_values, dim=-1).values[..., :kept].mean(dim=-1)
     th.testing.assert_close(pessimism.value(q_values, beta), expected)
     value, weights = pessimism.value_and_weights(q_values, beta)
-    th.testing.assert_close(value, expected)
+    assert th.equal(value, pessimism.value(q_values, beta))
     assert th.equal((weights > 0).sum(dim=-1), th.full((4, 6), kept))
     th.testing.assert_close(weights.sum(dim=-1), th.ones(4, 6, dtype=th.float64))
     # the weights are the gradient of the value

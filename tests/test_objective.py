@@ -80,8 +80,9 @@ def test_pessimistic_value_gradient_finite_when_critics_agree(n_critics, beta):
 
 @pytest.mark.parametrize("n_critics, beta", [(2, 1.0), (2, 2.5), (3, 0.0), (5, 2.5)])
 def test_pessimistic_value_and_weights_are_the_value_and_its_gradient(n_critics, beta):
-    """The hand-written backward's aggregate: the same value as pessimistic_value, bit for bit, and
-    weights equal to autograd's gradient of it (for the min: 1 on the smaller critic)."""
+    """The hand-written backward's aggregate: the value of pessimistic_value (the one the autograd paths
+    differentiate), bit for bit, and weights equal to autograd's gradient of it (for the min: 1 on the
+    smaller critic)."""
     q_values = th.randn(N_SAMPLES, BATCH, n_critics, requires_grad=True)
     value, weights = pessimistic_value_and_weights(q_values.detach(), beta)
     expected = pessimistic_value(q_values, beta)
@@ -90,10 +91,21 @@ def test_pessimistic_value_and_weights_are_the_value_and_its_gradient(n_critics,
     th.testing.assert_close(weights, grad)
 
 
-def test_pessimistic_weights_of_the_min_take_the_first_critic_on_ties():
+def test_pessimistic_value_and_weights_of_the_min_take_the_first_critic_on_ties():
     q_values = th.tensor([[1.0, 1.0], [2.0, 1.0]])
     _, weights = pessimistic_value_and_weights(q_values, 1.0)
     assert th.equal(weights, th.tensor([[1.0, 0.0], [0.0, 1.0]]))
+
+
+@pytest.mark.parametrize("n_critics", [2, 3, 5])
+def test_pessimistic_weights_are_the_mean_when_critics_agree(n_critics):
+    """Below the variance floor the std is a constant, so the weights are the mean's, 1/n each, as
+    autograd's gradient of the value is, even though the critics differ slightly."""
+    q_values = (1.5 + 1e-8 * th.randn(N_SAMPLES, BATCH, n_critics, dtype=th.float64)).requires_grad_(True)
+    _, weights = pessimistic_value_and_weights(q_values.detach(), 2.5)
+    (grad,) = th.autograd.grad(pessimistic_value(q_values, 2.5).sum(), q_values)
+    assert th.equal(weights, th.full_like(weights, 1.0 / n_critics))
+    assert th.equal(weights, grad)
 
 
 def test_squashed_gaussian_log_prob_matches_torch_distributions():
