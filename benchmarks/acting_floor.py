@@ -7,6 +7,9 @@ For SAC and IterativeSAC (K iterations, N = 1) on one observation of HalfCheetah
   ``TorchDispatchMode``), split into the matrix products and the rest;
 - the matrix products replayed alone, with the same shapes and strides, back to back: what the
   products cost with no other operation between them;
+- every operation replayed the same way, in inference mode: what the operations themselves cost,
+  with no Python of the package between them (each replayed call still pays the operator registry's
+  own dispatch, so this is an upper bound of that cost, not a floor);
 - the cheapest tensor operation on this machine (a sum of two [1, |A|] tensors).
 
 From these: what the operations other than the products may cost each for ``predict`` to take
@@ -17,6 +20,7 @@ From these: what the operations other than the products may cost each for ``pred
 """
 
 import argparse
+import functools
 import statistics
 import time
 from collections.abc import Callable
@@ -53,20 +57,29 @@ def microseconds(function: Callable[[], object], calls: int, rounds: int) -> flo
     return statistics.median(times)
 
 
+Operation = tuple[Any, tuple, dict]
+
+
 class Recorder(TorchDispatchMode):
-    """Counts every operation dispatched; keeps the matrix products with their arguments."""
+    """Keeps every operation dispatched with its arguments (the tensors themselves: shapes and strides as they were)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.n_operations = 0
-        self.products: list[tuple[Any, tuple, dict]] = []
+        self.operations: list[Operation] = []
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
         kwargs = kwargs or {}
-        self.n_operations += 1
-        if func in PRODUCTS:
-            self.products.append((func, args, kwargs))  # the tensors themselves: shapes and strides as they were
+        self.operations.append((func, args, kwargs))
         return func(*args, **kwargs)
+
+    @property
+    def products(self) -> list[Operation]:
+        return [operation for operation in self.operations if operation[0] in PRODUCTS]
+
+
+def replay(operations: list[Operation]) -> None:
+    for func, arguments, kwargs in operations:
+        func(*arguments, **kwargs)
 
 
 def policy_predict(model: BaseAlgorithm, obs_tensor: th.Tensor) -> Callable[[], object]:
@@ -105,9 +118,9 @@ def main() -> None:
     )
     print(
         "| policy | predict (µs) | SB3's wrapper (µs) | _predict (µs) | operations | of them products "
-        f"| products alone (µs) | other operations (µs) | each, for {args.goal:g} ms (µs) |"
+        f"| products alone (µs) | other operations (µs) | each, for {args.goal:g} ms (µs) | all operations alone (µs) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, model in models.items():
         for _ in range(20):
             model.predict(obs)
@@ -125,19 +138,18 @@ def main() -> None:
         with recorder:
             policy_predict(model, obs_tensor)()
         products = recorder.products
-
-        def replay(recorded: list[tuple[Any, tuple, dict]] = products) -> None:
-            for func, arguments, kwargs in recorded:
-                func(*arguments, **kwargs)
-
         with th.no_grad():
-            products_alone = microseconds(replay, args.calls, args.rounds)
-        n_other = recorder.n_operations - len(products)
+            products_alone = microseconds(functools.partial(replay, products), args.calls, args.rounds)
+        with th.inference_mode():  # in-place operations on the recorded inference tensors need it
+            operations_alone = microseconds(functools.partial(replay, recorder.operations), args.calls, args.rounds)
+        n_operations = len(recorder.operations)
+        n_other = n_operations - len(products)
         other = inner - products_alone
         budget = (args.goal * 1e3 - wrapper - products_alone) / max(n_other, 1)
         print(
-            f"| {name} | {total:.0f} | {wrapper:.0f} | {inner:.0f} | {recorder.n_operations} | {len(products)} "
-            f"| {products_alone:.0f} | {other:.0f} ({other / max(n_other, 1):.1f} each) | {budget:.1f} |"
+            f"| {name} | {total:.0f} | {wrapper:.0f} | {inner:.0f} | {n_operations} | {len(products)} "
+            f"| {products_alone:.0f} | {other:.0f} ({other / max(n_other, 1):.1f} each) | {budget:.1f} "
+            f"| {operations_alone:.0f} |"
         )
     print(f"\nThe cheapest tensor operation here (a sum of two [1, {action_dim}] tensors): {cheapest:.2f} µs.")
 
