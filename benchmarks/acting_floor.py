@@ -9,7 +9,8 @@ For SAC and IterativeSAC (K iterations, N = 1) on one observation of HalfCheetah
   products cost with no other operation between them;
 - every operation replayed the same way, in inference mode: what the operations themselves cost,
   with no Python of the package between them (each replayed call still pays the operator registry's
-  own dispatch, so this is an upper bound of that cost, not a floor);
+  own dispatch, so this is an upper bound of that cost, not a floor), and its share of ``_predict``
+  (the median of each round's ratio: every round times all of these one after the other);
 - the cheapest tensor operation on this machine (a sum of two [1, |A|] tensors).
 
 From these: what the operations other than the products may cost each for ``predict`` to take
@@ -124,24 +125,30 @@ def main() -> None:
     for name, model in models.items():
         for _ in range(20):
             model.predict(obs)
-        # SB3's wrapper alone: predict with the policy's _predict answering at once; rounds alternate
+        recorder = Recorder()
+        with recorder:
+            policy_predict(model, obs_tensor)()
+        products = recorder.products
+        # Each round times the four alike, one after the other, so that the machine's drift moves them together.
+        # SB3's wrapper alone: predict with the policy's _predict answering at once.
         action = policy_predict(model, obs_tensor)()
-        totals, wrappers = [], []
+        totals, wrappers, products_times, operations_times = [], [], [], []
         for _ in range(args.rounds):
             totals.append(microseconds(lambda m=model: m.predict(obs), args.calls, 1))
             model.policy._predict = lambda observation, deterministic=False, a=action: a  # type: ignore[method-assign]
             wrappers.append(microseconds(lambda m=model: m.predict(obs), args.calls, 1))
             del model.policy._predict
+            with th.no_grad():
+                products_times.append(microseconds(functools.partial(replay, products), args.calls, 1))
+            with th.inference_mode():  # in-place operations on the recorded inference tensors need it
+                operations_times.append(microseconds(functools.partial(replay, recorder.operations), args.calls, 1))
         total, wrapper = statistics.median(totals), statistics.median(wrappers)
+        products_alone, operations_alone = statistics.median(products_times), statistics.median(operations_times)
+        share = statistics.median(
+            operations / (round_total - round_wrapper)
+            for operations, round_total, round_wrapper in zip(operations_times, totals, wrappers, strict=True)
+        )
         inner = total - wrapper
-        recorder = Recorder()
-        with recorder:
-            policy_predict(model, obs_tensor)()
-        products = recorder.products
-        with th.no_grad():
-            products_alone = microseconds(functools.partial(replay, products), args.calls, args.rounds)
-        with th.inference_mode():  # in-place operations on the recorded inference tensors need it
-            operations_alone = microseconds(functools.partial(replay, recorder.operations), args.calls, args.rounds)
         n_operations = len(recorder.operations)
         n_other = n_operations - len(products)
         other = inner - products_alone
@@ -149,7 +156,7 @@ def main() -> None:
         print(
             f"| {name} | {total:.0f} | {wrapper:.0f} | {inner:.0f} | {n_operations} | {len(products)} "
             f"| {products_alone:.0f} | {other:.0f} ({other / max(n_other, 1):.1f} each) | {budget:.1f} "
-            f"| {operations_alone:.0f} |"
+            f"| {operations_alone:.0f} ({share:.2f} of _predict) |"
         )
     print(f"\nThe cheapest tensor operation here (a sum of two [1, {action_dim}] tensors): {cheapest:.2f} µs.")
 
