@@ -23,7 +23,6 @@ From these: what the operations other than the products may cost each for ``pred
 import argparse
 import functools
 import statistics
-import time
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -35,7 +34,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from sb3_iterative import IterativeSAC
-from speed import cpu_name  # benchmarks/speed.py, beside this script
+from speed import cpu_name, seconds_per_call  # benchmarks/speed.py, beside this script
 
 # the matrix products (linear stays one operation in inference mode)
 PRODUCTS = {
@@ -49,13 +48,7 @@ PRODUCTS = {
 
 def microseconds(function: Callable[[], object], calls: int, rounds: int) -> float:
     """Median over ``rounds`` of the mean time of ``calls`` calls, in µs."""
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(calls):
-            function()
-        times.append((time.perf_counter() - start) / calls * 1e6)
-    return statistics.median(times)
+    return statistics.median(seconds_per_call(function, calls) * 1e6 for _ in range(rounds))
 
 
 Operation = tuple[Any, tuple, dict]
