@@ -1,5 +1,7 @@
 """The iterative actor (paper Algorithm 2, Eq. 11-12) and its training loss (policies.py)."""
 
+import math
+
 import numpy as np
 import pytest
 import torch as th
@@ -9,7 +11,7 @@ from torch import nn
 from sb3_iterative import IterativeSACPolicy
 from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN
 
-from sb3_iterative.common.iterative_actor import actor_loss, soft_clamp
+from sb3_iterative.common.iterative_actor import IterativeActor, actor_loss, soft_clamp
 from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.objective import EnsembleValue, ObjectiveEstimate, objective, objective_gradient
 
@@ -204,3 +206,116 @@ def test_test_time_iterations():
 
     with pytest.raises(ValueError, match="n_iterations"):
         make_policy(actor="direct").n_iterations = 10
+
+
+def test_random_initial_parameters():
+    policy = make_policy(action_dim=3, init_mu_std=0.7)
+    actor = policy.actor
+    mu, log_std = actor.initial_parameters(4000, th.Generator().manual_seed(0))
+    assert mu.shape == log_std.shape == (4000, 3)
+    assert abs(mu.mean().item()) < 0.03 and mu.std().item() == pytest.approx(0.7, rel=0.03)
+    assert th.equal(log_std, th.full_like(log_std, math.log(policy.init_std)))
+    again, _ = actor.initial_parameters(4000, th.Generator().manual_seed(0))
+    assert th.equal(mu, again)
+    shared, _ = actor.initial_parameters(5, th.Generator().manual_seed(0), shared=True)
+    assert th.equal(shared, shared[:1].expand(5, -1)) and shared.abs().min() > 0
+    # the paper's fixed λ_0 draws nothing
+    fixed_actor = make_policy(action_dim=3).actor
+    state = th.random.get_rng_state()
+    fixed, _ = fixed_actor.initial_parameters(4)
+    assert th.equal(fixed, th.zeros(4, 3)) and th.equal(th.random.get_rng_state(), state)
+
+
+def test_random_start_changes_the_optimization_and_training_draws_it():
+    th.manual_seed(0)
+    policy = make_policy(init_mu_std=1.0)
+    randomize_heads(policy)
+    obs = random_obs()
+    q_function = EnsembleQ(policy.critic, obs)
+    noise = policy.sample_noise(BATCH)
+    first = policy.optimize(obs, q_function, 0.1, 1.0, noise)
+    second = policy.optimize(obs, q_function, 0.1, 1.0, noise)
+    assert not th.equal(first.lambdas[0][0], second.lambdas[0][0])  # a new λ_0 for each optimization
+    assert not th.equal(first.mu, second.mu)
+    assert first.lambdas[0][0].std(dim=0).min() > 0  # one λ_0 per state
+
+
+def test_deterministic_acting_with_a_random_start_is_deterministic_and_batch_independent():
+    th.manual_seed(0)
+    policy = make_policy(init_mu_std=1.0)
+    randomize_heads(policy)
+    policy.set_training_mode(False)
+    obs = random_obs(6).numpy()
+    alone, _ = policy.predict(obs[:1], deterministic=True)
+    batch, _ = policy.predict(obs, deterministic=True)
+    again, _ = policy.predict(obs, deterministic=True)
+    np.testing.assert_array_equal(batch, again)
+    np.testing.assert_allclose(alone[0], batch[0], atol=1e-6)
+    # stochastic actions start each optimization anew: the same observation gets different λ_K
+    repeated = np.repeat(obs[:1], 2, axis=0)
+    policy.actor.n_iterations = 1
+    with th.no_grad():
+        _, initial = policy.actor.acting_draws(2, deterministic=False, initial=None)
+    assert initial is not None and not th.equal(initial[0][0], initial[0][1])
+    stochastic, _ = policy.predict(repeated, deterministic=False)
+    assert not np.array_equal(stochastic[0], stochastic[1])
+
+
+def test_gradient_magnitudes_as_andrychowicz():
+    gradient = (th.tensor([[2.0, -1e-6]]), th.tensor([[-0.5, 0.0]]))
+    encoded = IterativeActor.gradient_magnitudes(gradient)
+    p = 10.0
+    expected = th.tensor([[math.log(2.0) / p, -1.0, math.log(0.5) / p, -1.0, 1.0, -1e-6 * math.exp(p), -1.0, 0.0]])
+    th.testing.assert_close(encoded, expected)
+
+
+def test_gradient_magnitude_lets_the_optimizer_see_how_steep_j_is():
+    """With the normalized inputs alone (|A| > 1) the update reads only the gradient's pattern: scaling ∇_λ J
+    changes nothing. With ``gradient_magnitude`` it does."""
+    for gradient_magnitude, reads_scale in ((False, False), (True, True)):
+        th.manual_seed(0)
+        policy = make_policy(action_dim=3, gradient_magnitude=gradient_magnitude)
+        randomize_heads(policy, std=1.0)
+        actor = policy.actor
+        assert actor.latent_pi[0].in_features == 2 + (8 if gradient_magnitude else 4) * 3
+        features = random_obs(4)
+        mu, log_std = actor.initial_parameters(4)
+        grad_mu, grad_log_std = th.randn(4, 3), th.randn(4, 3)
+        updates = []
+        for scale in (1.0, 10.0):
+            estimate = ObjectiveEstimate(
+                value=th.zeros(4), actions=th.zeros(1, 4, 3), log_prob=th.zeros(1, 4),
+                grad_mu=scale * grad_mu, grad_log_std=scale * grad_log_std,
+            )  # fmt: skip
+            with th.no_grad():
+                updates.append(actor.update(actor.split_first_layer(features), mu, log_std, estimate)[0])
+        assert th.allclose(updates[0], updates[1], atol=1e-5) != reads_scale
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(init_mu_std=-0.1), "init_mu_std must be a finite number >= 0"),
+        (dict(init_mu_std=float("nan")), "init_mu_std must be a finite number >= 0"),
+        (dict(init_mu_std="1"), "init_mu_std must be a finite number >= 0"),
+        (dict(init_mu_std=1.0, actor="direct"), "init_mu_std applies to the iterative actor only"),
+        (dict(init_mu_std=1.0, actor="flow"), "init_mu_std applies to the iterative actor only"),
+        (dict(init_mu_std=1.0, warm_start=True), "with warm_start"),
+        (dict(gradient_magnitude=1), "gradient_magnitude must be True or False"),
+        (dict(gradient_magnitude=True, actor="direct"), "gradient_magnitude applies to the iterative actor only"),
+    ],
+)
+def test_bad_lever_options(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_policy(**kwargs)
+
+
+def test_random_start_set_after_training():
+    policy = make_policy()
+    policy.init_mu_std = 0.3
+    assert policy.actor.init_mu_std == 0.3 and policy._get_constructor_parameters()["init_mu_std"] == 0.3
+    with pytest.raises(ValueError, match="init_mu_std"):
+        policy.init_mu_std = -1
+    assert policy.init_mu_std == policy.actor.init_mu_std == 0.3
+    with pytest.raises(ValueError, match="iterative actor only"):
+        make_policy(actor="direct").init_mu_std = 0.3

@@ -160,3 +160,22 @@ def test_cnn_policy_trains_saves_and_loads(tmp_path):
     actions = deterministic_actions(model, obs)
     model.save(tmp_path / "cnn.zip")
     np.testing.assert_array_equal(deterministic_actions(IterativeSAC.load(tmp_path / "cnn.zip"), obs), actions)
+
+
+def test_lever_options_survive_save_load(tmp_path):
+    model = trained_model(policy_kwargs=dict(init_mu_std=0.5, gradient_magnitude=True))
+    obs = observations(model)
+    model.save(tmp_path / "model.zip")
+    loaded = IterativeSAC.load(tmp_path / "model.zip")
+    assert loaded.policy.init_mu_std == loaded.actor.init_mu_std == 0.5
+    assert loaded.policy.gradient_magnitude and loaded.actor.gradient_magnitude
+    assert_same_parameters(model.policy, loaded.policy)
+    np.testing.assert_array_equal(deterministic_actions(model, obs), deterministic_actions(loaded, obs))
+
+
+def test_test_time_random_start_survives_save_load(tmp_path):
+    model = trained_model()
+    model.policy.init_mu_std = 0.3
+    model.save(tmp_path / "model.zip")
+    loaded = IterativeSAC.load(tmp_path / "model.zip")
+    assert loaded.policy.init_mu_std == loaded.actor.init_mu_std == 0.3

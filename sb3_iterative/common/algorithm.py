@@ -271,7 +271,11 @@ class IterativeAmortization(OffPolicyAlgorithm):
         return kl.item()
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        # The model is rebuilt from policy_kwargs on load: keep test-time iterations set on the policy
+        # The model is rebuilt from policy_kwargs on load: keep test-time iterations and starts set on the policy
         if self.policy.iterative:
-            self.policy_kwargs = {**self.policy_kwargs, "n_iterations": self.policy.n_iterations}
+            self.policy_kwargs = {
+                **self.policy_kwargs,
+                "n_iterations": self.policy.n_iterations,
+                "init_mu_std": self.policy.init_mu_std,
+            }
         super().save(*args, **kwargs)

@@ -30,8 +30,10 @@ NORMALIZATION_EPSILON = 1e-14
 # SAC's bounds of log σ as 0-dim tensors (exact in every dtype): arithmetic with a Python number
 # wraps and casts it on every call, which triples the cost of the operation at acting sizes
 LOG_STD_BOUNDS = (th.tensor(float(LOG_STD_MIN)), th.tensor(float(LOG_STD_MAX)))
-# Seed of the samples behind ∇_λ J when acting deterministically
+# Seed of the samples behind ∇_λ J (and of a random λ_0) when acting deterministically
 DETERMINISTIC_SEED = 0
+# p of Andrychowicz et al. (2016)'s gradient preprocessing: log|g| / p, clipped below at −1 (|g| < e^−p)
+MAGNITUDE_SCALE = 10.0
 
 
 @dataclass
@@ -116,7 +118,8 @@ class IterativeActor(BaseModel):
         (δ, ω) = f_φ(s, λ_{k−1}, ∇_λ J(s, λ_{k−1})),    λ_k = ω ⊙ λ_{k−1} + (1 − ω) ⊙ δ
 
     with an update δ and a sigmoid gate ω for both µ and log σ. The four action-sized inputs
-    (µ, log σ, ∇_µ J, ∇_{log σ} J) are each normalized per state (see :meth:`normalize_inputs`).
+    (µ, log σ, ∇_µ J, ∇_{log σ} J) are each normalized per state (see :meth:`normalize_inputs`);
+    with ``gradient_magnitude`` f_φ also reads each gradient's log-magnitude and sign (:meth:`gradient_magnitudes`).
 
     :param observation_space: Observation space
     :param action_space: Action space (Box)
@@ -128,6 +131,10 @@ class IterativeActor(BaseModel):
     :param n_iterations: K, the number of updates per state
     :param n_action_samples: N, the reparameterised samples behind each estimate of ∇_λ J
     :param init_std: σ of λ_0
+    :param init_mu_std: spread of a random λ_0: µ_0 ~ N(0, ``init_mu_std``²) per state and optimization
+        (0: the paper's fixed µ_0 = 0)
+    :param gradient_magnitude: f_φ also reads ∇_µ J and ∇_{log σ} J per action dimension as log-magnitude
+        and sign (Andrychowicz et al., 2016), which the normalized inputs discard
     """
 
     action_space: spaces.Box
@@ -145,6 +152,8 @@ class IterativeActor(BaseModel):
         n_iterations: int = 5,
         n_action_samples: int = 1,
         init_std: float = 0.5,
+        init_mu_std: float = 0.0,
+        gradient_magnitude: bool = False,
     ):
         super().__init__(
             observation_space,
@@ -158,9 +167,12 @@ class IterativeActor(BaseModel):
         self.n_iterations = n_iterations
         self.n_action_samples = n_action_samples
         self.init_std = init_std
+        self.init_mu_std = init_mu_std
+        self.gradient_magnitude = gradient_magnitude
         self.action_dim = get_action_dim(self.action_space)
 
-        input_dim = features_dim + 4 * self.action_dim
+        # [s, µ, log σ, ∇_µ J, ∇_{log σ} J (, ∇_µ J and ∇_{log σ} J as log-magnitudes and signs)]
+        input_dim = features_dim + (8 if gradient_magnitude else 4) * self.action_dim
         self.latent_pi = nn.Sequential(*create_mlp(input_dim, -1, net_arch, activation_fn))
         last_layer_dim = net_arch[-1] if len(net_arch) > 0 else input_dim
         # [δ_µ, δ_log σ, ω_µ, ω_log σ]; zero-initialised, so every gate starts at 0.5
@@ -181,6 +193,8 @@ class IterativeActor(BaseModel):
                 n_iterations=self.n_iterations,
                 n_action_samples=self.n_action_samples,
                 init_std=self.init_std,
+                init_mu_std=self.init_mu_std,
+                gradient_magnitude=self.gradient_magnitude,
             )
         )
         return data
@@ -193,9 +207,20 @@ class IterativeActor(BaseModel):
             "or model.policy.predict(obs). Saving and loading the actor alone (actor.save / IterativeActor.load) works."
         )
 
-    def initial_parameters(self, batch_size: int) -> tuple[th.Tensor, th.Tensor]:
-        """λ_0: µ = 0, log σ = log ``init_std``, each [B, A]."""
-        mu = th.zeros(batch_size, self.action_dim, device=self.device)
+    def initial_parameters(
+        self, batch_size: int, generator: th.Generator | None = None, shared: bool = False
+    ) -> tuple[th.Tensor, th.Tensor]:
+        """λ_0, each [B, A]: µ = 0 (or µ ~ N(0, ``init_mu_std``²) with a random start), log σ = log ``init_std``.
+
+        :param generator: the random generator of a random start (None: torch's global one)
+        :param shared: one random start for the whole batch (deterministic acting)
+        """
+        if self.init_mu_std > 0:
+            shape = (1 if shared else batch_size, self.action_dim)
+            mu = th.randn(shape, generator=generator, device=self.device).mul_(self.init_mu_std)
+            mu = mu.expand(batch_size, -1)
+        else:
+            mu = th.zeros(batch_size, self.action_dim, device=self.device)
         log_std = th.full_like(mu, math.log(self.init_std))
         return mu, log_std
 
@@ -211,6 +236,19 @@ class IterativeActor(BaseModel):
         if self.action_dim == 1:
             return th.sign(blocks) * th.log1p(blocks.abs())
         return F.layer_norm(blocks, (self.action_dim,), eps=NORMALIZATION_EPSILON)
+
+    @staticmethod
+    def gradient_magnitudes(gradient: tuple[th.Tensor, th.Tensor]) -> th.Tensor:
+        """∇_µ J and ∇_{log σ} J per action dimension as Andrychowicz et al. (2016) feed a learned optimizer
+        [B, 4A]: (log|g| / p, sign g) where |g| ≥ e^−p, else (−1, e^p·g), with p = 10. The normalized inputs
+        keep each gradient's pattern across action dimensions but not its scale, nor (with a layer norm)
+        its mean across them; this keeps both, element by element."""
+        gradients = th.cat(gradient, dim=1)
+        magnitude = gradients.abs()
+        large = magnitude >= math.exp(-MAGNITUDE_SCALE)
+        log_magnitude = th.where(large, magnitude.log() / MAGNITUDE_SCALE, -1.0)
+        sign = th.where(large, gradients.sign(), gradients * math.exp(MAGNITUDE_SCALE))
+        return th.cat([log_magnitude, sign], dim=1)
 
     def split_first_layer(self, features: th.Tensor) -> FirstLayer:
         """f_φ's first layer split at its input, W·[s, x] + b = (W_s·s + b) + W_x·x: the state's share
@@ -231,12 +269,15 @@ class IterativeActor(BaseModel):
         """One gated update λ_k = ω ⊙ λ_{k−1} + (1 − ω) ⊙ δ (Eq. 12).
 
         f_φ reads the state (its share of the first layer, from :meth:`split_first_layer`) and the
-        normalized (µ, log σ, ∇_µ J, ∇_{log σ} J).
+        normalized (µ, log σ, ∇_µ J, ∇_{log σ} J), with ``gradient_magnitude`` the gradients' log-magnitudes and signs.
 
         :return: µ_k, log σ_k and the gates ω [B, 2A]
         """
         blocks = th.stack([mu, log_std, *estimate.gradient], dim=1)
-        hidden = th.addmm(first_layer.state_share, self.normalize_inputs(blocks).flatten(1), first_layer.input_weight_t)
+        inputs = self.normalize_inputs(blocks).flatten(1)
+        if self.gradient_magnitude:
+            inputs = th.cat([inputs, self.gradient_magnitudes(estimate.gradient)], dim=1)
+        hidden = th.addmm(first_layer.state_share, inputs, first_layer.input_weight_t)
         if len(self.latent_pi) > 0:
             for layer in itertools.islice(self.latent_pi, 1, None):
                 hidden = layer(hidden)
@@ -275,9 +316,10 @@ class IterativeActor(BaseModel):
         :param noise: ε for the K estimates of ∇_λ J [K, N, B, A]; drawn here when None
         :param generator: the random generator for the noise drawn here (None: torch's global one)
         :param with_values: estimate J itself at each λ_k, not only ∇_λ J (training logs it)
-        :param shared_noise: draw one set of noise for the whole batch (deterministic acting: an
-            observation's λ_K then does not depend on the rest of the batch)
-        :param initial: λ_0 = (µ, log σ) [B, A] each, constants (a warm start); None: the fixed λ_0
+        :param shared_noise: draw one set of noise (and one random λ_0) for the whole batch (deterministic
+            acting: an observation's λ_K then does not depend on the rest of the batch)
+        :param initial: λ_0 = (µ, log σ) [B, A] each, constants (a warm start); None: :meth:`initial_parameters`'s
+            (drawn from ``generator`` after the noise, with a random start)
         """
         assert self.features_extractor is not None
         features = self.extract_features(obs, self.features_extractor)
@@ -285,7 +327,7 @@ class IterativeActor(BaseModel):
         batch_size = features.shape[0]
         if noise is None:
             noise = self.draw_noise(batch_size, generator, shared_noise)
-        mu, log_std = self.initial_parameters(batch_size) if initial is None else initial
+        mu, log_std = self.initial_parameters(batch_size, generator, shared_noise) if initial is None else initial
         trace = IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=1, distribution=TANH_GAUSSIAN)
         step_noise = noise.unbind()  # the K slices in one operation rather than one each
         for k in range(self.n_iterations):
@@ -305,15 +347,21 @@ class IterativeActor(BaseModel):
         shape = (self.n_iterations, self.n_action_samples, 1 if shared else batch_size, self.action_dim)
         return th.randn(shape, generator=generator, device=self.device).expand(-1, -1, batch_size, -1)
 
-    def acting_noise(self, batch_size: int, deterministic: bool) -> th.Tensor:
-        """ε for the K estimates of ∇_λ J while acting [K, N, B, A].
+    def acting_draws(
+        self, batch_size: int, deterministic: bool, initial: tuple[th.Tensor, th.Tensor] | None
+    ) -> tuple[th.Tensor, tuple[th.Tensor, th.Tensor] | None]:
+        """ε for the K estimates of ∇_λ J while acting [K, N, B, A], and λ_0 when it is random (else
+        ``initial`` as given: None for the fixed λ_0, built inside the optimization).
 
         Deterministic actions draw them from a private generator with a fixed seed, one set shared by
         the whole batch: an observation always gets the same action, alone or anywhere in a batch of
         any size, and evaluating does not move torch's global random state (as with SAC's actor).
         """
         generator = th.Generator(device=self.device).manual_seed(DETERMINISTIC_SEED) if deterministic else None
-        return self.draw_noise(batch_size, generator, shared=deterministic)
+        noise = self.draw_noise(batch_size, generator, shared=deterministic)
+        if initial is None and self.init_mu_std > 0:
+            initial = self.initial_parameters(batch_size, generator, shared=deterministic)
+        return noise, initial
 
     def optimized_parameters(
         self,
@@ -345,7 +393,7 @@ class IterativeActor(BaseModel):
         :param initial: λ_0 (a warm start); None: the fixed λ_0
         :param optimized_parameters: :meth:`optimized_parameters` compiled (None: as it is)
         """
-        noise = self.acting_noise(observation_batch_size(obs), deterministic)
+        noise, initial = self.acting_draws(observation_batch_size(obs), deterministic, initial)
         mu, log_std = (optimized_parameters or self.optimized_parameters)(
             obs, value_estimate, self.ent_coef if ent_coef is None else ent_coef, beta, noise, initial
         )

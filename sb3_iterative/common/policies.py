@@ -53,6 +53,13 @@ class IterativePolicy(BasePolicy):
         after training (``policy.n_iterations = 10``), the paper's extra test-time iterations
     :param n_action_samples: N, reparameterised samples per estimate of J and ∇_λ J
     :param init_std: σ of the initial distribution λ_0 (µ = 0)
+    :param init_mu_std: a random λ_0 per state and optimization, µ_0 ~ N(0, ``init_mu_std``²), in acting
+        and training alike (beyond the paper, whose λ_0 is fixed: 0 by default; the authors' Fig. 7 runs
+        start from µ_0 ~ N(0, 0.3²)); it can be set after training (``policy.init_mu_std = 0.3``);
+        iterative actor only, not with ``warm_start``
+    :param gradient_magnitude: f_φ also reads each gradient's log-magnitude per action dimension
+        (Andrychowicz et al., 2016), which the paper's per-state normalization of its inputs discards
+        (beyond the paper; False by default; iterative actor only)
     :param beta_collect: the pessimism β of J while acting (collection, ``predict``)
     :param critic_arch: ``"A"`` (SAC's MLP critic) or ``"B"`` (3 × 512 ELU, layer norm,
         highway connections; the default ``net_arch`` of its critic is then 3 × 512)
@@ -99,6 +106,8 @@ class IterativePolicy(BasePolicy):
         n_iterations: int = 5,
         n_action_samples: int = 1,
         init_std: float = 0.5,
+        init_mu_std: float = 0.0,
+        gradient_magnitude: bool = False,
         beta_collect: float = 1.0,
         critic_arch: str = "A",
         compile_acting: bool = False,
@@ -117,11 +126,18 @@ class IterativePolicy(BasePolicy):
             raise ValueError(f"actor must be one of {ACTOR_KINDS}, got {actor!r}")
         if critic_arch not in CRITIC_ARCHITECTURES:
             raise ValueError(f"critic_arch must be one of {CRITIC_ARCHITECTURES}, got {critic_arch!r}")
-        for name, value in (("warm_start", warm_start), ("distilled_target", distilled_target)):
+        for name, value in (
+            ("warm_start", warm_start),
+            ("distilled_target", distilled_target),
+            ("gradient_magnitude", gradient_magnitude),
+        ):
             if not isinstance(value, bool):
                 raise ValueError(f"{name} must be True or False, got {value!r}")
             if value and actor != "iterative":
                 raise ValueError(f"{name} applies to the iterative actor only (this policy has actor={actor!r})")
+        self.actor_kind = actor
+        self.warm_start = warm_start
+        self.init_mu_std = init_mu_std  # checked by its setter
         check_count("n_iterations", n_iterations, minimum=0 if warm_start else 1)
         check_count("n_action_samples", n_action_samples)
         check_count("n_critics", n_critics)
@@ -145,13 +161,12 @@ class IterativePolicy(BasePolicy):
             rollout_horizon = DEFAULT_ROLLOUT_HORIZON if rollout_horizon is None else rollout_horizon
             retrace_lambda = DEFAULT_RETRACE_LAMBDA if retrace_lambda is None else float(retrace_lambda)
 
-        self.actor_kind = actor
+        self.gradient_magnitude = gradient_magnitude
         self.value_estimator = value_estimator
         self.rollout_horizon = rollout_horizon
         self.retrace_lambda = retrace_lambda
         self.n_action_samples = n_action_samples
         self._n_iterations = n_iterations
-        self.warm_start = warm_start
         self.distilled_target = distilled_target
         self.init_std = float(init_std)
         self.beta_collect = beta_collect  # checked, and made a float, once the critics give the pessimism
@@ -192,6 +207,23 @@ class IterativePolicy(BasePolicy):
         self._n_iterations = value
         self.actor.n_iterations = value
 
+    @property
+    def init_mu_std(self) -> float:
+        """The spread of a random λ_0, µ_0 ~ N(0, ``init_mu_std``²) (0: the paper's fixed µ_0 = 0)."""
+        return self._init_mu_std
+
+    @init_mu_std.setter
+    def init_mu_std(self, value: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"init_mu_std must be a finite number >= 0, got {value!r}")
+        if value > 0 and self.actor_kind != "iterative":
+            raise ValueError(f"init_mu_std applies to the iterative actor only (this policy has actor={self.actor_kind!r})")
+        if value > 0 and self.warm_start:
+            raise ValueError("init_mu_std applies to the fixed λ_0; with warm_start, λ_0 is the distilled policy's")
+        self._init_mu_std = float(value)
+        if isinstance(getattr(self, "actor", None), IterativeActor):
+            self.actor.init_mu_std = self._init_mu_std
+
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data.update(
@@ -201,6 +233,8 @@ class IterativePolicy(BasePolicy):
                 n_iterations=self.n_iterations,
                 n_action_samples=self.n_action_samples,
                 init_std=self.init_std,
+                init_mu_std=self.init_mu_std,
+                gradient_magnitude=self.gradient_magnitude,
                 beta_collect=self.beta_collect,
                 critic_arch=self.critic_arch,
                 compile_acting=self.compile_acting,
@@ -304,6 +338,8 @@ class IterativePolicy(BasePolicy):
             n_iterations=self.n_iterations,
             n_action_samples=self.n_action_samples,
             init_std=self.init_std,
+            init_mu_std=self.init_mu_std,
+            gradient_magnitude=self.gradient_magnitude,
         ).to(self.device)
 
     def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> CriticEnsemble:
