@@ -357,3 +357,56 @@ def test_an_analysis_leaves_the_policy_in_the_mode_it_found_it():
     model.policy.set_training_mode(False)
     analysis.amortization_gap(on_peaks(model), STATES, n_steps=2)
     assert not model.policy.training
+
+
+def test_modes_are_counted_by_single_linkage_at_the_radius():
+    runs = np.array([
+        [[0.0, 0.0], [0.05, 0.0], [0.1, 0.0], [0.9, 0.9]],  # a chain of three, and one apart: 2 modes
+        [[0.5, 0.5], [0.5, 0.5], [0.5, 0.5], [0.5, 0.5]],  # one mode
+        [[-0.9, 0.0], [0.9, 0.0], [0.0, 0.9], [0.0, -0.9]],  # four modes
+    ])  # fmt: skip
+    modes = analysis.PolicyModes(mu=np.arctanh(runs), log_std=np.zeros_like(runs), optimizer="adam", beta=1.0)
+    np.testing.assert_array_equal(modes.n_modes(radius=0.06), [2, 1, 4])
+    np.testing.assert_array_equal(modes.n_modes(radius=0.04), [4, 1, 4])
+    np.testing.assert_array_equal(modes.n_modes(radius=2.0), [1, 1, 1])
+    summary = modes.summary()  # at the default radius 0.1 · 2√2
+    assert summary["modes_per_state"] == dict(mean=7 / 3, counts=[1, 1, 0, 1])
+    with pytest.raises(ValueError, match="radius"):
+        modes.n_modes(radius=0.0)
+
+
+def test_density_of_the_runs():
+    mu = np.array([[[0.5, -0.5, 0.0], [-0.5, 0.5, 0.0]]])
+    modes = analysis.PolicyModes(mu=mu, log_std=np.full_like(mu, -2.0), optimizer="adam", beta=1.0)
+    assert modes.spread_dims() in ((0, 1), (1, 0))
+    grid, density = modes.density(dims=(0, 1), resolution=201)
+    cell = grid[1] - grid[0]
+    assert density.sum() * cell**2 == pytest.approx(1.0, abs=0.02)  # a density over the action square
+    # the two runs' peaks, one in each half of the first dimension: at (tanh −0.5, tanh 0.5) and its mirror
+    for half, sign in ((slice(None, 100), -1), (slice(100, None), 1)):
+        row, column = np.unravel_index(density[half].argmax(), density[half].shape)
+        assert grid[half][row] == pytest.approx(sign * np.tanh(0.5), abs=0.02)
+        assert grid[column] == pytest.approx(-sign * np.tanh(0.5), abs=0.02)
+
+
+def test_mode_mass_of_a_policy_on_one_mode():
+    model = direct_model(mu=tuple(np.arctanh(TWO_PEAKS[0])), log_std=-4.0)
+    state = np.zeros(2, dtype=np.float32)
+    torch_state = th.random.get_rng_state()
+    mass = analysis.mode_mass(model, state, TWO_PEAKS, n_samples=500)
+    assert th.equal(th.random.get_rng_state(), torch_state)
+    np.testing.assert_array_equal(mass, [1.0, 0.0])
+    wide = direct_model(mu=(0.0, 0.0), log_std=1.0)
+    spread = analysis.mode_mass(wide, state, TWO_PEAKS, n_samples=2000)
+    assert 0.02 < spread[0] < 0.3 and 0.02 < spread[1] < 0.3  # a wide policy reaches both, mostly neither
+    np.testing.assert_array_equal(spread, analysis.mode_mass(wide, state, TWO_PEAKS, n_samples=2000))  # seeded
+    with pytest.raises(ValueError, match="modes must have the action space's 2 dimensions"):
+        analysis.mode_mass(model, state, np.zeros((2, 3)))
+
+
+def test_fig_7_of_a_model():
+    model = direct_model()
+    figure = analysis.plot_policy_modes(on_peaks(model, TWO_PEAKS), STATES[:2], n_runs=6, adam_steps=50)
+    assert len(figure.axes) >= 3
+    titles = [ax.get_title() for ax in figure.axes]
+    assert any(title.startswith("(a) adam: 2 modes") for title in titles), titles

@@ -17,6 +17,7 @@ import torch as th
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from sb3_iterative.analysis.changed_objective import ChangedObjective
 from sb3_iterative.analysis.agent import (
     keeps_training_mode,
     Model,
@@ -26,11 +27,14 @@ from sb3_iterative.analysis.agent import (
     check_positive,
     repeat_observations,
 )
+from sb3_iterative.analysis.landscape import objective_landscape
 from sb3_iterative.analysis.optimizers import adam
 from sb3_iterative.analysis.plotting import axes
 from sb3_iterative.common.iterative_actor import observation_batch_size
 
 RUN_OPTIMIZERS = ("iterative", "adam")
+# Runs whose actions tanh(µ) lie within this share of 2√|A| of each other (chained) are one mode
+MODE_RADIUS_SHARE = 0.1
 # Random starts of Adam's runs: µ ~ U(−RANDOM_MU, RANDOM_MU) (tanh(2) ≈ 0.96), σ = RANDOM_STD
 RANDOM_MU = 2.0
 RANDOM_STD = 0.5
@@ -62,13 +66,25 @@ class PolicyModes:
         """2√|A|, the largest distance two actions in [−1, 1]^|A| can have."""
         return 2 * math.sqrt(self.mu.shape[-1])
 
+    def n_modes(self, radius: float | None = None) -> np.ndarray:
+        """The number of distinct modes among each state's runs [B]: clusters of the runs' tanh(µ) linked
+        by single linkage at ``radius`` (two runs are one mode when a chain of runs, each within ``radius``
+        of the next, joins them).
+
+        :param radius: L2 distance in the action space [−1, 1]^|A| (None: 0.1 · 2√|A|)
+        """
+        radius = MODE_RADIUS_SHARE * self.max_distance if radius is None else check_positive("radius", radius)
+        return np.array([len(_clusters(actions, radius)) for actions in self.actions])
+
     @property
     def widest_state(self) -> int:
         """The index of the state whose runs are farthest apart."""
         return int(self.distances.max(axis=1).argmax())
 
     def summary(self) -> dict[str, Any]:
+        """Distances and modes per state (``modes_per_state["counts"][m − 1]``: the states with m modes)."""
         distances = self.distances
+        n_modes = self.n_modes()
         counts, edges = np.histogram(distances, bins=10, range=(0.0, self.max_distance))
         return dict(
             optimizer=self.optimizer,
@@ -79,9 +95,41 @@ class PolicyModes:
             quantiles={f"{q:g}": float(np.quantile(distances, q)) for q in (0.5, 0.9, 0.99)},
             largest_distance=float(distances.max()),
             widest_state=self.widest_state,
+            mode_radius=MODE_RADIUS_SHARE * self.max_distance,
+            modes_per_state=dict(
+                mean=float(n_modes.mean()), counts=np.bincount(n_modes, minlength=self.mu.shape[1] + 1)[1:].tolist()
+            ),
             histogram=dict(counts=counts.tolist(), edges=edges.tolist()),
             beta=self.beta,
         )
+
+    def spread_dims(self, state: int | None = None) -> tuple[int, int]:
+        """The two action dimensions along which a state's runs spread most (None: the widest state)."""
+        state = self.widest_state if state is None else state
+        if self.mu.shape[-1] < 2:
+            raise ValueError("the runs' density over a pair of action dimensions needs |A| >= 2")
+        first, second = np.argsort(self.actions[state].var(axis=0))[::-1][:2]
+        return int(first), int(second)
+
+    def density(
+        self, state: int | None = None, dims: tuple[int, int] | None = None, resolution: int = 101
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The policy density of a state's runs over two action dimensions (Fig. 7c): the average of the
+        runs' tanh-Gaussian marginals on a grid of (−1, 1)², each π(a) = N(atanh a; µ, σ²) / (1 − a²).
+
+        :param state: a state's index (None: the widest state)
+        :param dims: two action dimensions (None: :meth:`spread_dims`)
+        :return: the grid [resolution] and the density [resolution, resolution] (first dimension by row)
+        """
+        state = self.widest_state if state is None else state
+        dims = self.spread_dims(state) if dims is None else dims
+        grid = np.linspace(-1, 1, resolution + 2)[1:-1]
+        pre_tanh = np.arctanh(grid)
+        density = np.zeros((resolution, resolution))
+        for mu, log_std in zip(self.mu[state], self.log_std[state], strict=True):
+            first, second = (_gaussian(pre_tanh, mu[d], np.exp(log_std[d])) / (1 - grid**2) for d in dims)
+            density += np.outer(first, second)
+        return grid, density / self.mu.shape[1]
 
     def plot(self, ax: Axes | None = None, label: str | None = None) -> Figure:
         """Histogram of the pairwise distances over all states, on [0, 2√|A|]."""
@@ -156,6 +204,110 @@ def policy_modes(
     return PolicyModes(mu=_by_state(mu, n_runs), log_std=_by_state(log_std, n_runs), optimizer=optimizer, beta=beta)
 
 
+@keeps_training_mode
+def mode_mass(
+    model: Model, state: Any, modes: np.ndarray, radius: float | None = None, n_samples: int = 1000, seed: int = 0
+) -> np.ndarray:
+    """The share of a policy's stochastic actions from one state near each of given modes [M] (the multiple-modes
+    bed, :class:`sb3_iterative.envs.MultiModalBandit`): an action counts for the modes within ``radius`` of it.
+
+    :param model: anything :func:`policy_actions` takes
+    :param state: one observation
+    :param modes: the modes' actions in the policy's action space [−1, 1]^|A| [M, A]
+    :param radius: L2 distance (None: a third of the smallest distance between two modes, so no action counts twice)
+    :param n_samples: actions drawn
+    :param seed: seed of the actions' samples
+    """
+    modes = np.asarray(modes, dtype=np.float64)
+    action_dim = as_agent(model).action_dim
+    if modes.ndim != 2 or len(modes) < 1 or modes.shape[1] != action_dim:
+        raise ValueError(
+            f"modes must have the action space's {action_dim} dimensions, [M, {action_dim}], got shape {modes.shape}"
+        )
+    if radius is None:
+        radius = min_distance(modes) / 3 if len(modes) > 1 else MODE_RADIUS_SHARE * 2 * math.sqrt(action_dim)
+    radius = check_positive("radius", radius)
+    actions = policy_actions(model, state, n_samples, seed)
+    return (np.linalg.norm(actions[:, None] - modes[None], axis=-1) <= radius).mean(axis=0)
+
+
+@keeps_training_mode
+def policy_actions(model: Model, state: Any, n_samples: int = 1000, seed: int = 0) -> np.ndarray:
+    """``n_samples`` stochastic actions of the policy from one state, as it collects data, in its action space
+    [−1, 1]^|A| (before rescaling to the environment's bounds) [n_samples, A]. torch's global random state is
+    left as it was.
+
+    :param model: an IterativeSAC, IterativeTQC or SAC model, or a :class:`ChangedObjective`
+    :param state: one observation
+    """
+    agent = as_agent(model)
+    n_samples = check_count("n_samples", n_samples)
+    obs = repeat_observations(agent.single_observation(state), n_samples)
+    policy = model if isinstance(model, ChangedObjective) else agent.policy
+    with th.random.fork_rng(devices=[]), th.no_grad():
+        th.manual_seed(seed)
+        return policy._predict(obs, deterministic=False).cpu().numpy()
+
+
+def min_distance(points: np.ndarray) -> float:
+    """The smallest L2 distance between two of ``points`` [P, A]."""
+    first, second = np.triu_indices(len(points), k=1)
+    return float(np.linalg.norm(points[first] - points[second], axis=-1).min())
+
+
+def _gaussian(x: np.ndarray, mean: float, std: float) -> np.ndarray:
+    return np.exp(-0.5 * ((x - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
+
+
+def _clusters(points: np.ndarray, radius: float) -> list[list[int]]:
+    """Single-linkage clusters of ``points`` [P, A] at ``radius``: the connected groups of the graph whose
+    edges join points within ``radius``."""
+    close = np.linalg.norm(points[:, None] - points[None], axis=-1) <= radius
+    unvisited, clusters = set(range(len(points))), []
+    while unvisited:
+        frontier, cluster = [unvisited.pop()], []
+        while frontier:
+            point = frontier.pop()
+            cluster.append(point)
+            neighbours = {int(i) for i in np.flatnonzero(close[point])} & unvisited
+            unvisited -= neighbours
+            frontier.extend(neighbours)
+        clusters.append(sorted(cluster))
+    return clusters
+
+
 def _by_state(runs: th.Tensor, n_runs: int) -> np.ndarray:
     """[n_runs·B, A], run after run, as [B, n_runs, A]."""
     return runs.view(n_runs, -1, runs.shape[-1]).transpose(0, 1).cpu().numpy()
+
+
+def plot_policy_modes(model: Model, states: Any, runs: PolicyModes | None = None, **kwargs: Any) -> Figure:
+    """The paper's Fig. 7 for ``model``: (a) the distances between runs over all states, (b) J over the two
+    action dimensions of µ along which the widest state's runs spread most, with the runs marked, (c) the
+    policy density of those runs over the same two dimensions of the action.
+
+    :param states: B observations [B, *observation shape]
+    :param runs: :func:`policy_modes`'s result on ``states`` (None: computed here with ``kwargs``)
+    """
+    runs = policy_modes(model, states, **kwargs) if runs is None else runs
+    state = runs.widest_state
+    figure = Figure(figsize=(15.0, 4.2), layout="constrained")
+    distances, landscape_ax, density_ax = figure.subplots(1, 3)
+    runs.plot(distances)
+    distances.set_title(f"(a) {runs.optimizer}: {runs.n_modes()[state]} modes at the widest state")
+    if runs.mu.shape[-1] < 2:
+        return figure
+    dims = runs.spread_dims(state)
+    one_state = states[state] if not isinstance(states, dict) else {key: value[state] for key, value in states.items()}
+    points = runs.mu[state][:, list(dims)]
+    landscape = objective_landscape(model, one_state, dims, extra_points=points, beta=runs.beta)
+    landscape.plot(landscape_ax, points=points)
+    landscape_ax.set_title(f"(b) J at the widest state (state {state})")
+    grid, density = runs.density(state, dims)
+    density_ax.contourf(grid, grid, density.T, levels=30, cmap="magma")
+    density_ax.plot(*np.tanh(points).T, "x", color="white", markersize=7, label="runs' tanh(µ)")
+    density_ax.set_xlabel(f"a_{dims[0]}")
+    density_ax.set_ylabel(f"a_{dims[1]}")
+    density_ax.set_title("(c) the runs' policy density")
+    density_ax.legend(fontsize="small")
+    return figure
