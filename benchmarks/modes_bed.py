@@ -1,0 +1,125 @@
+"""The multiple-modes bed (paper Sec. 3.2, Fig. 2, 7): does a policy reach several equally good optimal actions?
+
+Each agent trains on a :class:`sb3_iterative.envs.MultiModalBandit` (one step, r(a) = the highest of equal
+Gaussian bumps on the modes), then acts from its one state 1 000 times with stochastic actions, as it collects
+data. Reported per option and bed, over seeds: the mass of those actions near each mode
+(``analysis.mode_mass``, sorted from the most visited mode down, so that a collapse on either mode reads the
+same), the mean reward, the seeds whose policy put at least 5 % of its mass on two modes or more, and for the
+iterative optimizer the distinct modes among 20 of its runs from the one state (``analysis.policy_modes``,
+clustered at a radius of a third of the modes' distance).
+
+    python benchmarks/modes_bed.py --seeds 0 1 2 --timesteps 3000 --workers 1
+
+Small networks and a short budget (2 × 64, batch 128, learning rate 1e-3, α from 0.1, 500 random steps,
+3 000 steps) keep a run to about half a minute on one core; the tests train the same way.
+"""
+
+import argparse
+import time
+from datetime import date
+from multiprocessing import Pool
+
+import numpy as np
+import torch as th
+from stable_baselines3 import SAC
+
+from speed import cpu_name  # benchmarks/speed.py, beside this script
+
+from sb3_iterative import IterativeSAC, analysis
+from sb3_iterative.envs import MultiModalBandit, mode_centers
+
+SETTINGS = dict(learning_rate=1e-3, ent_coef="auto_0.1", batch_size=128, learning_starts=500)
+NET_ARCH = [64, 64]
+BEDS = {
+    "2-D, 2 modes ±0.5·1": dict(action_dim=2, modes=mode_centers(2, 2)),
+    "2-D, 2 modes ±(0.5, −0.5)": dict(action_dim=2, modes=np.array([[0.5, -0.5], [-0.5, 0.5]])),
+    "2-D, 4 modes (corners)": dict(action_dim=2, modes=mode_centers(2, 4)),
+    "6-D, 2 modes ±0.5·1": dict(action_dim=6, modes=mode_centers(6, 2)),
+}
+# option: (algorithm, algorithm keywords, policy keywords)
+OPTIONS = {
+    "SAC": ("sac", {}, {}),
+    "flow (β = 1)": ("iterative", dict(beta=1.0), dict(actor="flow")),
+    "iterative, default": ("iterative", {}, {}),
+    "iterative, init_mu_std=1": ("iterative", {}, dict(init_mu_std=1.0)),
+    "iterative, gradient_magnitude": ("iterative", {}, dict(gradient_magnitude=True)),
+    "iterative, both": ("iterative", {}, dict(init_mu_std=1.0, gradient_magnitude=True)),
+    "iterative, N=10": ("iterative", {}, dict(n_action_samples=10)),
+}
+N_ACTIONS = 1000
+MODE_SHARE = 0.05  # a mode is reached with at least this share of the actions
+
+
+def train_and_measure(job: tuple[str, str, int, int]) -> tuple[str, str, int, dict]:
+    option, bed, seed, timesteps = job
+    th.set_num_threads(1)
+    algorithm, algorithm_kwargs, policy_kwargs = OPTIONS[option]
+    env = MultiModalBandit(**BEDS[bed])
+    policy_kwargs = dict(net_arch=NET_ARCH, **policy_kwargs)
+    cls = SAC if algorithm == "sac" else IterativeSAC
+    start = time.time()
+    model = cls("MlpPolicy", env, seed=seed, policy_kwargs=policy_kwargs, **SETTINGS, **algorithm_kwargs)
+    model.learn(timesteps)
+    state = np.ones(env.observation_space.shape, dtype=np.float32)
+    mass = analysis.mode_mass(model, state, env.modes, n_samples=N_ACTIONS, seed=seed)
+    actions = analysis.policy_actions(model, state, N_ACTIONS, seed=seed)
+    result = dict(mass=mass, reward=float(env.reward(actions).mean()), seconds=time.time() - start)
+    if isinstance(model, IterativeSAC) and model.policy.iterative:
+        radius = analysis.modes.min_distance(env.modes) / 3
+        runs = analysis.policy_modes(model, state[None], n_runs=20, seed=seed)
+        result["run_modes"] = int(runs.n_modes(radius)[0])
+        if not policy_kwargs.get("init_mu_std"):  # the same agent with random starts at test time only
+            model.policy.init_mu_std = 1.0
+            result["test_time_mass"] = analysis.mode_mass(model, state, env.modes, n_samples=N_ACTIONS, seed=seed)
+            result["test_time_run_modes"] = int(
+                analysis.policy_modes(model, state[None], n_runs=20, seed=seed).n_modes(radius)[0]
+            )
+    return option, bed, seed, result
+
+
+def describe(masses: list[np.ndarray]) -> tuple[str, int]:
+    """The mean over seeds of each seed's masses sorted from the largest, with what falls near no mode."""
+    ordered = np.array([np.sort(mass)[::-1] for mass in masses])
+    means = ordered.mean(axis=0)
+    off = 1 - ordered.sum(axis=1).mean()
+    reached = sum(int((mass >= MODE_SHARE).sum() >= 2) for mass in masses)
+    return " / ".join(f"{m:.2f}" for m in means) + f" (off {off:.2f})", reached
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--timesteps", type=int, default=3000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--options", nargs="+", default=list(OPTIONS), choices=list(OPTIONS))
+    parser.add_argument("--beds", nargs="+", default=list(BEDS), choices=list(BEDS))
+    args = parser.parse_args()
+    jobs = [(option, bed, seed, args.timesteps) for bed in args.beds for option in args.options for seed in args.seeds]
+    results: dict[tuple[str, str], list[dict]] = {}
+    with Pool(args.workers) as pool:
+        for option, bed, seed, result in pool.imap(train_and_measure, jobs):
+            results.setdefault((option, bed), []).append(result)
+            print(f"{option}, {bed}, seed {seed}: {np.round(result['mass'], 3)} ({result['seconds']:.0f} s)", flush=True)
+
+    machine = f"{date.today()}, {cpu_name()}, torch {th.__version__}"
+    print(f"\nMultiModalBandit, {args.timesteps} steps, seeds {args.seeds}; {machine}\n")
+    print("| bed | option | mass per mode, largest first (mean over seeds) | seeds on ≥ 2 modes | mean reward | "
+          "modes among 20 runs of the optimizer |")  # fmt: skip
+    print("|---|---|---|---:|---:|---|")
+    for bed in args.beds:
+        for option in args.options:
+            found = results[(option, bed)]
+            masses, reached = describe([r["mass"] for r in found])
+            reward = np.mean([r["reward"] for r in found])
+            runs = " / ".join(str(r["run_modes"]) for r in found) if "run_modes" in found[0] else "–"
+            print(f"| {bed} | {option} | {masses} | {reached}/{len(found)} | {reward:.2f} | {runs} |")
+            if "test_time_mass" in found[0]:
+                masses, reached = describe([r["test_time_mass"] for r in found])
+                runs = " / ".join(str(r["test_time_run_modes"]) for r in found)
+                print(
+                    f"| {bed} | {option}, init_mu_std=1 at test time only | {masses} | {reached}/{len(found)} | – | {runs} |"
+                )
+
+
+if __name__ == "__main__":
+    main()

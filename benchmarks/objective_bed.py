@@ -1,0 +1,152 @@
+"""The test-time objective bed (paper Sec. 3.2, 4.2.5, Fig. 9): does a trained optimizer follow a changed J to
+its optimum?
+
+``train`` trains IterativeSAC agents on a MuJoCo task, one per option and seed (the default, a random λ_0,
+gradient magnitudes), and saves them. ``measure`` loads them and, on 100 on-policy states, changes J at
+test time by a penalty at several strengths c (``analysis.ChangedObjective``):
+
+- ``energy``: −c·‖a‖² (the action energy, a in the policy's [−1, 1]^|A|);
+- ``target``: −c·‖a − a*‖², pulling every action towards a fixed a* = (0.5, −0.5, 0.5, …), a cost whose
+  optimum is not at the centre the optimizer starts from;
+
+and reports, per option, penalty, strength and test-time variant (K, K + 5, K + 20 iterations; N = 10
+samples; a random λ_0 at test time only): the amortization gap on the changed J (Adam from the optimizer's λ,
+as ``analysis.amortization_gap``) and the distance ‖tanh µ − tanh µ*‖ to the changed J's optimum, averaged
+over states and seeds. Also the return and the unchanged gap of each option.
+
+    python benchmarks/objective_bed.py train --env HalfCheetah-v5 --seeds 1 2 3 --timesteps 12000 --logs logs/objective_bed
+    python benchmarks/objective_bed.py measure --env HalfCheetah-v5 --seeds 1 2 3 --logs logs/objective_bed
+"""
+
+import argparse
+import time
+from datetime import date
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch as th
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
+
+from speed import cpu_name  # benchmarks/speed.py, beside this script
+
+from sb3_iterative import IterativeSAC, analysis
+
+# The options compared, as policy keywords on top of the paper's settings
+OPTIONS = {
+    "default": {},
+    "random λ_0 (init_mu_std=1)": dict(init_mu_std=1.0),
+    "gradient magnitude": dict(gradient_magnitude=True),
+}
+PENALTIES = ("energy", "target")
+STRENGTHS = (0.0, 1.0, 4.0, 16.0, 64.0)
+
+
+def run_name(option: str, seed: int) -> str:
+    return f"{list(OPTIONS).index(option)}_seed{seed}"
+
+
+def train(args: argparse.Namespace) -> None:
+    th.set_num_threads(1)
+    logs = Path(args.logs)
+    logs.mkdir(parents=True, exist_ok=True)
+    for seed in args.seeds:
+        for option, policy_kwargs in OPTIONS.items():
+            path = logs / f"{run_name(option, seed)}.zip"
+            if path.exists():
+                continue
+            start = time.time()
+            model = IterativeSAC(
+                "MlpPolicy", args.env, learning_starts=args.learning_starts, seed=seed, policy_kwargs=policy_kwargs
+            )
+            model.learn(args.timesteps)
+            model.save(path)
+            print(f"{option}, seed {seed}: {time.time() - start:.0f} s", flush=True)
+
+
+def penalty(kind: str, coef: float, action_dim: int) -> analysis.ChangedObjective | None:
+    if kind == "energy":
+        return analysis.action_energy_penalty(coef)
+    target = th.tensor([0.5 if i % 2 == 0 else -0.5 for i in range(action_dim)])
+
+    def towards(actions: th.Tensor) -> th.Tensor:
+        return -coef * (actions - target.to(actions.device)).pow(2).sum(dim=-1)
+
+    return towards
+
+
+def mean_return(model, env_id: str, episodes: int, seed: int) -> float:
+    env = Monitor(gym.make(env_id))
+    env.reset(seed=seed)
+    returns, _ = evaluate_policy(model, env, n_eval_episodes=episodes, deterministic=True)
+    return float(returns)
+
+
+def measure(args: argparse.Namespace) -> None:
+    th.set_num_threads(1)
+    variants = {"K": {}, "K + 5": dict(extra=5), "K + 20": dict(extra=20), "N = 10": dict(samples=10)}
+    rows: dict[tuple, list[tuple[float, float]]] = {}
+    summary: dict[str, list[tuple[float, float]]] = {}
+    for option in OPTIONS:
+        for seed in args.seeds:
+            model = IterativeSAC.load(Path(args.logs) / f"{run_name(option, seed)}.zip", device="cpu")
+            states = analysis.collect_states(model, args.env, n=args.states, seed=seed)
+            gap = analysis.amortization_gap(model, states)
+            summary.setdefault(option, []).append((mean_return(model, args.env, args.episodes, seed), float(gap.gap.mean())))
+            for kind in PENALTIES:
+                for coef in STRENGTHS:
+                    term = penalty(kind, coef, model.action_space.shape[0])
+                    changed = analysis.ChangedObjective(model, term) if coef else model
+                    for variant, change in variants.items():
+                        policy = model.policy
+                        trained_k, trained_n = policy.n_iterations, policy.actor.n_action_samples
+                        policy.n_iterations = trained_k + change.get("extra", 0)
+                        policy.actor.n_action_samples = change.get("samples", trained_n)
+                        try:
+                            result = analysis.amortization_gap(changed, states)
+                        finally:
+                            policy.n_iterations, policy.actor.n_action_samples = trained_k, trained_n
+                        distance = np.linalg.norm(np.tanh(result.amortized_mu) - np.tanh(result.optimized_mu), axis=1)
+                        rows.setdefault((option, kind, coef, variant), []).append(
+                            (float(result.gap.mean()), float(distance.mean()))
+                        )
+            print(f"measured {option}, seed {seed}", flush=True)
+
+    print(f"\n{args.env}, IterativeSAC after {args.timesteps} steps, seeds {args.seeds}, {args.states} on-policy states "
+          f"per seed; {date.today()}, {cpu_name()}, torch {th.__version__}\n")  # fmt: skip
+    print("| option | return (deterministic) | amortization gap |")
+    print("|---|---:|---:|")
+    for option, values in summary.items():
+        returns, gaps = np.array(values).T
+        print(f"| {option} | {returns.mean():.0f} ± {returns.std():.0f} | {gaps.mean():.3f} ± {gaps.std():.3f} |")
+    for kind in PENALTIES:
+        print(f"\nPenalty `{kind}`: gap on the changed J / ‖tanh µ − tanh µ*‖ to its optimum (mean over seeds)\n")
+        header = " | ".join(f"c = {coef:g}" for coef in STRENGTHS)
+        print(f"| option | variant | {header} |")
+        print("|---|---|" + "---:|" * len(STRENGTHS))
+        for option in OPTIONS:
+            for variant in variants:
+                cells = []
+                for coef in STRENGTHS:
+                    gaps, distances = np.array(rows[(option, kind, coef, variant)]).T
+                    cells.append(f"{gaps.mean():.3g} / {distances.mean():.2f}")
+                print(f"| {option} | {variant} | {' | '.join(cells)} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("train", "measure"))
+    parser.add_argument("--env", default="HalfCheetah-v5")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--timesteps", type=int, default=12000)
+    parser.add_argument("--learning-starts", type=int, default=5000, help="random initial steps (the paper's 5 000)")
+    parser.add_argument("--logs", default="logs/objective_bed")
+    parser.add_argument("--states", type=int, default=100)
+    parser.add_argument("--episodes", type=int, default=3)
+    args = parser.parse_args()
+    train(args) if args.command == "train" else measure(args)
+
+
+if __name__ == "__main__":
+    main()
