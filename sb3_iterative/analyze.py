@@ -32,7 +32,8 @@ FIGURES = {
     "improvement": "J over iterations (Fig. 4b)",
     "optimizers": "iterative vs Adam vs CEM (Fig. 4c)",
     "modes": "pairwise distances of the runs' actions (Fig. 7)",
-    "modes_landscape": "J around the state whose runs spread most, with the runs (Fig. 7)",
+    "modes_landscape": "J around the state whose runs spread most, with the runs (Fig. 7b)",
+    "modes_density": "the policy density of that state's runs over the same two action dimensions (Fig. 7c)",
     "landscape": "J over µ with the optimizer's path (Fig. 1)",
     "value_bias": "Q̂ − Monte Carlo return (Fig. 3)",
     "planning": "the model's planned trajectory at each iteration, and J over iterations (Fig. 13b, c)",
@@ -129,7 +130,7 @@ def run_analyses(
         results["improvement"] = results["optimizers"] = f"not applicable: the actor is {info['actor']} (no iterations)"
 
     if info["actor"] == "flow":
-        results["modes"] = results["modes_landscape"] = (
+        results["modes"] = results["modes_landscape"] = results["modes_density"] = (
             "not applicable: a flow policy's action is tanh(T(µ)), its modes are not those of tanh(µ)"
         )
     else:
@@ -143,6 +144,11 @@ def run_analyses(
         )
         results["modes_landscape"] = dict(state_index=widest, **around.summary())
         save("modes_landscape", around.plot(points=runs, points_label=f"{modes.optimizer} runs"))
+        if len(dims) == 2:
+            results["modes_density"] = dict(state_index=widest, dims=list(dims))
+            save("modes_density", modes.plot_density(state=widest, dims=(dims[0], dims[1])))
+        else:
+            results["modes_density"] = "not applicable: one action dimension"
 
     landscape = analysis.objective_landscape(model, _state(states, 0), dims, resolution=resolution, beta=beta, seed=seed)
     results["landscape"] = dict(state_index=0, **landscape.summary())
@@ -206,6 +212,11 @@ def summary(results: dict[str, Any], title: str) -> str:
         lines.append(
             f"| mode distances ({modes['optimizer']}, {modes['n_runs']} runs; max {modes['max_distance']:.3g}) | "
             f"median {quantiles['0.5']:.3g}, 90% {quantiles['0.9']:.3g}, largest {modes['largest_distance']:.3g} |"
+        )
+        per_state = modes["modes_per_state"]
+        lines.append(
+            f"| distinct modes per state (radius {modes['mode_radius']:.3g}) | mean {per_state['mean']:.3g}; "
+            f"states with 1, 2, … modes: {' '.join(map(str, per_state['counts']))} |"
         )
     else:
         lines.append(f"| mode distances | {modes} |")

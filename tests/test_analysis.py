@@ -315,7 +315,10 @@ def test_cli_writes_every_file(tmp_path: Path, algorithm):
     results = json.loads((out / "results.json").read_text())
     assert results["model"]["algorithm"] == algorithm.__name__
     assert set(results["figures"]) == figures
+    assert results["modes_density"] == "not applicable: one action dimension"
+    assert sum(results["modes"]["modes_per_state"]["counts"]) == 8
     assert "amortization gap" in (out / "summary.md").read_text()
+    assert "distinct modes per state" in (out / "summary.md").read_text()
 
 
 def test_cli_refuses_other_models(tmp_path: Path):

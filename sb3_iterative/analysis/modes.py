@@ -131,6 +131,21 @@ class PolicyModes:
             density += np.outer(first, second)
         return grid, density / self.mu.shape[1]
 
+    def plot_density(self, ax: Axes | None = None, state: int | None = None, dims: tuple[int, int] | None = None) -> Figure:
+        """Contours of :meth:`density` (Fig. 7c) with the runs' tanh(µ) marked (same arguments)."""
+        state = self.widest_state if state is None else state
+        dims = self.spread_dims(state) if dims is None else dims
+        figure, ax = axes(ax, size=(5.0, 4.2))
+        grid, density = self.density(state, dims)
+        contours = ax.contourf(grid, grid, density.T, levels=30, cmap="magma")
+        figure.colorbar(contours, ax=ax, label="π(a)")
+        ax.plot(*np.tanh(self.mu[state][:, list(dims)]).T, "x", color="white", markersize=7, label="runs' tanh(µ)")
+        ax.set_xlabel(f"a_{dims[0]}")
+        ax.set_ylabel(f"a_{dims[1]}")
+        ax.set_title(f"policy density of {self.mu.shape[1]} {self.optimizer} runs, state {state}")
+        ax.legend(fontsize="small")
+        return figure
+
     def plot(self, ax: Axes | None = None, label: str | None = None) -> Figure:
         """Histogram of the pairwise distances over all states, on [0, 2√|A|]."""
         figure, ax = axes(ax)
@@ -303,11 +318,6 @@ def plot_policy_modes(model: Model, states: Any, runs: PolicyModes | None = None
     landscape = objective_landscape(model, one_state, dims, extra_points=points, beta=runs.beta)
     landscape.plot(landscape_ax, points=points)
     landscape_ax.set_title(f"(b) J at the widest state (state {state})")
-    grid, density = runs.density(state, dims)
-    density_ax.contourf(grid, grid, density.T, levels=30, cmap="magma")
-    density_ax.plot(*np.tanh(points).T, "x", color="white", markersize=7, label="runs' tanh(µ)")
-    density_ax.set_xlabel(f"a_{dims[0]}")
-    density_ax.set_ylabel(f"a_{dims[1]}")
+    runs.plot_density(density_ax, state, dims)
     density_ax.set_title("(c) the runs' policy density")
-    density_ax.legend(fontsize="small")
     return figure
