@@ -131,7 +131,7 @@ class IterativeActor(BaseModel):
     :param n_iterations: K, the number of updates per state
     :param n_action_samples: N, the reparameterised samples behind each estimate of ∇_λ J
     :param init_std: σ of λ_0
-    :param init_mu_std: spread of a random λ_0: µ_0 ~ N(0, ``init_mu_std``²) per state and optimization
+    :param init_mu_std: spread of a random λ_0: µ_0 ~ N(0, s²) per state and optimization, s = ``init_mu_std``
         (0: the paper's fixed µ_0 = 0)
     :param gradient_magnitude: f_φ also reads ∇_µ J and ∇_{log σ} J per action dimension as log-magnitude
         and sign (Andrychowicz et al., 2016), which the normalized inputs discard
@@ -210,7 +210,7 @@ class IterativeActor(BaseModel):
     def initial_parameters(
         self, batch_size: int, generator: th.Generator | None = None, shared: bool = False
     ) -> tuple[th.Tensor, th.Tensor]:
-        """λ_0, each [B, A]: µ = 0 (or µ ~ N(0, ``init_mu_std``²) with a random start), log σ = log ``init_std``.
+        """λ_0, each [B, A]: µ = 0 (or µ ~ N(0, s²), s = ``init_mu_std``, with a random start), log σ = log ``init_std``.
 
         :param generator: the random generator of a random start (None: torch's global one)
         :param shared: one random start for the whole batch (deterministic acting)

@@ -53,7 +53,7 @@ class IterativePolicy(BasePolicy):
         after training (``policy.n_iterations = 10``), the paper's extra test-time iterations
     :param n_action_samples: N, reparameterised samples per estimate of J and ∇_λ J
     :param init_std: σ of the initial distribution λ_0 (µ = 0)
-    :param init_mu_std: a random λ_0 per state and optimization, µ_0 ~ N(0, ``init_mu_std``²), in acting
+    :param init_mu_std: a random λ_0 per state and optimization, µ_0 ~ N(0, s²) with s = ``init_mu_std``, in acting
         and training alike (beyond the paper, whose λ_0 is fixed: 0 by default; the authors' Fig. 7 runs
         start from µ_0 ~ N(0, 0.3²)); it can be set after training (``policy.init_mu_std = 0.3``);
         iterative actor only, not with ``warm_start``
@@ -209,7 +209,7 @@ class IterativePolicy(BasePolicy):
 
     @property
     def init_mu_std(self) -> float:
-        """The spread of a random λ_0, µ_0 ~ N(0, ``init_mu_std``²) (0: the paper's fixed µ_0 = 0)."""
+        """The spread of a random λ_0, µ_0 ~ N(0, s²), s = ``init_mu_std`` (0: the paper's fixed µ_0 = 0)."""
         return self._init_mu_std
 
     @init_mu_std.setter
