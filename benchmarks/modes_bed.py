@@ -45,6 +45,9 @@ OPTIONS = {
     "iterative, gradient_magnitude": ("iterative", {}, dict(gradient_magnitude=True)),
     "iterative, both": ("iterative", {}, dict(init_mu_std=1.0, gradient_magnitude=True)),
     "iterative, N=10": ("iterative", {}, dict(n_action_samples=10)),
+    "iterative, residual": ("iterative", {}, dict(residual_update=True)),
+    "iterative, residual, init_mu_std=1": ("iterative", {}, dict(residual_update=True, init_mu_std=1.0)),
+    "iterative, residual, both": ("iterative", {}, dict(residual_update=True, init_mu_std=1.0, gradient_magnitude=True)),
 }
 N_ACTIONS = 1000
 MODE_SHARE = 0.05  # a mode is reached with at least this share of the actions

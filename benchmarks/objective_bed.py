@@ -2,7 +2,7 @@
 its optimum?
 
 ``train`` trains IterativeSAC agents on a MuJoCo task, one per option and seed (the default, a random λ_0,
-gradient magnitudes), and saves them. ``measure`` loads them and, on 100 on-policy states, changes J at
+gradient magnitudes, and the three levers together with the residual update), and saves them. ``measure`` loads them and, on 100 on-policy states, changes J at
 test time by a penalty at several strengths c (``analysis.ChangedObjective``):
 
 - ``energy``: −c·‖a‖² (the action energy, a in the policy's [−1, 1]^|A|);
@@ -38,6 +38,7 @@ OPTIONS = {
     "default": {},
     "random λ_0 (init_mu_std=1)": dict(init_mu_std=1.0),
     "gradient magnitude": dict(gradient_magnitude=True),
+    "residual, random λ_0, gradient magnitude": dict(residual_update=True, init_mu_std=1.0, gradient_magnitude=True),
 }
 PENALTIES = ("energy", "target")
 STRENGTHS = (0.0, 1.0, 4.0, 16.0, 64.0)

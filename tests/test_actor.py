@@ -303,6 +303,8 @@ def test_gradient_magnitude_lets_the_optimizer_see_how_steep_j_is():
         (dict(init_mu_std=1.0, warm_start=True), "with warm_start"),
         (dict(gradient_magnitude=1), "gradient_magnitude must be True or False"),
         (dict(gradient_magnitude=True, actor="direct"), "gradient_magnitude applies to the iterative actor only"),
+        (dict(residual_update="yes"), "residual_update must be True or False"),
+        (dict(residual_update=True, actor="flow"), "residual_update applies to the iterative actor only"),
     ],
 )
 def test_bad_lever_options(kwargs, match):
@@ -319,3 +321,39 @@ def test_random_start_set_after_training():
     assert policy.init_mu_std == policy.actor.init_mu_std == 0.3
     with pytest.raises(ValueError, match="iterative actor only"):
         make_policy(actor="direct").init_mu_std = 0.3
+
+
+def test_residual_update_steps_from_the_current_lambda():
+    th.manual_seed(0)
+    obs = random_obs()
+    for residual_update in (False, True):
+        policy = make_policy(action_dim=3, residual_update=residual_update, init_mu_std=1.0)
+        q_function = EnsembleQ(policy.critic, obs)
+        with th.no_grad():
+            trace = policy.optimize(obs, q_function, 0.1, 1.0, policy.sample_noise(BATCH))
+        (mu_0, log_std_0), (mu_1, log_std_1) = trace.lambdas[:2]
+        if residual_update:  # zero heads: Δ = 0, the identity (log σ through its soft clamp, as every δ)
+            assert th.equal(mu_1, mu_0)
+            th.testing.assert_close(log_std_1, th.lerp(soft_clamp(log_std_0, LOG_STD_MIN, LOG_STD_MAX), log_std_0, 0.5))
+        else:  # zero heads: δ = 0 and ω = 0.5, halfway to the origin
+            assert th.allclose(mu_1, 0.5 * mu_0)
+
+    policy = make_policy(action_dim=3, residual_update=True)
+    randomize_heads(policy, std=0.5)
+    actor = policy.actor
+    features = random_obs(4)
+    mu, log_std = th.randn(4, 3), th.full((4, 3), -1.0)
+    estimate = ObjectiveEstimate(
+        value=th.zeros(4),
+        actions=th.zeros(1, 4, 3),
+        log_prob=th.zeros(1, 4),
+        grad_mu=th.randn(4, 3),
+        grad_log_std=th.randn(4, 3),
+    )
+    with th.no_grad():
+        new_mu, _, gate = actor.update(actor.split_first_layer(features), mu, log_std, estimate)
+        hidden = actor.latent_pi(
+            th.cat([features, actor.normalize_inputs(th.stack([mu, log_std, *estimate.gradient], dim=1)).flatten(1)], dim=1)
+        )
+        step = actor.update_and_gate(hidden)[:, :3]
+    th.testing.assert_close(new_mu, mu + (1 - gate[:, :3]) * step)  # λ_k = λ_{k−1} + (1 − ω) ⊙ Δ

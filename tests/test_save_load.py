@@ -163,12 +163,13 @@ def test_cnn_policy_trains_saves_and_loads(tmp_path):
 
 
 def test_lever_options_survive_save_load(tmp_path):
-    model = trained_model(policy_kwargs=dict(init_mu_std=0.5, gradient_magnitude=True))
+    model = trained_model(policy_kwargs=dict(init_mu_std=0.5, gradient_magnitude=True, residual_update=True))
     obs = observations(model)
     model.save(tmp_path / "model.zip")
     loaded = IterativeSAC.load(tmp_path / "model.zip")
     assert loaded.policy.init_mu_std == loaded.actor.init_mu_std == 0.5
     assert loaded.policy.gradient_magnitude and loaded.actor.gradient_magnitude
+    assert loaded.policy.residual_update and loaded.actor.residual_update
     assert_same_parameters(model.policy, loaded.policy)
     np.testing.assert_array_equal(deterministic_actions(model, obs), deterministic_actions(loaded, obs))
 

@@ -135,6 +135,9 @@ class IterativeActor(BaseModel):
         (0: the paper's fixed µ_0 = 0)
     :param gradient_magnitude: f_φ also reads ∇_µ J and ∇_{log σ} J per action dimension as log-magnitude
         and sign (Andrychowicz et al., 2016), which the normalized inputs discard
+    :param residual_update: the update is a step from λ_{k−1}, δ = λ_{k−1} + Δ, so λ_k = λ_{k−1} + (1 − ω) ⊙ Δ
+        (an additive step, as learned optimizers take; the identity while Δ's head is zero) instead of the
+        paper's new λ, δ = Δ
     """
 
     action_space: spaces.Box
@@ -154,6 +157,7 @@ class IterativeActor(BaseModel):
         init_std: float = 0.5,
         init_mu_std: float = 0.0,
         gradient_magnitude: bool = False,
+        residual_update: bool = False,
     ):
         super().__init__(
             observation_space,
@@ -169,6 +173,7 @@ class IterativeActor(BaseModel):
         self.init_std = init_std
         self.init_mu_std = init_mu_std
         self.gradient_magnitude = gradient_magnitude
+        self.residual_update = residual_update
         self.action_dim = get_action_dim(self.action_space)
 
         # [s, µ, log σ, ∇_µ J, ∇_{log σ} J (, ∇_µ J and ∇_{log σ} J as log-magnitudes and signs)]
@@ -195,6 +200,7 @@ class IterativeActor(BaseModel):
                 init_std=self.init_std,
                 init_mu_std=self.init_mu_std,
                 gradient_magnitude=self.gradient_magnitude,
+                residual_update=self.residual_update,
             )
         )
         return data
@@ -285,6 +291,8 @@ class IterativeActor(BaseModel):
         # split_with_sizes: Tensor.split's Python wrapper costs as much again at acting sizes
         sizes = [self.action_dim, self.action_dim, 2 * self.action_dim]
         update_mu, update_log_std, gate_logits = hidden.split_with_sizes(sizes, dim=1)
+        if self.residual_update:  # δ = λ_{k−1} + Δ: a step from where the optimization is
+            update_mu, update_log_std = update_mu + mu, update_log_std + log_std
         gate = th.sigmoid(gate_logits)
         gate_mu, gate_log_std = gate.chunk(2, dim=1)
         # ω ⊙ λ + (1 − ω) ⊙ δ

@@ -57,9 +57,13 @@ class IterativePolicy(BasePolicy):
         and training alike (beyond the paper, whose λ_0 is fixed: 0 by default; the authors' Fig. 7 runs
         start from µ_0 ~ N(0, 0.3²)); it can be set after training (``policy.init_mu_std = 0.3``);
         iterative actor only, not with ``warm_start``
-    :param gradient_magnitude: f_φ also reads each gradient's log-magnitude per action dimension
+    :param gradient_magnitude: f_φ also reads each gradient's log-magnitude and sign per action dimension
         (Andrychowicz et al., 2016), which the paper's per-state normalization of its inputs discards
         (beyond the paper; False by default; iterative actor only)
+    :param residual_update: the update is a step from the current λ, λ_k = λ_{k−1} + (1 − ω) ⊙ Δ, instead
+        of the paper's gated new value λ_k = ω ⊙ λ_{k−1} + (1 − ω) ⊙ δ (Eq. 12): an optimizer that starts as
+        the identity and moves λ by what ∇_λ J says where it is, so that runs from different λ_0 can end in
+        different modes (beyond the paper; False by default; iterative actor only)
     :param beta_collect: the pessimism β of J while acting (collection, ``predict``)
     :param critic_arch: ``"A"`` (SAC's MLP critic) or ``"B"`` (3 × 512 ELU, layer norm,
         highway connections; the default ``net_arch`` of its critic is then 3 × 512)
@@ -108,6 +112,7 @@ class IterativePolicy(BasePolicy):
         init_std: float = 0.5,
         init_mu_std: float = 0.0,
         gradient_magnitude: bool = False,
+        residual_update: bool = False,
         beta_collect: float = 1.0,
         critic_arch: str = "A",
         compile_acting: bool = False,
@@ -130,6 +135,7 @@ class IterativePolicy(BasePolicy):
             ("warm_start", warm_start),
             ("distilled_target", distilled_target),
             ("gradient_magnitude", gradient_magnitude),
+            ("residual_update", residual_update),
         ):
             if not isinstance(value, bool):
                 raise ValueError(f"{name} must be True or False, got {value!r}")
@@ -162,6 +168,7 @@ class IterativePolicy(BasePolicy):
             retrace_lambda = DEFAULT_RETRACE_LAMBDA if retrace_lambda is None else float(retrace_lambda)
 
         self.gradient_magnitude = gradient_magnitude
+        self.residual_update = residual_update
         self.value_estimator = value_estimator
         self.rollout_horizon = rollout_horizon
         self.retrace_lambda = retrace_lambda
@@ -235,6 +242,7 @@ class IterativePolicy(BasePolicy):
                 init_std=self.init_std,
                 init_mu_std=self.init_mu_std,
                 gradient_magnitude=self.gradient_magnitude,
+                residual_update=self.residual_update,
                 beta_collect=self.beta_collect,
                 critic_arch=self.critic_arch,
                 compile_acting=self.compile_acting,
@@ -340,6 +348,7 @@ class IterativePolicy(BasePolicy):
             init_std=self.init_std,
             init_mu_std=self.init_mu_std,
             gradient_magnitude=self.gradient_magnitude,
+            residual_update=self.residual_update,
         ).to(self.device)
 
     def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> CriticEnsemble:
