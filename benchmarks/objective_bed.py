@@ -2,8 +2,9 @@
 its optimum?
 
 ``train`` trains IterativeSAC agents on a MuJoCo task, one per option and seed (the default, a random λ_0,
-gradient magnitudes, and the three levers together with the residual update), and saves them. ``measure`` loads them and, on 100 on-policy states, changes J at
-test time by a penalty at several strengths c (``analysis.ChangedObjective``):
+gradient magnitudes, and the three levers together with the residual update), and saves them. ``measure``
+loads them and, on 100 on-policy states, changes J at test time by a penalty at several strengths c
+(``analysis.ChangedObjective``):
 
 - ``energy``: −c·‖a‖² (the action energy, a in the policy's [−1, 1]^|A|);
 - ``target``: −c·‖a − a*‖², pulling every action towards a fixed a* = (0.5, −0.5, 0.5, …), a cost whose
