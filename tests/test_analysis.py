@@ -413,3 +413,17 @@ def test_fig_7_of_a_model():
     assert len(figure.axes) >= 3
     titles = [ax.get_title() for ax in figure.axes]
     assert any(title.startswith("(a) adam: 2 modes") for title in titles), titles
+
+
+def test_modes_of_the_iterative_optimizer_from_random_starts():
+    model = IterativeSAC(
+        "MlpPolicy", ContextualBandit(), ent_coef=0.0, policy_kwargs=dict(residual_update=True, **SMALL_NETS), seed=0
+    )
+    fixed = analysis.policy_modes(model, STATES, n_runs=4)
+    random = analysis.policy_modes(model, STATES, n_runs=4, init_mu_std=1.0)
+    assert model.policy.init_mu_std == 0.0  # restored
+    # untrained residual optimizer: the identity, so the runs end where they started
+    np.testing.assert_allclose(fixed.mu, 0.0)
+    assert (random.distances > 0.05).all() and random.n_modes(radius=0.01).min() == 4
+    with pytest.raises(ValueError, match="init_mu_std sets the iterative optimizer's starts"):
+        analysis.policy_modes(model, STATES, n_runs=2, optimizer="adam", init_mu_std=1.0)

@@ -140,23 +140,26 @@ class Agent:
         beta: float,
         generator: th.Generator,
         n_iterations: int | None = None,
+        init_mu_std: float | None = None,
     ) -> IterativeTrace:
         """The amortized λ for ``obs``: the iterative optimizer's path λ_0..λ_K (Algorithm 2), or the
         direct actor's one λ = f_φ(s) as a path of length one (a flow actor's with its flow bound to ``obs``).
 
         :param n_iterations: K for the iterative optimizer (None: the model's)
+        :param init_mu_std: the spread of the iterative optimizer's random λ_0 (None: the model's; 0: fixed)
         """
         with th.no_grad():
             if not self.iterative:
-                if n_iterations is not None:
-                    raise ValueError(f"n_iterations applies to an iterative optimizer; this model's actor is {self.actor}")
+                for name, value in (("n_iterations", n_iterations), ("init_mu_std", init_mu_std)):
+                    if value is not None:
+                        raise ValueError(f"{name} applies to an iterative optimizer; this model's actor is {self.actor}")
                 if isinstance(self.policy, IterativePolicy):
                     return self.policy.direct_trace(obs)
                 mu, log_std, _ = self.policy.actor.get_action_dist_params(obs)
                 return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0)
             policy = self.iterative_policy
             assert isinstance(policy.actor, IterativeActor)
-            with self.iterations(n_iterations):
+            with self.iterations(n_iterations), self.starts(init_mu_std):
                 initial = policy.initial_parameters(obs)  # a warm start's λ_0
                 return policy.actor.optimize(
                     obs, value_estimate, self.ent_coef, beta, generator=generator, with_values=False, initial=initial
@@ -175,6 +178,20 @@ class Agent:
             yield
         finally:
             policy.n_iterations = trained
+
+    @contextmanager
+    def starts(self, init_mu_std: float | None) -> Iterator[None]:
+        """Run the iterative optimizer from random λ_0 of spread ``init_mu_std`` (None: unchanged), then restore it."""
+        if init_mu_std is None:
+            yield
+            return
+        policy = self.iterative_policy
+        trained = policy.init_mu_std
+        policy.init_mu_std = init_mu_std
+        try:
+            yield
+        finally:
+            policy.init_mu_std = trained
 
     def evaluate(
         self,

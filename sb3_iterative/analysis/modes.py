@@ -2,8 +2,9 @@
 
 For each state, ``n_runs`` optimizations of J, and the pairwise L2 distances between their
 deterministic actions tanh(µ), at most 2√|A| (opposite corners of [−1, 1]^|A|). Runs of the
-iterative optimizer differ by the samples behind its estimates of ∇_λ J, which is how the agent
-itself acts; distances far from zero mean it reaches different modes of J from one state. A direct
+iterative optimizer differ by the samples behind its estimates of ∇_λ J (and by their λ_0 when it is
+random: the model's ``init_mu_std``, or ``policy_modes(..., init_mu_std=s)`` at test time), which is how the
+agent itself acts; distances far from zero mean it reaches different modes of J from one state. A direct
 actor gives one λ per state, so its runs are Adam's, from random λ (µ uniform in [−2, 2]^|A| before
 the tanh, σ = 0.5): they show the modes of its J, of which the actor can represent one.
 """
@@ -168,6 +169,7 @@ def policy_modes(
     n_action_samples: int = 10,
     beta: float | None = None,
     seed: int = 0,
+    init_mu_std: float | None = None,
 ) -> PolicyModes:
     """``n_runs`` optimizations of J per state and the distances between their actions (Fig. 7, B.7).
 
@@ -181,6 +183,8 @@ def policy_modes(
     :param n_action_samples: N, samples behind each Adam gradient
     :param beta: β of J (None: the model's acting β, ``beta_collect``; 1 for SAC)
     :param seed: seed of every sample drawn here
+    :param init_mu_std: the iterative runs start from random λ_0, µ_0 ~ N(0, s²) with this s (None: as the
+        model does, its ``init_mu_std``, 0 by default: every run from the fixed λ_0, differing by its samples)
     """
     agent = as_agent(model)
     if agent.actor == "flow":
@@ -195,6 +199,8 @@ def policy_modes(
         raise ValueError(f"optimizer must be one of {RUN_OPTIMIZERS} (or None), got {optimizer!r}")
     if optimizer == "iterative" and not agent.iterative:
         raise ValueError("optimizer='iterative' needs an iterative model; a direct actor gives one λ per state (use 'adam')")
+    if init_mu_std is not None and optimizer != "iterative":
+        raise ValueError("init_mu_std sets the iterative optimizer's starts; Adam's runs start from random λ already")
     adam_steps = check_count("adam_steps", adam_steps)
     adam_lr = check_positive("adam_lr", adam_lr)
     n_action_samples = check_count("n_action_samples", n_action_samples)
@@ -206,7 +212,7 @@ def policy_modes(
     repeated = repeat_observations(obs, n_runs)
     value_estimate = agent.bind(repeated)
     if optimizer == "iterative":
-        trace = agent.amortized(repeated, value_estimate, beta, generator)
+        trace = agent.amortized(repeated, value_estimate, beta, generator, init_mu_std=init_mu_std)
         mu, log_std = trace.mu, trace.log_std
     else:
         shape = (n_runs * observation_batch_size(obs), agent.action_dim)
