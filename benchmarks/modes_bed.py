@@ -8,16 +8,22 @@ same), the mean reward, the seeds whose policy put at least 5 % of its mass on t
 iterative optimizer the distinct modes among 20 of its runs from the one state (``analysis.policy_modes``,
 clustered at a radius of a third of the modes' distance).
 
-    python benchmarks/modes_bed.py --seeds 0 1 2 --timesteps 3000 --workers 1
+    python benchmarks/modes_bed.py --seeds 0 1 2 --timesteps 3000 --results logs/modes_bed.jsonl
+
+Each run's result is appended to ``--results`` as it ends (a JSON line); runs already there are not run
+again, and the table is printed from every run there of the requested beds and options, so a bed can be
+extended by another invocation.
 
 Small networks and a short budget (2 × 64, batch 128, learning rate 1e-3, α from 0.1, 500 random steps,
 3 000 steps) keep a run to about half a minute on one core; the tests train the same way.
 """
 
 import argparse
+import json
 import time
 from datetime import date
 from multiprocessing import Pool
+from pathlib import Path
 
 import numpy as np
 import torch as th
@@ -66,14 +72,14 @@ def train_and_measure(job: tuple[str, str, int, int]) -> tuple[str, str, int, di
     state = np.ones(env.observation_space.shape, dtype=np.float32)
     mass = analysis.mode_mass(model, state, env.modes, n_samples=N_ACTIONS, seed=seed)
     actions = analysis.policy_actions(model, state, N_ACTIONS, seed=seed)
-    result = dict(mass=mass, reward=float(env.reward(actions).mean()), seconds=time.time() - start)
+    result = dict(mass=mass.tolist(), reward=float(env.reward(actions).mean()), seconds=time.time() - start)
     if isinstance(model, IterativeSAC) and model.policy.iterative:
         radius = analysis.modes.min_distance(env.modes) / 3
         runs = analysis.policy_modes(model, state[None], n_runs=20, seed=seed)
         result["run_modes"] = int(runs.n_modes(radius)[0])
         if not policy_kwargs.get("init_mu_std"):  # the same agent with random starts at test time only
             model.policy.init_mu_std = 1.0
-            result["test_time_mass"] = analysis.mode_mass(model, state, env.modes, n_samples=N_ACTIONS, seed=seed)
+            result["test_time_mass"] = analysis.mode_mass(model, state, env.modes, n_samples=N_ACTIONS, seed=seed).tolist()
             result["test_time_run_modes"] = int(
                 analysis.policy_modes(model, state[None], n_runs=20, seed=seed).n_modes(radius)[0]
             )
@@ -82,10 +88,10 @@ def train_and_measure(job: tuple[str, str, int, int]) -> tuple[str, str, int, di
 
 def describe(masses: list[np.ndarray]) -> tuple[str, int]:
     """The mean over seeds of each seed's masses sorted from the largest, with what falls near no mode."""
-    ordered = np.array([np.sort(mass)[::-1] for mass in masses])
+    ordered = np.array([np.sort(np.asarray(mass))[::-1] for mass in masses])
     means = ordered.mean(axis=0)
     off = 1 - ordered.sum(axis=1).mean()
-    reached = sum(int((mass >= MODE_SHARE).sum() >= 2) for mass in masses)
+    reached = sum(int((np.asarray(mass) >= MODE_SHARE).sum() >= 2) for mass in masses)
     return " / ".join(f"{m:.2f}" for m in means) + f" (off {off:.2f})", reached
 
 
@@ -94,15 +100,32 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--timesteps", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--results", default="logs/modes_bed.jsonl", help="JSON lines of every run (appended)")
     parser.add_argument("--options", nargs="+", default=list(OPTIONS), choices=list(OPTIONS))
     parser.add_argument("--beds", nargs="+", default=list(BEDS), choices=list(BEDS))
     args = parser.parse_args()
-    jobs = [(option, bed, seed, args.timesteps) for bed in args.beds for option in args.options for seed in args.seeds]
-    results: dict[tuple[str, str], list[dict]] = {}
-    with Pool(args.workers) as pool:
+    path = Path(args.results)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    done = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    finished = {(run["option"], run["bed"], run["seed"]) for run in done if run["timesteps"] == args.timesteps}
+    jobs = [
+        (option, bed, seed, args.timesteps)
+        for bed in args.beds
+        for option in args.options
+        for seed in args.seeds
+        if (option, bed, seed) not in finished
+    ]
+    with Pool(args.workers) as pool, path.open("a") as results_file:
         for option, bed, seed, result in pool.imap(train_and_measure, jobs):
-            results.setdefault((option, bed), []).append(result)
+            run = dict(option=option, bed=bed, seed=seed, timesteps=args.timesteps, **result)
+            results_file.write(json.dumps(run) + "\n")
+            results_file.flush()
+            done.append(run)
             print(f"{option}, {bed}, seed {seed}: {np.round(result['mass'], 3)} ({result['seconds']:.0f} s)", flush=True)
+    results: dict[tuple[str, str], list[dict]] = {}
+    for run in done:
+        if run["timesteps"] == args.timesteps and run["seed"] in args.seeds:
+            results.setdefault((run["option"], run["bed"]), []).append(run)
 
     machine = f"{date.today()}, {cpu_name()}, torch {th.__version__}"
     print(f"\nMultiModalBandit, {args.timesteps} steps, seeds {args.seeds}; {machine}\n")
@@ -111,7 +134,9 @@ def main() -> None:
     print("|---|---|---|---:|---:|---|")
     for bed in args.beds:
         for option in args.options:
-            found = results[(option, bed)]
+            found = results.get((option, bed))
+            if not found:
+                continue
             masses, reached = describe([r["mass"] for r in found])
             reward = np.mean([r["reward"] for r in found])
             runs = " / ".join(str(r["run_modes"]) for r in found) if "run_modes" in found[0] else "–"

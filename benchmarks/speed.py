@@ -46,6 +46,11 @@ CONFIGURATIONS: dict[str, tuple[type[BaseAlgorithm], dict]] = {
     # the options on a distilled direct policy (beyond the paper): the critic's target from it, and a warm start
     "IterativeSAC K=5 N=1, distilled target": (IterativeSAC, dict(n_iterations=5, n_action_samples=1, distilled_target=True)),
     "IterativeSAC K=2 N=1, warm start": (IterativeSAC, dict(n_iterations=2, n_action_samples=1, warm_start=True)),
+    # the optimizer's levers (beyond the paper): random λ_0, the gradients' magnitudes and signs, residual updates
+    "IterativeSAC K=5 N=1, random λ_0 + gradient magnitude + residual": (
+        IterativeSAC,
+        dict(n_iterations=5, n_action_samples=1, init_mu_std=1.0, gradient_magnitude=True, residual_update=True),
+    ),
     # the model-based value estimate (h = 2, Retrace λ = 0.9): iterative, and SAC's direct actor (β = 1)
     "IterativeSAC K=5 N=1, model-based h=2": (IterativeSAC, dict(n_iterations=5, n_action_samples=1, value_estimator="model")),
     "direct actor, model-based h=2": (IterativeSAC, dict(actor="direct", value_estimator="model")),
