@@ -162,8 +162,15 @@ def test_run(actor):
 
 
 def test_iterative_options_with_quantile_critics():
-    """N > 1 action samples (the target pools every sample's atoms), a warm start and the distilled target."""
-    for policy_kwargs in (dict(n_action_samples=3), dict(warm_start=True, n_iterations=2), dict(distilled_target=True)):
+    """N > 1 action samples (the target pools every sample's atoms), a warm start, the distilled target and the
+    optimizer's levers (random λ_0, gradient magnitudes, residual updates)."""
+    levers = dict(init_mu_std=1.0, gradient_magnitude=True, residual_update=True)
+    for policy_kwargs in (
+        dict(n_action_samples=3),
+        dict(warm_start=True, n_iterations=2),
+        dict(distilled_target=True),
+        levers,
+    ):
         model = IterativeTQC("MlpPolicy", ENV, **{**SMALL, "policy_kwargs": dict(SMALL["policy_kwargs"], **policy_kwargs)})
         model.learn(80)
         assert model._n_updates > 0
