@@ -6,7 +6,9 @@ data. Reported per option and bed, over seeds: the mass of those actions near ea
 (``analysis.mode_mass``, sorted from the most visited mode down, so that a collapse on either mode reads the
 same), the mean reward, the seeds whose policy put at least 5 % of its mass on two modes or more, and for the
 iterative optimizer the distinct modes among 20 of its runs from the one state (``analysis.policy_modes``,
-clustered at a radius of a third of the modes' distance).
+clustered at a radius of a third of the modes' distance), and its mass on the least visited mode once J is
+changed at test time so that this mode is the one optimum (a term −8·‖a − m‖², ``analysis.ChangedObjective``),
+with the trained K and with K + 20.
 
     python benchmarks/modes_bed.py --seeds 0 1 2 --timesteps 3000 --results logs/modes_bed.jsonl
 
@@ -57,6 +59,13 @@ OPTIONS = {
 }
 N_ACTIONS = 1000
 MODE_SHARE = 0.05  # a mode is reached with at least this share of the actions
+CHANGE_COEF = 8.0  # c of the changed objective: J at the other mode is then 1 − c·‖between modes‖² < 0
+
+
+def towards(target: np.ndarray, coef: float):
+    """The test-time term −c·‖a − target‖² (a function of the actions [N, B, A] -> [N, B])."""
+    target_tensor = th.as_tensor(target, dtype=th.float32)
+    return lambda actions: -coef * (actions - target_tensor).pow(2).sum(dim=-1)
 
 
 def train_and_measure(job: tuple[str, str, int, int]) -> tuple[str, str, int, dict]:
@@ -77,6 +86,15 @@ def train_and_measure(job: tuple[str, str, int, int]) -> tuple[str, str, int, di
         radius = analysis.modes.min_distance(env.modes) / 3
         runs = analysis.policy_modes(model, state[None], n_runs=20, seed=seed)
         result["run_modes"] = int(runs.n_modes(radius)[0])
+        # J changed at test time: −c·‖a − m‖² makes the least visited mode m the one optimum
+        least = int(np.argmin(mass))
+        changed = analysis.ChangedObjective(model, towards(env.modes[least], CHANGE_COEF))
+        trained = model.policy.n_iterations
+        for extra in (0, 20):
+            model.policy.n_iterations = trained + extra
+            followed = analysis.mode_mass(changed, state, env.modes, n_samples=N_ACTIONS, seed=seed)[least]
+            result[f"followed_k+{extra}"] = float(followed)
+        model.policy.n_iterations = trained
         if not policy_kwargs.get("init_mu_std"):  # the same agent with random starts at test time only
             model.policy.init_mu_std = 1.0
             result["test_time_mass"] = analysis.mode_mass(model, state, env.modes, n_samples=N_ACTIONS, seed=seed).tolist()
@@ -130,8 +148,8 @@ def main() -> None:
     machine = f"{date.today()}, {cpu_name()}, torch {th.__version__}"
     print(f"\nMultiModalBandit, {args.timesteps} steps, seeds {args.seeds}; {machine}\n")
     print("| bed | option | mass per mode, largest first (mean over seeds) | seeds on ≥ 2 modes | mean reward | "
-          "modes among 20 runs of the optimizer |")  # fmt: skip
-    print("|---|---|---|---:|---:|---|")
+          "modes among 20 runs of the optimizer | changed J: mass on its optimum, K / K + 20 |")  # fmt: skip
+    print("|---|---|---|---:|---:|---|---|")
     for bed in args.beds:
         for option in args.options:
             found = results.get((option, bed))
@@ -140,12 +158,15 @@ def main() -> None:
             masses, reached = describe([r["mass"] for r in found])
             reward = np.mean([r["reward"] for r in found])
             runs = " / ".join(str(r["run_modes"]) for r in found) if "run_modes" in found[0] else "–"
-            print(f"| {bed} | {option} | {masses} | {reached}/{len(found)} | {reward:.2f} | {runs} |")
+            followed = "–"
+            if "followed_k+0" in found[0]:
+                followed = " / ".join(f"{np.mean([r[f'followed_k+{extra}'] for r in found]):.2f}" for extra in (0, 20))
+            print(f"| {bed} | {option} | {masses} | {reached}/{len(found)} | {reward:.2f} | {runs} | {followed} |")
             if "test_time_mass" in found[0]:
                 masses, reached = describe([r["test_time_mass"] for r in found])
                 runs = " / ".join(str(r["test_time_run_modes"]) for r in found)
                 print(
-                    f"| {bed} | {option}, init_mu_std=1 at test time only | {masses} | {reached}/{len(found)} | – | {runs} |"
+                    f"| {bed} | {option}, init_mu_std=1 at test time only | {masses} | {reached}/{len(found)} | – | {runs} | – |"
                 )
 
 
