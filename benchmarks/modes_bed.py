@@ -165,9 +165,8 @@ def main() -> None:
             if "test_time_mass" in found[0]:
                 masses, reached = describe([r["test_time_mass"] for r in found])
                 runs = " / ".join(str(r["test_time_run_modes"]) for r in found)
-                print(
-                    f"| {bed} | {option}, init_mu_std=1 at test time only | {masses} | {reached}/{len(found)} | – | {runs} | – |"
-                )
+                name = f"{option}, init_mu_std=1 at test time only"
+                print(f"| {bed} | {name} | {masses} | {reached}/{len(found)} | – | {runs} | – |")
 
 
 if __name__ == "__main__":
