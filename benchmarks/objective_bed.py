@@ -13,7 +13,9 @@ loads them and, on 100 on-policy states, changes J at test time by a penalty at 
 and reports, per option, penalty, strength and test-time variant (K, K + 5, K + 20 iterations; N = 10
 samples; a random λ_0 at test time only): the amortization gap on the changed J (Adam from the optimizer's λ,
 as ``analysis.amortization_gap``) and the distance ‖tanh µ − tanh µ*‖ to the changed J's optimum, averaged
-over states and seeds. Also the return and the unchanged gap of each option.
+over states and seeds. Also the return, the unchanged gap and the policy modes (10 runs of the optimizer per
+state, ``analysis.policy_modes``: distinct modes at its default radius and the median distance between runs)
+of each option.
 
     python benchmarks/objective_bed.py train --env HalfCheetah-v5 --seeds 1 2 3 --timesteps 12000 --logs logs/objective_bed
     python benchmarks/objective_bed.py measure --env HalfCheetah-v5 --seeds 1 2 3 --logs logs/objective_bed
@@ -54,7 +56,8 @@ def train(args: argparse.Namespace) -> None:
     logs = Path(args.logs)
     logs.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
-        for option, policy_kwargs in OPTIONS.items():
+        for option in args.options:
+            policy_kwargs = OPTIONS[option]
             path = logs / f"{run_name(option, seed)}.zip"
             if path.exists():
                 continue
@@ -90,12 +93,20 @@ def measure(args: argparse.Namespace) -> None:
     variants = {"K": {}, "K + 5": dict(extra=5), "K + 20": dict(extra=20), "N = 10": dict(samples=10)}
     rows: dict[tuple, list[tuple[float, float]]] = {}
     summary: dict[str, list[tuple[float, float]]] = {}
-    for option in OPTIONS:
+    for option in args.options:
         for seed in args.seeds:
             model = IterativeSAC.load(Path(args.logs) / f"{run_name(option, seed)}.zip", device="cpu")
             states = analysis.collect_states(model, args.env, n=args.states, seed=seed)
             gap = analysis.amortization_gap(model, states)
-            summary.setdefault(option, []).append((mean_return(model, args.env, args.episodes, seed), float(gap.gap.mean())))
+            modes = analysis.policy_modes(model, states, n_runs=10, seed=seed)
+            summary.setdefault(option, []).append(
+                (
+                    mean_return(model, args.env, args.episodes, seed),
+                    float(gap.gap.mean()),
+                    float(modes.n_modes().mean()),
+                    float(np.median(modes.distances)),
+                )
+            )
             for kind in PENALTIES:
                 for coef in STRENGTHS:
                     term = penalty(kind, coef, model.action_space.shape[0])
@@ -117,17 +128,20 @@ def measure(args: argparse.Namespace) -> None:
 
     print(f"\n{args.env}, IterativeSAC after {args.timesteps} steps, seeds {args.seeds}, {args.states} on-policy states "
           f"per seed; {date.today()}, {cpu_name()}, torch {th.__version__}\n")  # fmt: skip
-    print("| option | return (deterministic) | amortization gap |")
-    print("|---|---:|---:|")
+    print("| option | return (deterministic) | amortization gap | modes per state (10 runs) | median distance of runs |")
+    print("|---|---:|---:|---:|---:|")
     for option, values in summary.items():
-        returns, gaps = np.array(values).T
-        print(f"| {option} | {returns.mean():.0f} ± {returns.std():.0f} | {gaps.mean():.3f} ± {gaps.std():.3f} |")
+        returns, gaps, n_modes, distances = np.array(values).T
+        print(
+            f"| {option} | {returns.mean():.0f} ± {returns.std():.0f} | {gaps.mean():.3f} ± {gaps.std():.3f} | "
+            f"{n_modes.mean():.2f} | {distances.mean():.3f} |"
+        )
     for kind in PENALTIES:
         print(f"\nPenalty `{kind}`: gap on the changed J / ‖tanh µ − tanh µ*‖ to its optimum (mean over seeds)\n")
         header = " | ".join(f"c = {coef:g}" for coef in STRENGTHS)
         print(f"| option | variant | {header} |")
         print("|---|---|" + "---:|" * len(STRENGTHS))
-        for option in OPTIONS:
+        for option in args.options:
             for variant in variants:
                 cells = []
                 for coef in STRENGTHS:
@@ -146,6 +160,7 @@ def main() -> None:
     parser.add_argument("--logs", default="logs/objective_bed")
     parser.add_argument("--states", type=int, default=100)
     parser.add_argument("--episodes", type=int, default=3)
+    parser.add_argument("--options", nargs="+", default=list(OPTIONS), choices=list(OPTIONS), help="measure these only")
     args = parser.parse_args()
     train(args) if args.command == "train" else measure(args)
 
