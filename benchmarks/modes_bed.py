@@ -11,6 +11,7 @@ changed at test time so that this mode is the one optimum (a term −8·‖a −
 with the trained K and with K + 20.
 
     python benchmarks/modes_bed.py --seeds 0 1 2 --timesteps 3000 --results logs/modes_bed.jsonl
+    python benchmarks/modes_bed.py --figures benchmarks/figures/modes_bed     # Fig. 7 of two agents (seed 0)
 
 Each run's result is appended to ``--results`` as it ends (a JSON line); runs already there are not run
 again, and the table is printed from every run there of the requested beds and options, so a bed can be
@@ -104,6 +105,23 @@ def train_and_measure(job: tuple[str, str, int, int]) -> tuple[str, str, int, di
     return option, bed, seed, result
 
 
+def figures(out: Path, timesteps: int) -> None:
+    """Fig. 7 (``analysis.plot_policy_modes``: 20 runs of the optimizer from the bed's one state) for the
+    default optimizer and the three levers together, trained on the first bed with seed 0."""
+    out.mkdir(parents=True, exist_ok=True)
+    th.set_num_threads(1)
+    env = MultiModalBandit(**BEDS["2-D, 2 modes ±0.5·1"])
+    state = np.ones((1, 1), dtype=np.float32)
+    for name, option in (("default", "iterative, default"), ("levers", "iterative, residual, both")):
+        _, _, policy_kwargs = OPTIONS[option]
+        model = IterativeSAC("MlpPolicy", env, seed=0, policy_kwargs=dict(net_arch=NET_ARCH, **policy_kwargs), **SETTINGS)
+        model.learn(timesteps)
+        figure = analysis.plot_policy_modes(model, state, n_runs=20)
+        figure.suptitle(f"MultiModalBandit, modes at ±(0.5, 0.5): {option}")
+        figure.savefig(out / f"modes_{name}.png", dpi=100)
+        print(f"{out / f'modes_{name}.png'}")
+
+
 def describe(masses: list[np.ndarray]) -> tuple[str, int]:
     """The mean over seeds of each seed's masses sorted from the largest, with what falls near no mode."""
     ordered = np.array([np.sort(np.asarray(mass))[::-1] for mass in masses])
@@ -121,7 +139,11 @@ def main() -> None:
     parser.add_argument("--results", default="logs/modes_bed.jsonl", help="JSON lines of every run (appended)")
     parser.add_argument("--options", nargs="+", default=list(OPTIONS), choices=list(OPTIONS))
     parser.add_argument("--beds", nargs="+", default=list(BEDS), choices=list(BEDS))
+    parser.add_argument("--figures", default=None, help="only draw Fig. 7 of two agents into this folder")
     args = parser.parse_args()
+    if args.figures:
+        figures(Path(args.figures), args.timesteps)
+        return
     path = Path(args.results)
     path.parent.mkdir(parents=True, exist_ok=True)
     done = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []

@@ -315,7 +315,8 @@ def plot_policy_modes(model: Model, states: Any, runs: PolicyModes | None = None
     figure = Figure(figsize=(15.0, 4.2), layout="constrained")
     distances, landscape_ax, density_ax = figure.subplots(1, 3)
     runs.plot(distances)
-    distances.set_title(f"(a) {runs.optimizer}: {runs.n_modes()[state]} modes at the widest state")
+    n_modes = runs.n_modes()[state]
+    distances.set_title(f"(a) {runs.optimizer}: {n_modes} mode{'' if n_modes == 1 else 's'} at the widest state")
     if runs.mu.shape[-1] < 2:
         return figure
     dims = runs.spread_dims(state)
