@@ -261,3 +261,8 @@ def test_analyses_run_on_the_quantile_critics_j():
     assert gap["n_states"] == 8 and gap["mean_optimized_objective"] >= gap["mean_amortized_objective"] - 1e-6
     comparison = analysis.compare_optimizers(model, states, adam_steps=5, cem_steps=5).summary()
     assert comparison["iterative_iterations"] == 5
+    # β is checked as the algorithm checks it: an integer count of dropped quantiles in [0, n_quantiles)
+    for beta in (2.5, -1, 5):
+        with pytest.raises(ValueError, match="beta is the number of top quantiles dropped per critic"):
+            analysis.amortization_gap(model, states, beta=beta)
+    assert analysis.amortization_gap(model, states, beta=4).beta == 4.0

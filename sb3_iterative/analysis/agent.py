@@ -40,6 +40,7 @@ from sb3_iterative.iterative_tqc import IterativeTQC
 from sb3_iterative.common.policies import ROLLOUT_SEED
 from sb3_iterative.common.iterative_actor import IterativeTrace
 from sb3_iterative.objective import ValueEstimate, objective
+from sb3_iterative.pessimism import EnsembleStd, Pessimism
 
 # What every analysis accepts as ``model``
 Model = IterativeSAC | IterativeTQC | SAC | ChangedObjective
@@ -71,6 +72,13 @@ class Agent:
     @property
     def iterative(self) -> bool:
         return isinstance(self.policy, IterativePolicy) and self.policy.iterative
+
+    @property
+    def pessimism(self) -> Pessimism:
+        """How the critics' outputs become Q̂_β: the policy's (IterativeSAC, IterativeTQC), or mean − β·std for SAC."""
+        if isinstance(self.policy, IterativePolicy):
+            return self.policy.pessimism
+        return EnsembleStd(self.policy.critic.n_critics)
 
     @property
     def iterative_policy(self) -> IterativePolicy:
@@ -306,11 +314,13 @@ def check_positive(name: str, value: Any) -> float:
     return float(value)
 
 
-def check_beta(value: Any, default: float) -> float:
+def check_beta(value: Any, agent: Agent, training: bool = False) -> float:
+    """β of an analysis: the agent's (acting β, or with ``training`` the training β) for None; otherwise a β
+    the agent's pessimism accepts (:meth:`~sb3_iterative.pessimism.Pessimism.check`, as the algorithm checks
+    its own: TQC's truncation takes an integer count of dropped quantiles)."""
     if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"beta must be a finite number (or None for the model's), got {value!r}")
+        return agent.training_beta if training else agent.beta
+    agent.pessimism.check("beta", value)
     return float(value)
 
 

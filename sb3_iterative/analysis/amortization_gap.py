@@ -93,7 +93,7 @@ def amortization_gap(
     n_eval_samples = check_count("n_eval_samples", n_eval_samples)
     if n_iterations is not None:
         n_iterations = check_count("n_iterations", n_iterations)
-    beta = check_beta(beta, agent.beta)
+    beta = check_beta(beta, agent)
     obs = agent.observations(states)
     generator = agent.generator(seed)
 

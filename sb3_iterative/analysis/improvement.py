@@ -85,7 +85,7 @@ def improvement_per_iteration(
         raise ValueError(f"model: improvement_per_iteration needs an iterative optimizer; this model's actor is {agent.actor}")
     n_iterations = check_count("n_iterations", n_iterations)
     n_eval_samples = check_count("n_eval_samples", n_eval_samples)
-    beta = check_beta(beta, agent.beta)
+    beta = check_beta(beta, agent)
     obs = agent.observations(states)
     generator = agent.generator(seed)
 

@@ -123,7 +123,7 @@ def objective_landscape(
     dims = _check_dims(dims, agent.action_dim)
     resolution = check_count("resolution", resolution, minimum=2)
     n_eval_samples = check_count("n_eval_samples", n_eval_samples)
-    beta = check_beta(beta, agent.beta)
+    beta = check_beta(beta, agent)
     obs = agent.single_observation(state)
     generator = agent.generator(seed)
 

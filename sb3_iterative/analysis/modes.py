@@ -204,7 +204,7 @@ def policy_modes(
     adam_steps = check_count("adam_steps", adam_steps)
     adam_lr = check_positive("adam_lr", adam_lr)
     n_action_samples = check_count("n_action_samples", n_action_samples)
-    beta = check_beta(beta, agent.beta)
+    beta = check_beta(beta, agent)
     obs = agent.observations(states)
     generator = agent.generator(seed)
 

@@ -153,7 +153,7 @@ def compare_optimizers(
     if cem_step_size > 1:
         raise ValueError(f"cem_step_size must be in (0, 1] (a step towards the fit), got {cem_step_size}")
     n_eval_samples = check_count("n_eval_samples", n_eval_samples)
-    beta = check_beta(beta, agent.beta)
+    beta = check_beta(beta, agent)
     obs = agent.observations(states)
     generator = agent.generator(seed)
     value_estimate = agent.bind(obs)

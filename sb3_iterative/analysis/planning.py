@@ -95,7 +95,7 @@ def planned_trajectories(
     if n_iterations is not None:
         n_iterations = check_count("n_iterations", n_iterations)
     n_eval_samples = check_count("n_eval_samples", n_eval_samples)
-    beta = check_beta(beta, agent.beta)
+    beta = check_beta(beta, agent)
     obs = agent.single_observation(state)
     value_estimate = agent.bind(obs)
     # a term added at test time (ChangedObjective) changes J, not the model's rollout

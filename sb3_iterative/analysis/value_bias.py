@@ -105,7 +105,7 @@ def value_bias(
     if horizon is None:
         horizon = math.ceil(math.log(HORIZON_TOLERANCE) / math.log(agent.gamma)) if agent.gamma < 1 else 1000
     horizon = check_count("horizon", horizon)
-    beta = check_beta(beta, agent.training_beta)
+    beta = check_beta(beta, agent, training=True)
     if not (isinstance(env, str) or callable(env)):
         raise TypeError(
             f"env must be an environment id or a function making the environment (value_bias runs one environment "
