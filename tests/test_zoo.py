@@ -469,3 +469,17 @@ def test_distilled_option_files_differ_from_iterative_sac_in_the_option(tmp_path
     model = zoo_model(tmp_path, monkeypatch, algo, "HalfCheetah-v5")
     assert type(model) is IterativeSAC and getattr(model.policy, option) and model.policy.rollout_policy is not None
     assert model.policy.n_iterations == (2 if option == "warm_start" else 5)
+
+
+def test_the_optimizer_options_as_rl_zoo3_hyperparameters(tmp_path, monkeypatch):
+    """The optimizer's options are plain values: rl-zoo3 reads them from a hyperparameter string."""
+    monkeypatch.chdir(tmp_path)
+    policy_kwargs = "dict(net_arch=[32, 32], init_mu_std=0.3, gradient_magnitude=True, residual_update=True)"
+    manager = ExperimentManager(
+        argparse.Namespace(), "iterative_sac", ENV, str(tmp_path), eval_freq=-1,
+        hyperparams={"buffer_size": 1000, "policy_kwargs": policy_kwargs},
+        config=str(zoo.hyperparams_file("iterative_sac")), seed=0, verbose=0, device="cpu",
+    )  # fmt: skip
+    model, _ = manager.setup_experiment()
+    assert model.policy.init_mu_std == model.actor.init_mu_std == 0.3
+    assert model.actor.gradient_magnitude and model.actor.residual_update
