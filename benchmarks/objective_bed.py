@@ -18,7 +18,8 @@ state, ``analysis.policy_modes``: distinct modes at its default radius and the m
 of each option.
 
     python benchmarks/objective_bed.py train --env HalfCheetah-v5 --seeds 1 2 3 --timesteps 12000 --logs logs/objective_bed
-    python benchmarks/objective_bed.py measure --env HalfCheetah-v5 --seeds 1 2 3 --logs logs/objective_bed
+    python benchmarks/objective_bed.py measure --env HalfCheetah-v5 --seeds 1 2 3 --logs logs/objective_bed \
+        --figures benchmarks/figures/objective_bed
 """
 
 import argparse
@@ -99,6 +100,11 @@ def measure(args: argparse.Namespace) -> None:
             states = analysis.collect_states(model, args.env, n=args.states, seed=seed)
             gap = analysis.amortization_gap(model, states)
             modes = analysis.policy_modes(model, states, n_runs=10, seed=seed)
+            if args.figures and seed == args.seeds[0]:  # Fig. 7 of the first seed's agent of each option
+                Path(args.figures).mkdir(parents=True, exist_ok=True)
+                figure = analysis.plot_policy_modes(model, states, runs=modes)
+                figure.suptitle(f"{args.env}, {option}, seed {seed}")
+                figure.savefig(Path(args.figures) / f"modes_{run_name(option, seed).split('_')[0]}.png", dpi=90)
             summary.setdefault(option, []).append(
                 (
                     mean_return(model, args.env, args.episodes, seed),
@@ -160,6 +166,7 @@ def main() -> None:
     parser.add_argument("--logs", default="logs/objective_bed")
     parser.add_argument("--states", type=int, default=100)
     parser.add_argument("--episodes", type=int, default=3)
+    parser.add_argument("--figures", default=None, help="folder for Fig. 7 of each option's first agent")
     parser.add_argument("--options", nargs="+", default=list(OPTIONS), choices=list(OPTIONS), help="measure these only")
     args = parser.parse_args()
     train(args) if args.command == "train" else measure(args)
