@@ -44,6 +44,7 @@ OPTIONS = {
     "gradient magnitude": dict(gradient_magnitude=True),
     "residual, random λ_0, gradient magnitude": dict(residual_update=True, init_mu_std=1.0, gradient_magnitude=True),
 }
+FIGURE_NAMES = dict(zip(OPTIONS, ("default", "random_start", "gradient_magnitude", "levers"), strict=True))
 PENALTIES = ("energy", "target")
 STRENGTHS = (0.0, 1.0, 4.0, 16.0, 64.0)
 
@@ -104,7 +105,7 @@ def measure(args: argparse.Namespace) -> None:
                 Path(args.figures).mkdir(parents=True, exist_ok=True)
                 figure = analysis.plot_policy_modes(model, states, runs=modes)
                 figure.suptitle(f"{args.env}, {option}, seed {seed}")
-                figure.savefig(Path(args.figures) / f"modes_{run_name(option, seed).split('_')[0]}.png", dpi=90)
+                figure.savefig(Path(args.figures) / f"modes_{FIGURE_NAMES[option]}.png", dpi=90)
             summary.setdefault(option, []).append(
                 (
                     mean_return(model, args.env, args.episodes, seed),
