@@ -128,12 +128,14 @@ def test_n_iterations_from_policy_kwargs_survive_save_load(tmp_path):
     assert loaded.policy.n_iterations == loaded.actor.n_iterations == 3
 
 
-def test_test_time_n_iterations_survive_save_load(tmp_path):
+@pytest.mark.parametrize("setting, value", [("n_iterations", 7), ("init_mu_std", 0.3)])
+def test_test_time_settings_survive_save_load(tmp_path, setting, value):
+    """Extra iterations and random starts set on a trained policy are saved with it."""
     model = trained_model()
-    model.policy.n_iterations = 7
+    setattr(model.policy, setting, value)
     model.save(tmp_path / "model.zip")
     loaded = IterativeSAC.load(tmp_path / "model.zip")
-    assert loaded.policy.n_iterations == loaded.actor.n_iterations == 7
+    assert getattr(loaded.policy, setting) == getattr(loaded.actor, setting) == value
 
 
 def test_actor_alone_saves_and_loads_but_cannot_act(tmp_path):
@@ -172,11 +174,3 @@ def test_lever_options_survive_save_load(tmp_path):
     assert loaded.policy.residual_update and loaded.actor.residual_update
     assert_same_parameters(model.policy, loaded.policy)
     np.testing.assert_array_equal(deterministic_actions(model, obs), deterministic_actions(loaded, obs))
-
-
-def test_test_time_random_start_survives_save_load(tmp_path):
-    model = trained_model()
-    model.policy.init_mu_std = 0.3
-    model.save(tmp_path / "model.zip")
-    loaded = IterativeSAC.load(tmp_path / "model.zip")
-    assert loaded.policy.init_mu_std == loaded.actor.init_mu_std == 0.3

@@ -17,7 +17,7 @@ import functools
 import math
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -173,33 +173,27 @@ class Agent:
                     obs, value_estimate, self.ent_coef, beta, generator=generator, with_values=False, initial=initial
                 )
 
-    @contextmanager
-    def iterations(self, n_iterations: int | None) -> Iterator[None]:
+    def iterations(self, n_iterations: int | None) -> AbstractContextManager[None]:
         """Run the iterative optimizer with K = ``n_iterations`` (None: unchanged), then restore K."""
-        if n_iterations is None:
-            yield
-            return
-        policy = self.iterative_policy
-        trained = policy.n_iterations
-        policy.n_iterations = n_iterations
-        try:
-            yield
-        finally:
-            policy.n_iterations = trained
+        return self._setting("n_iterations", n_iterations)
+
+    def starts(self, init_mu_std: float | None) -> AbstractContextManager[None]:
+        """Run the iterative optimizer from random λ_0 of spread ``init_mu_std`` (None: unchanged), then restore it."""
+        return self._setting("init_mu_std", init_mu_std)
 
     @contextmanager
-    def starts(self, init_mu_std: float | None) -> Iterator[None]:
-        """Run the iterative optimizer from random λ_0 of spread ``init_mu_std`` (None: unchanged), then restore it."""
-        if init_mu_std is None:
+    def _setting(self, name: str, value: Any) -> Iterator[None]:
+        """The iterative policy's setting ``name`` (checked by its setter) at ``value`` inside, as it was after."""
+        if value is None:
             yield
             return
         policy = self.iterative_policy
-        trained = policy.init_mu_std
-        policy.init_mu_std = init_mu_std
+        trained = getattr(policy, name)
+        setattr(policy, name, value)
         try:
             yield
         finally:
-            policy.init_mu_std = trained
+            setattr(policy, name, trained)
 
     def evaluate(
         self,
