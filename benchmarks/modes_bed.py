@@ -109,7 +109,7 @@ def train_and_measure(job: tuple[str, str, int, int]) -> tuple[str, str, int, di
 
 def figures(out: Path, timesteps: int) -> None:
     """Fig. 7 (``analysis.plot_policy_modes``: 20 runs of the optimizer from the bed's one state) for the
-    default optimizer and the three levers together, trained on the first bed with seed 0."""
+    default optimizer and the three levers together, trained on the first bed with seed 0, and their gates on µ."""
     out.mkdir(parents=True, exist_ok=True)
     th.set_num_threads(1)
     env = MultiModalBandit(**BEDS["2-D, 2 modes ±0.5·1"])
@@ -121,7 +121,12 @@ def figures(out: Path, timesteps: int) -> None:
         figure = analysis.plot_policy_modes(model, state, n_runs=20)
         figure.suptitle(f"MultiModalBandit, modes at ±(0.5, 0.5): {option}")
         figure.savefig(out / f"modes_{name}.png", dpi=100)
-        print(f"{out / f'modes_{name}.png'}")
+        # the gate ω on µ at each iteration (200 optimizations from the state): λ_k = ω ⊙ λ_{k−1} + (1 − ω) ⊙ δ
+        agent = analysis.as_agent(model)
+        obs = th.ones(200, 1)
+        gates = th.stack(agent.amortized(obs, agent.bind(obs), agent.beta, agent.generator(0)).gates)
+        gate_mu = gates[..., : env.action_space.shape[0]].mean(dim=(1, 2))
+        print(f"{out / f'modes_{name}.png'}; mean gate on µ per iteration: {' '.join(f'{g:.3f}' for g in gate_mu.tolist())}")
 
 
 def describe(masses: list[np.ndarray]) -> tuple[str, int]:
