@@ -35,6 +35,7 @@ from stable_baselines3 import SAC
 from speed import cpu_name  # benchmarks/speed.py, beside this script
 
 from sb3_iterative import IterativeSAC, analysis
+from sb3_iterative.analysis.modes import min_distance
 from sb3_iterative.envs import MultiModalBandit, mode_centers
 
 SETTINGS = dict(learning_rate=1e-3, ent_coef="auto_0.1", batch_size=128, learning_starts=500)
@@ -65,12 +66,6 @@ MODE_SHARE = 0.05  # a mode is reached with at least this share of the actions
 CHANGE_COEF = 8.0  # c of the changed objective: J at the other mode is then 1 − c·‖between modes‖² < 0
 
 
-def towards(target: np.ndarray, coef: float):
-    """The test-time term −c·‖a − target‖² (a function of the actions [N, B, A] -> [N, B])."""
-    target_tensor = th.as_tensor(target, dtype=th.float32)
-    return lambda actions: -coef * (actions - target_tensor).pow(2).sum(dim=-1)
-
-
 def train_and_measure(job: tuple[str, str, int, int]) -> tuple[str, str, int, dict]:
     option, bed, seed, timesteps = job
     th.set_num_threads(1)
@@ -86,12 +81,12 @@ def train_and_measure(job: tuple[str, str, int, int]) -> tuple[str, str, int, di
     actions = analysis.policy_actions(model, state, N_ACTIONS, seed=seed)
     result = dict(mass=mass.tolist(), reward=float(env.reward(actions).mean()), seconds=time.time() - start)
     if isinstance(model, IterativeSAC) and model.policy.iterative:
-        radius = analysis.modes.min_distance(env.modes) / 3
+        radius = min_distance(env.modes) / 3
         runs = analysis.policy_modes(model, state[None], n_runs=20, seed=seed)
         result["run_modes"] = int(runs.n_modes(radius)[0])
         # J changed at test time: −c·‖a − m‖² makes the least visited mode m the one optimum
         least = int(np.argmin(mass))
-        changed = analysis.ChangedObjective(model, towards(env.modes[least], CHANGE_COEF))
+        changed = analysis.ChangedObjective(model, analysis.action_target_penalty(CHANGE_COEF, env.modes[least]))
         trained = model.policy.n_iterations
         for extra in (0, 20):
             model.policy.n_iterations = trained + extra

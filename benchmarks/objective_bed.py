@@ -36,6 +36,7 @@ from stable_baselines3.common.monitor import Monitor
 from speed import cpu_name  # benchmarks/speed.py, beside this script
 
 from sb3_iterative import IterativeSAC, analysis
+from sb3_iterative.analysis.changed_objective import ObjectiveTerm
 
 # The options compared, as policy keywords on top of the paper's settings
 OPTIONS = {
@@ -72,15 +73,10 @@ def train(args: argparse.Namespace) -> None:
             print(f"{option}, seed {seed}: {time.time() - start:.0f} s", flush=True)
 
 
-def penalty(kind: str, coef: float, action_dim: int) -> analysis.ChangedObjective | None:
+def penalty(kind: str, coef: float, action_dim: int) -> ObjectiveTerm:
     if kind == "energy":
         return analysis.action_energy_penalty(coef)
-    target = th.tensor([0.5 if i % 2 == 0 else -0.5 for i in range(action_dim)])
-
-    def towards(actions: th.Tensor) -> th.Tensor:
-        return -coef * (actions - target.to(actions.device)).pow(2).sum(dim=-1)
-
-    return towards
+    return analysis.action_target_penalty(coef, [0.5 if i % 2 == 0 else -0.5 for i in range(action_dim)])
 
 
 def mean_return(model, env_id: str, episodes: int, seed: int) -> float:

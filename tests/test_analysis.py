@@ -212,6 +212,13 @@ def test_changed_objective_adds_the_term_to_j():
         th.testing.assert_close(changed.value - plain.value, term(plain.actions).mean(dim=0))
 
 
+def test_action_penalties():
+    actions = th.tensor([[[0.5, -0.5], [0.0, 1.0]]])  # [N = 1, B = 2, A = 2]
+    th.testing.assert_close(analysis.action_energy_penalty(2.0)(actions), th.tensor([[-1.0, -2.0]]))
+    pull = analysis.action_target_penalty(3.0, [0.5, -0.5])
+    th.testing.assert_close(pull(actions), th.tensor([[0.0, -3.0 * (0.25 + 2.25)]]))
+
+
 def test_changed_objective_acts_with_the_iterative_optimizer_only():
     model = iterative_model()
     changed = analysis.ChangedObjective(model, analysis.action_energy_penalty(1.0))

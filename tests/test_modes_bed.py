@@ -3,7 +3,6 @@ optima from one state, and a changed objective followed to its optimum."""
 
 import numpy as np
 import pytest
-import torch as th
 
 from sb3_iterative import IterativeSAC, analysis
 from sb3_iterative.envs import MultiModalBandit
@@ -11,12 +10,6 @@ from sb3_iterative.envs import MultiModalBandit
 # The bed's settings (benchmarks/modes_bed.py), on a shorter budget
 SETTINGS = dict(learning_rate=1e-3, ent_coef="auto_0.1", batch_size=128, learning_starts=500, seed=0)
 LEVERS = dict(residual_update=True, init_mu_std=1.0, gradient_magnitude=True)
-
-
-def towards(target: np.ndarray, coef: float):
-    """The test-time term −c·‖a − target‖²."""
-    target_tensor = th.as_tensor(target, dtype=th.float32)
-    return lambda actions: -coef * (actions - target_tensor).pow(2).sum(dim=-1)
 
 
 @pytest.mark.expensive
@@ -31,7 +24,7 @@ def test_the_levers_reach_both_modes_and_follow_a_changed_objective_where_the_de
         runs[name] = analysis.policy_modes(model, state[None], n_runs=20).n_modes(radius=0.47)[0]
         # J changed at test time: the less visited mode becomes the one optimum (J there 1, at the other 1 − 8·2)
         less_visited = int(np.argmin(masses[name]))
-        changed = analysis.ChangedObjective(model, towards(env.modes[less_visited], coef=8.0))
+        changed = analysis.ChangedObjective(model, analysis.action_target_penalty(8.0, env.modes[less_visited]))
         model.policy.n_iterations = 25  # K + 20 at test time
         followed[name] = analysis.mode_mass(changed, state, env.modes)[less_visited]
     # the paper's optimizer learns one of the two optima, as SAC does: every action near it; and it does not

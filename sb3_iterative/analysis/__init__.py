@@ -22,10 +22,15 @@ them all on a saved model.
 from sb3_iterative.analysis.agent import Agent, as_agent
 from sb3_iterative.analysis.amortization_gap import AmortizationGap, amortization_gap
 from sb3_iterative.analysis.callback import AnalysisCallback
-from sb3_iterative.analysis.changed_objective import ChangedObjective, QWithTerm, action_energy_penalty, transfer_optimizer
+from sb3_iterative.analysis.changed_objective import (
+    ChangedObjective,
+    QWithTerm,
+    action_energy_penalty,
+    action_target_penalty,
+    transfer_optimizer,
+)
 from sb3_iterative.analysis.improvement import ImprovementCurve, improvement_per_iteration
 from sb3_iterative.analysis.landscape import Landscape, objective_landscape, plot_landscape
-from sb3_iterative.analysis import modes
 from sb3_iterative.analysis.modes import PolicyModes, mode_mass, plot_policy_modes, policy_actions, policy_modes
 from sb3_iterative.analysis.optimizer_comparison import OptimizerComparison, compare_optimizers
 from sb3_iterative.analysis.planning import PlannedTrajectories, planned_trajectories
@@ -45,13 +50,13 @@ __all__ = [
     "QWithTerm",
     "ValueBias",
     "action_energy_penalty",
+    "action_target_penalty",
     "amortization_gap",
     "as_agent",
     "collect_states",
     "compare_optimizers",
     "improvement_per_iteration",
     "mode_mass",
-    "modes",
     "objective_landscape",
     "planned_trajectories",
     "plot_landscape",

@@ -13,7 +13,9 @@ estimate comes from its policy (``IterativeSACPolicy.value_estimate``: the criti
 model-based estimate of a model-based agent).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+import numpy as np
 
 import torch as th
 from stable_baselines3 import SAC
@@ -73,6 +75,17 @@ def action_energy_penalty(coef: float) -> ObjectiveTerm:
 
     def penalty(actions: th.Tensor) -> th.Tensor:
         return -coef * actions.pow(2).sum(dim=-1)
+
+    return penalty
+
+
+def action_target_penalty(coef: float, target: Sequence[float] | np.ndarray | th.Tensor) -> ObjectiveTerm:
+    """The term −c·‖a − a*‖²: a pull of every action towards ``target`` a* in the policy's action space
+    [−1, 1]^|A| (an optimum away from λ_0's centre, where the energy penalty's is at it)."""
+    target_tensor = th.as_tensor(target, dtype=th.float32)
+
+    def penalty(actions: th.Tensor) -> th.Tensor:
+        return -coef * (actions - target_tensor.to(actions.device)).pow(2).sum(dim=-1)
 
     return penalty
 
