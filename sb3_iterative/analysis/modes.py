@@ -17,6 +17,9 @@ import numpy as np
 import torch as th
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import distance_matrix
 
 from sb3_iterative.analysis.changed_objective import ChangedObjective
 from sb3_iterative.analysis.agent import (
@@ -75,7 +78,13 @@ class PolicyModes:
         :param radius: L2 distance in the action space [−1, 1]^|A| (None: 0.1 · 2√|A|)
         """
         radius = MODE_RADIUS_SHARE * self.max_distance if radius is None else check_positive("radius", radius)
-        return np.array([len(_clusters(actions, radius)) for actions in self.actions])
+        # the connected components of the graph whose edges join runs within the radius
+        return np.array(
+            [
+                connected_components(csr_matrix(distance_matrix(actions, actions) <= radius), directed=False)[0]
+                for actions in self.actions
+            ]
+        )
 
     @property
     def widest_state(self) -> int:
@@ -278,23 +287,6 @@ def min_distance(points: np.ndarray) -> float:
 
 def _gaussian(x: np.ndarray, mean: float, std: float) -> np.ndarray:
     return np.exp(-0.5 * ((x - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
-
-
-def _clusters(points: np.ndarray, radius: float) -> list[list[int]]:
-    """Single-linkage clusters of ``points`` [P, A] at ``radius``: the connected groups of the graph whose
-    edges join points within ``radius``."""
-    close = np.linalg.norm(points[:, None] - points[None], axis=-1) <= radius
-    unvisited, clusters = set(range(len(points))), []
-    while unvisited:
-        frontier, cluster = [unvisited.pop()], []
-        while frontier:
-            point = frontier.pop()
-            cluster.append(point)
-            neighbours = {int(i) for i in np.flatnonzero(close[point])} & unvisited
-            unvisited -= neighbours
-            frontier.extend(neighbours)
-        clusters.append(sorted(cluster))
-    return clusters
 
 
 def _by_state(runs: th.Tensor, n_runs: int) -> np.ndarray:
