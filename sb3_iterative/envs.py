@@ -30,7 +30,7 @@ def mode_centers(action_dim: int, n_modes: int = 2, offset: float = MODE_OFFSET)
         raise ValueError(f"n_modes must be an integer in [2, 2^action_dim = {corners}], got {n_modes!r}")
     opposite = [np.full(action_dim, -offset), np.full(action_dim, offset)]
     others = (np.array(signs) * offset for signs in itertools.product((-1.0, 1.0), repeat=action_dim))
-    rest = [corner for corner in others if np.abs(corner).sum() and not any(np.array_equal(corner, o) for o in opposite)]
+    rest = [corner for corner in others if not any(np.array_equal(corner, o) for o in opposite)]
     return np.stack([*opposite, *rest][:n_modes]).astype(np.float32)
 
 
