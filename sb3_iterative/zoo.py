@@ -1,4 +1,5 @@
-"""The rl-zoo3 bridge: IterativeSAC as rl-zoo3's algorithm ``iterative_sac``, IterativeTQC as ``iterative_tqc``.
+"""The rl-zoo3 bridge: IterativeSAC as rl-zoo3's algorithm ``iterative_sac``, IterativeTQC as ``iterative_tqc``,
+IterativeCrossQ as ``iterative_crossq``.
 
 rl-zoo3 has no plugin mechanism. Its train, enjoy and hyperparameter search read three
 module-level dicts, shared by every rl-zoo3 module that imports them: ``ALGOS`` (name →
@@ -28,6 +29,7 @@ from rl_zoo3.utils import ALGOS
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 from sb3_iterative.critics import HIGHWAY_NET_ARCH
+from sb3_iterative.iterative_crossq import IterativeCrossQ
 from sb3_iterative.iterative_sac import IterativeSAC
 from sb3_iterative.iterative_tqc import IterativeTQC
 
@@ -44,20 +46,30 @@ ITERATIVE_SAC_ALGOS = (ALGO, *MODEL_BASED_ALGOS, FLOW_ALGO, *DISTILLED_ALGOS)
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 # IterativeTQC (beyond the paper): sb3-contrib's TQC with the iterative actor
 TQC_ALGO = "iterative_tqc"
+# IterativeCrossQ (beyond the paper): sb3-contrib's CrossQ with the iterative actor
+CROSSQ_ALGO = "iterative_crossq"
 # The algorithm class behind every name the package registers with rl-zoo3
-ALGORITHMS: dict[str, type[OffPolicyAlgorithm]] = {**dict.fromkeys(ITERATIVE_SAC_ALGOS, IterativeSAC), TQC_ALGO: IterativeTQC}
+ALGORITHMS: dict[str, type[OffPolicyAlgorithm]] = {
+    **dict.fromkeys(ITERATIVE_SAC_ALGOS, IterativeSAC),
+    TQC_ALGO: IterativeTQC,
+    CROSSQ_ALGO: IterativeCrossQ,
+}
 # Algorithms whose default hyperparameters come from this package rather than from rl-zoo3:
 # ours, and stock SAC and TQC with the same budgets on the v5 tasks, so that a comparison reads
 # them from one place.
-PACKAGE_ALGOS = (*ITERATIVE_SAC_ALGOS, TQC_ALGO, "sac", "tqc")
+PACKAGE_ALGOS = (*ITERATIVE_SAC_ALGOS, TQC_ALGO, CROSSQ_ALGO, "sac", "tqc", "crossq")
 # What the search adds to rl-zoo3's SAC search space (trial parameter names, as Optuna stores them).
 ITERATIVE_SEARCH = ("n_iterations", "n_action_samples", "beta", "critic_arch")
 # What the search adds to rl-zoo3's TQC search space
 ITERATIVE_TQC_SEARCH = ("n_iterations", "n_action_samples")
+# IterativeCrossQ's search beyond rl-zoo3's off-policy parameters (rl-zoo3 has no CrossQ search space)
+ITERATIVE_CROSSQ_SEARCH = ("critic_width", "policy_delay", "n_iterations", "n_action_samples")
+CRITIC_WIDTHS = (256, 1024, 2048)
 
 
 def register() -> None:
-    """Make ``iterative_sac`` and ``iterative_tqc`` rl-zoo3 algorithms: training, ``enjoy``, ``-optimize`` and ``--trial-id``.
+    """Make ``iterative_sac``, ``iterative_tqc`` and ``iterative_crossq`` rl-zoo3 algorithms: training, ``enjoy``,
+    ``-optimize`` and ``--trial-id``.
 
     Call it before rl-zoo3's ``train()`` or ``enjoy()`` builds its command line (the ``--algo``
     choices are read from ``ALGOS`` then). Calling it again changes nothing. The other names of
@@ -70,6 +82,8 @@ def register() -> None:
     HYPERPARAMS_CONVERTER[ALGO] = convert_iterative_sac_params
     HYPERPARAMS_SAMPLER[TQC_ALGO] = sample_iterative_tqc_params
     HYPERPARAMS_CONVERTER[TQC_ALGO] = convert_iterative_tqc_params
+    HYPERPARAMS_SAMPLER[CROSSQ_ALGO] = sample_iterative_crossq_params
+    HYPERPARAMS_CONVERTER[CROSSQ_ALGO] = convert_iterative_crossq_params
 
 
 def hyperparams_file(algo: str) -> Path | None:
@@ -191,3 +205,56 @@ def convert_iterative_tqc_params(sampled_params: dict[str, Any]) -> dict[str, An
     )
     iterative = {key: sampled_params[key] for key in ITERATIVE_TQC_SEARCH}
     return {**hyperparams, "policy_kwargs": {**hyperparams.get("policy_kwargs", {}), **iterative}}
+
+
+def sample_iterative_crossq_params(
+    trial: optuna.Trial, n_actions: int, n_envs: int, additional_args: dict[str, Any]
+) -> dict[str, Any]:
+    """Optuna sampler for IterativeCrossQ. rl-zoo3 has no CrossQ search space: this is its SAC space
+    without τ (CrossQ has no target networks), with ``net_arch`` shaping the actor, plus CrossQ's own
+    choices and the paper's options:
+
+    - ``critic_width``: the critics' two hidden layers, 256, 1024 or 2048 wide (CrossQ's paper: 2048)
+    - ``policy_delay`` in [1, 5] (CrossQ's default: 3)
+    - ``n_iterations`` K in [1, 10] and ``n_action_samples`` N in [1, 10], log scale, as for IterativeSAC
+
+    β and ``beta_collect`` keep their defaults (2.5 and 1), as in the paper.
+    """
+    one_minus_gamma = trial.suggest_float("one_minus_gamma", 0.0001, 0.03, log=True)
+    batch_size_pow = trial.suggest_int("batch_size_pow", 5, 11)
+    trial.set_user_attr("gamma", 1 - one_minus_gamma)
+    trial.set_user_attr("batch_size", 2**batch_size_pow)
+    params = {
+        "one_minus_gamma": one_minus_gamma,
+        "batch_size_pow": batch_size_pow,
+        "learning_rate": trial.suggest_float("learning_rate", 1e-5, 0.002, log=True),
+        "train_freq": trial.suggest_int("train_freq", 1, 10),
+        "net_arch": trial.suggest_categorical("net_arch", ["small", "medium", "big"]),
+    }
+    iterative = {
+        "critic_width": trial.suggest_categorical("critic_width", list(CRITIC_WIDTHS)),
+        "policy_delay": trial.suggest_int("policy_delay", 1, 5),
+        "n_iterations": trial.suggest_int("n_iterations", 1, 10),
+        "n_action_samples": trial.suggest_int("n_action_samples", 1, 10, log=True),
+    }
+    return add_iterative_crossq_params(convert_offpolicy_params(params), iterative)
+
+
+def convert_iterative_crossq_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
+    """A stored trial's parameters as IterativeCrossQ hyperparameters, as :func:`sample_iterative_crossq_params` built them."""
+    offpolicy = {key: value for key, value in sampled_params.items() if key not in ITERATIVE_CROSSQ_SEARCH}
+    iterative = {key: sampled_params[key] for key in ITERATIVE_CROSSQ_SEARCH}
+    return add_iterative_crossq_params(convert_offpolicy_params(offpolicy), iterative)
+
+
+def add_iterative_crossq_params(hyperparams: dict[str, Any], iterative: dict[str, Any]) -> dict[str, Any]:
+    """Off-policy hyperparameters (rl-zoo3's conversion) with CrossQ's and the iterative options placed:
+    ``policy_delay`` as an algorithm argument, the critic width and K, N as policy keywords."""
+    policy_kwargs = dict(hyperparams.get("policy_kwargs", {}))
+    width = iterative["critic_width"]
+    policy_kwargs.update(
+        net_arch=dict(pi=policy_kwargs["net_arch"], qf=[width, width]),
+        n_iterations=iterative["n_iterations"],
+        n_action_samples=iterative["n_action_samples"],
+    )
+    return {**hyperparams, "policy_delay": iterative["policy_delay"], "policy_kwargs": policy_kwargs}

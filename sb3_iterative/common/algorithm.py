@@ -15,8 +15,21 @@ from stable_baselines3.common.vec_env import VecEnv
 from sb3_iterative.critics import CriticEnsemble
 from sb3_iterative.common.policies import DirectActor, IterativePolicy
 from sb3_iterative.common.iterative_actor import IterativeActor, actor_loss
+from sb3_iterative.distributions import PolicyDistribution
 from sb3_iterative.model_based import distillation_kl
 
+# What train() logs (the means over its gradient steps, under train/)
+TRAINING_LOGS = (
+    "ent_coef",
+    "ent_coef_loss",
+    "actor_loss",
+    "critic_loss",
+    "objective_improvement",
+    "gate_mean",
+    "model_state_loss",
+    "model_reward_loss",
+    "distillation_kl",
+)
 # The paper's model pre-training (Appendix A.5): 1 000 model-only updates after the random steps
 DEFAULT_MODEL_PRETRAIN_STEPS = 1000
 
@@ -139,8 +152,10 @@ class IterativeAmortization(OffPolicyAlgorithm):
             self.actor.ent_coef.copy_(ent_coef.reshape(()))
 
     def train(self, gradient_steps: int, batch_size: int = 64) -> None:
-        # The whole of SAC.train() is replaced: its actor step, its critic target and its
-        # entropy step all read the actor through SAC's one-pass Actor API.
+        # The whole of the base's train() is replaced: its actor step, its critic target and its
+        # entropy step all read the actor through SB3's one-pass Actor API. The loop is the same for
+        # every base; each gradient step is the named steps of :meth:`_gradient_step`, and an
+        # algorithm overrides a step (CrossQ: the critic's joint pass, the delayed actor, no targets).
         self.policy.set_training_mode(True)
         optimizers = [self.actor.optimizer, self.critic.optimizer]
         if self.ent_coef_optimizer is not None:
@@ -148,17 +163,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
         optimizers += [recursive_getattr(self, name) for name in self._model_optimizer_names()]
         self._update_learning_rate(optimizers)
 
-        logs: dict[str, list[float]] = {
-            "ent_coef": [],
-            "ent_coef_loss": [],
-            "actor_loss": [],
-            "critic_loss": [],
-            "objective_improvement": [],
-            "gate_mean": [],
-            "model_state_loss": [],
-            "model_reward_loss": [],
-            "distillation_kl": [],
-        }
+        logs: dict[str, list[float]] = {key: [] for key in TRAINING_LOGS}
         self._sync_gamma()
         if self.policy.model_based is not None and not self._model_pretrained:
             assert self.model_pretrain_steps is not None  # its default is set with the model
@@ -172,70 +177,128 @@ class IterativeAmortization(OffPolicyAlgorithm):
                 "policy); train with n_iterations >= 1"
             )
         for gradient_step in range(gradient_steps):
+            self._n_updates += 1
             replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
-            # For n-step replay, the discount is gamma**n_steps (when no early termination)
-            discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
-            ent_coef = self._current_ent_coef()
-            logs["ent_coef"].append(ent_coef.item())
+            self._gradient_step(replay_data, gradient_step, logs)
 
-            # ε for the current observations first, then the next ones: SAC's order of draws
-            noise = self.policy.sample_noise(batch_size)
-            next_noise = self.policy.sample_noise(batch_size)
-
-            if self.policy.model_based is not None:
-                state_loss, reward_loss = self._train_model(replay_data)
-                logs["model_state_loss"].append(state_loss)
-                logs["model_reward_loss"].append(reward_loss)
-
-            critic_loss = self._critic_loss(replay_data, discounts, ent_coef, next_noise)
-            logs["critic_loss"].append(critic_loss.item())
-            self.critic.optimizer.zero_grad()
-            critic_loss.backward()
-            self.critic.optimizer.step()
-
-            # The actor optimizes J on the updated critics; every estimate of ∇_λ J is both the
-            # next update's input and a term of the loss
-            value_estimate = self.policy.value_estimate(replay_data.observations, ent_coef)
-            trace = self.policy.optimize(replay_data.observations, value_estimate, ent_coef, self.beta, noise)
-            loss, final = actor_loss(trace, value_estimate, noise[-1], ent_coef, self.beta)
-            if not th.isfinite(final.value).all():
-                raise RuntimeError(
-                    "The value estimate returned non-finite values while the actor optimized J: training diverged "
-                    "(check the rewards and the learning rate)"
-                )
-            trained_values = [estimate.value for estimate in [*trace.estimates, final][trace.first_trained :]]
-            logs["actor_loss"].append(-th.stack(trained_values).mean().item())  # −mean_k J(λ_k)
-            if trace.estimates:  # the iterative actor: J(λ_K) − J(λ_0), the paper's per-step improvement
-                logs["objective_improvement"].append((final.value - trace.estimates[0].value).mean().item())
-                logs["gate_mean"].append(th.stack(trace.gates).mean().item())
-
-            if self.ent_coef_optimizer is not None and self.log_ent_coef is not None:
-                log_prob = final.log_prob.mean(dim=0)
-                ent_coef_loss = -(self.log_ent_coef * (log_prob + float(self.target_entropy)).detach()).mean()
-                logs["ent_coef_loss"].append(ent_coef_loss.item())
-                self.ent_coef_optimizer.zero_grad()
-                ent_coef_loss.backward()
-                self.ent_coef_optimizer.step()
-                self._sync_ent_coef(self._current_ent_coef())
-
-            self.actor.optimizer.zero_grad()
-            loss.backward()
-            self.actor.optimizer.step()
-
-            if self.policy.rollout_policy is not None:
-                logs["distillation_kl"].append(self._distill(replay_data.observations, trace.mu, trace.log_std))
-
-            if gradient_step % self.target_update_interval == 0:
-                polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)
-                # Copy running stats, see SB3 GH issue #996
-                polyak_update(self.batch_norm_stats, self.batch_norm_stats_target, 1.0)
-
-        self._n_updates += gradient_steps
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/beta", self.beta)
         for key, values in logs.items():
             if values:
                 self.logger.record(f"train/{key}", np.mean(values))
+
+    def _gradient_step(self, replay_data: ReplayBufferSamples, gradient_step: int, logs: dict[str, list[float]]) -> None:
+        """One gradient step, as named steps: the value estimator's own (a model), the critics, the
+        actor with α and the distilled policy (where :meth:`_trains_actor`), the target networks."""
+        # For n-step replay, the discount is gamma**n_steps (when no early termination)
+        discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
+        ent_coef = self._current_ent_coef()
+        logs["ent_coef"].append(ent_coef.item())
+        train_actor = self._trains_actor()
+        noise, next_noise = self._draw_noise(replay_data.rewards.shape[0], train_actor)
+        self._value_estimator_step(replay_data, logs)
+        self._critic_step(replay_data, discounts, ent_coef, next_noise, logs)
+        if train_actor:
+            assert noise is not None
+            self._actor_step(replay_data, ent_coef, noise, logs)
+        self._target_step(gradient_step)
+
+    def _trains_actor(self) -> bool:
+        """Whether this gradient step trains the actor (and α): every step, as SAC and TQC."""
+        return True
+
+    def _draw_noise(self, batch_size: int, train_actor: bool) -> tuple[th.Tensor | None, th.Tensor]:
+        """ε of the actor's step and of the critic's target, each [K + 1, N, B, A]
+        (:meth:`IterativePolicy.sample_noise`), in the base's order of draws: SAC's actor samples its
+        actions before the target's next actions."""
+        noise = self.policy.sample_noise(batch_size) if train_actor else None
+        return noise, self.policy.sample_noise(batch_size)
+
+    def _value_estimator_step(self, replay_data: ReplayBufferSamples, logs: dict[str, list[float]]) -> None:
+        """The value estimator's own training on the batch: the model's maximum-likelihood step."""
+        if self.policy.model_based is not None:
+            state_loss, reward_loss = self._train_model(replay_data)
+            logs["model_state_loss"].append(state_loss)
+            logs["model_reward_loss"].append(reward_loss)
+
+    def _critic_step(
+        self,
+        replay_data: ReplayBufferSamples,
+        discounts: th.Tensor | float,
+        ent_coef: th.Tensor,
+        next_noise: th.Tensor,
+        logs: dict[str, list[float]],
+    ) -> None:
+        """One step of the critics on their loss (:meth:`_critic_loss`)."""
+        critic_loss = self._critic_loss(replay_data, discounts, ent_coef, next_noise)
+        logs["critic_loss"].append(critic_loss.item())
+        self.critic.optimizer.zero_grad()
+        critic_loss.backward()
+        self.critic.optimizer.step()
+
+    def _actor_step(
+        self, replay_data: ReplayBufferSamples, ent_coef: th.Tensor, noise: th.Tensor, logs: dict[str, list[float]]
+    ) -> None:
+        """The actor optimizes J on the updated critics (Algorithm 2), then α, then the distilled policy."""
+        # every estimate of ∇_λ J is both the next update's input and a term of the loss
+        obs = replay_data.observations
+        value_estimate = self.policy.value_estimate(obs, ent_coef)
+        with self.policy.actor_forward():
+            trace = self.policy.optimize(obs, value_estimate, ent_coef, self.beta, noise)
+        loss, final = actor_loss(trace, value_estimate, noise[-1], ent_coef, self.beta)
+        if not th.isfinite(final.value).all():
+            raise RuntimeError(
+                "The value estimate returned non-finite values while the actor optimized J: training diverged "
+                "(check the rewards and the learning rate)"
+            )
+        trained_values = [estimate.value for estimate in [*trace.estimates, final][trace.first_trained :]]
+        logs["actor_loss"].append(-th.stack(trained_values).mean().item())  # −mean_k J(λ_k)
+        if trace.estimates:  # the iterative actor: J(λ_K) − J(λ_0), the paper's per-step improvement
+            logs["objective_improvement"].append((final.value - trace.estimates[0].value).mean().item())
+            logs["gate_mean"].append(th.stack(trace.gates).mean().item())
+
+        self._temperature_step(final.log_prob, logs)
+
+        self.actor.optimizer.zero_grad()
+        loss.backward()
+        self.actor.optimizer.step()
+
+        if self.policy.rollout_policy is not None:
+            logs["distillation_kl"].append(self._distill(obs, trace.mu, trace.log_std))
+
+    def _temperature_step(self, log_prob: th.Tensor, logs: dict[str, list[float]]) -> None:
+        """One step of log α towards the target entropy, from log π of the actor's samples [N, B]."""
+        if self.ent_coef_optimizer is None or self.log_ent_coef is None:
+            return
+        mean_log_prob = log_prob.mean(dim=0)
+        ent_coef_loss = -(self.log_ent_coef * (mean_log_prob + float(self.target_entropy)).detach()).mean()
+        logs["ent_coef_loss"].append(ent_coef_loss.item())
+        self.ent_coef_optimizer.zero_grad()
+        ent_coef_loss.backward()
+        self.ent_coef_optimizer.step()
+        self._sync_ent_coef(self._current_ent_coef())
+
+    def _target_step(self, gradient_step: int) -> None:
+        """The target networks' Polyak update, every ``target_update_interval`` gradient steps."""
+        if gradient_step % self.target_update_interval == 0:
+            polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)
+            # Copy running stats, see SB3 GH issue #996
+            polyak_update(self.batch_norm_stats, self.batch_norm_stats_target, 1.0)
+
+    def _next_sample(
+        self, next_obs: PyTorchObs, ent_coef: th.Tensor, next_noise: th.Tensor
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor, th.Tensor, PolicyDistribution]:
+        """The critic target's next actions a' ~ π(·|s'; λ') [N, B, A] and their log π [N, B], with λ' = (µ', log σ')
+        and its family: λ' from the policy's one dispatcher (:meth:`IterativePolicy.target_parameters`), ε
+        the noise plan's last slice."""
+        mu, log_std, distribution = self.policy.target_parameters(next_obs, ent_coef, self.beta, next_noise)
+        next_actions, next_log_prob = distribution.sample(mu, log_std, next_noise[-1])
+        return next_actions, next_log_prob, mu, log_std, distribution
+
+    @staticmethod
+    def _bootstrap(replay_data: ReplayBufferSamples, discounts: th.Tensor | float, next_value: th.Tensor) -> th.Tensor:
+        """The critics' target y = r + γ (1 − done) · V(s'), for V(s') [B, 1] (or atoms [B, n])."""
+        return replay_data.rewards + (1 - replay_data.dones) * discounts * next_value
 
     def _critic_loss(
         self, replay_data: ReplayBufferSamples, discounts: th.Tensor | float, ent_coef: th.Tensor, next_noise: th.Tensor

@@ -28,6 +28,8 @@ from sb3_iterative.pessimism import EnsembleStd, Pessimism
 from sb3_iterative.common.iterative_actor import IterativeActor, IterativeTrace
 
 ACTOR_KINDS = ("iterative", "direct", "flow")
+# The base policies' actor options that only gSDE reads (SB3's SAC actor and sb3-contrib's take them)
+GSDE_OPTIONS = ("log_std_init", "use_expln", "clip_mean")
 # The direct actor λ = f_φ(s): SAC's, or sb3-contrib TQC's (the same network, its own class)
 DirectActor = Actor | TQCActor
 # Seed of the model rollouts' samples when acting deterministically
@@ -180,10 +182,7 @@ class IterativePolicy(BasePolicy):
         self.critic_arch = critic_arch
         self.compile_acting = bool(compile_acting)
         self._compiled_act: Any = None
-        base_parameters = inspect.signature(super().__init__).parameters
-        for name in base_kwargs:
-            if name not in base_parameters:  # as Python says it, naming the user's policy class, not the base
-                raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument {name!r}")
+        self._check_base_kwargs(base_kwargs, inspect.signature(super().__init__).parameters)
         if net_arch is None and critic_arch == "B":
             net_arch = dict(pi=[256, 256], qf=HIGHWAY_NET_ARCH)
         super().__init__(  # type: ignore[call-arg]  # the base policy's (SACPolicy, TQCPolicy) arguments
@@ -195,6 +194,17 @@ class IterativePolicy(BasePolicy):
             n_critics=n_critics,
             **base_kwargs,
         )
+
+    def _check_base_kwargs(self, base_kwargs: dict[str, Any], base_parameters: Any) -> None:
+        """The base policy's keywords: each one it takes, and none that only gSDE reads."""
+        for name in base_kwargs:
+            if name not in base_parameters:  # as Python says it, naming the user's policy class, not the base
+                raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument {name!r}")
+            if name in GSDE_OPTIONS:  # the base's actors read them only with gSDE: they would be ignored
+                raise ValueError(
+                    f"{name} is an option of gSDE (use_sde=True), which {type(self).__name__} does not support: "
+                    "it would change nothing; remove it"
+                )
 
     @property
     def iterative(self) -> bool:
@@ -339,10 +349,11 @@ class IterativePolicy(BasePolicy):
             return FlowActor(**actor_kwargs, flow_transforms=self.flow_transforms, flow_net_arch=self.flow_net_arch).to(
                 self.device
             )
-        for direct_only in ("use_sde", "log_std_init", "use_expln", "clip_mean"):
-            del actor_kwargs[direct_only]
+        # the base's actor options that the optimizer f_φ has no use for (gSDE's, batch renormalization's)
+        # stay with the base's direct actor: the distilled policy
+        accepted = inspect.signature(IterativeActor.__init__).parameters
         return IterativeActor(
-            **actor_kwargs,
+            **{name: value for name, value in actor_kwargs.items() if name in accepted},
             n_iterations=self.n_iterations,
             n_action_samples=self.n_action_samples,
             init_std=self.init_std,
@@ -356,6 +367,11 @@ class IterativePolicy(BasePolicy):
             return super().make_critic(features_extractor)  # type: ignore[misc]  # the base policy's
         critic_kwargs = self._update_features_extractor(self.critic_kwargs, features_extractor)
         return make_critic(self.critic_arch, **critic_kwargs).to(self.device)
+
+    def actor_forward(self) -> contextlib.AbstractContextManager[None]:
+        """The mode the actor's networks are in for its forward pass in the actor's training step (a
+        batch-renormalized direct actor trains on batch statistics there): unchanged here."""
+        return contextlib.nullcontext()
 
     def sample_noise(self, batch_size: int) -> th.Tensor:
         """Standard normal ε for every estimate of J in one optimization and its evaluation at λ_K.
@@ -393,9 +409,14 @@ class IterativePolicy(BasePolicy):
         None for the fixed λ_0."""
         if not self.warm_start:
             return None
-        assert self.rollout_policy is not None
         with th.no_grad():
-            mu, log_std, _ = self.rollout_policy.get_action_dist_params(obs)
+            return self.distilled_parameters(obs)
+
+    def distilled_parameters(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor]:
+        """The distilled direct policy's λ = (µ, log σ) for ``obs`` as the warm start and the distilled target
+        read it (its training reads it through its own forward pass)."""
+        assert self.rollout_policy is not None
+        mu, log_std, _ = self.rollout_policy.get_action_dist_params(obs)
         return mu, log_std
 
     def target_parameters(
@@ -405,8 +426,7 @@ class IterativePolicy(BasePolicy):
         on the online critics' J, or the direct actor), or the distilled policy's λ with ``distilled_target``.
         The critics' value estimate is built only for the iterations."""
         if self.distilled_target:
-            assert self.rollout_policy is not None
-            mu, log_std, _ = self.rollout_policy.get_action_dist_params(next_obs)
+            mu, log_std = self.distilled_parameters(next_obs)
             return mu, log_std, TANH_GAUSSIAN
         if not self.iterative:
             trace = self.direct_trace(next_obs)

@@ -53,10 +53,11 @@ from sb3_iterative.compare.layout import MARKER
 from sb3_iterative.compare.references import normalize
 
 BASELINE = "sac"
-# Algorithms in this order first (the baseline, then ours; TQC, then ours on it), the others after, by name.
+# Algorithms in this order first (the baseline, then ours; TQC, then ours on it; CrossQ, then ours on it), the
+# others after, by name.
 ORDER = (
     BASELINE, "flow_sac", "iterative_sac", "iterative_sac_dt", "iterative_sac_ws", "iterative_sac_mb", "direct_sac_mb",
-    "tqc", "iterative_tqc",
+    "tqc", "iterative_tqc", "crossq", "iterative_crossq",
 )  # fmt: skip
 CONFIDENCE = statistics.CONFIDENCE  # of Welch's intervals and the bootstrap's alike
 

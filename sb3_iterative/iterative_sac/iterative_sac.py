@@ -164,7 +164,7 @@ class IterativeSAC(IterativeAmortization, SAC):  # type: ignore[misc]
         """SAC's: the mean squared error of each critic to y = r + γ (1 − done) J_target(s', λ')."""
         with th.no_grad():
             next_value = self._next_value(replay_data.next_observations, ent_coef, next_noise)
-            target_q_values = replay_data.rewards + (1 - replay_data.dones) * discounts * next_value
+            target_q_values = self._bootstrap(replay_data, discounts, next_value)
         current_q_values = self.critic(replay_data.observations, replay_data.actions)
         critic_loss = 0.5 * sum(F.mse_loss(current_q, target_q_values) for current_q in current_q_values)
         assert isinstance(critic_loss, th.Tensor)

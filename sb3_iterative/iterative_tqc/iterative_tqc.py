@@ -173,16 +173,14 @@ class IterativeTQC(IterativeAmortization, TQC):  # type: ignore[misc]
         every sample are pooled (N = 1: TQC's target exactly).
         """
         next_obs = replay_data.next_observations
-        mu, log_std, distribution = self.policy.target_parameters(next_obs, ent_coef, self.beta, next_noise)
-        next_actions, next_log_prob = distribution.sample(mu, log_std, next_noise[-1])  # [N, B, A], [N, B]
+        next_actions, next_log_prob, *_ = self._next_sample(next_obs, ent_coef, next_noise)  # [N, B, A], [N, B]
         next_estimate = self.policy.value_estimate(next_obs, ent_coef, target=True)
         assert isinstance(next_estimate, EnsembleQ)
         quantiles = next_estimate(next_actions)  # [N, B, n · M], member-major
         quantiles = self.policy.pessimism.truncate(quantiles, self.top_quantiles_to_drop_per_net)
         atoms = quantiles - ent_coef * next_log_prob.unsqueeze(-1)  # [N, B, kept]
         atoms = atoms.transpose(0, 1).reshape(atoms.shape[1], -1)  # [B, N · kept]
-        target = replay_data.rewards + (1 - replay_data.dones) * discounts * atoms
-        return target.unsqueeze(1)  # broadcast over the critics
+        return self._bootstrap(replay_data, discounts, atoms).unsqueeze(1)  # broadcast over the critics
 
     def learn(
         self: SelfIterativeTQC,
