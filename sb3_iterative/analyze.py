@@ -2,7 +2,8 @@
 
     python -m sb3_iterative.analyze MODEL.zip --env ENV --out DIR
 
-MODEL.zip is an IterativeSAC or a stock SAC model (told apart by the policy it holds). On
+MODEL.zip is a model of the package (IterativeSAC, IterativeTQC, IterativeCrossQ) or a stock SAC, TQC or
+CrossQ agent (told apart by the policy it holds). On
 ``--n-states`` on-policy states it runs the amortization gap, the per-iteration improvement to
 ``--n-iterations`` and the comparison with Adam and CEM (iterative models only), the policy modes,
 two landscapes (the first state, with the optimizer's path; the state whose runs spread most, with
@@ -20,11 +21,23 @@ from typing import Any
 import matplotlib
 import numpy as np
 import torch as th
+from sb3_contrib import TQC, CrossQ
+from sb3_contrib.crossq.policies import CrossQPolicy
+from sb3_contrib.tqc.policies import TQCPolicy
 from stable_baselines3 import SAC
 from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.sac.policies import SACPolicy
 
-from sb3_iterative import IterativeSAC, IterativeSACPolicy, IterativeTQC, IterativeTQCPolicy, analysis
+from sb3_iterative import (
+    IterativeCrossQ,
+    IterativeCrossQPolicy,
+    IterativeSAC,
+    IterativeSACPolicy,
+    IterativeTQC,
+    IterativeTQCPolicy,
+    analysis,
+)
+from sb3_iterative.analysis.models import TrainedModel
 from sb3_iterative.common.iterative_actor import observation_batch_size
 
 FIGURES = {
@@ -40,21 +53,30 @@ FIGURES = {
 }
 
 
-def load_model(path: str | Path, device: str = "auto") -> IterativeSAC | IterativeTQC | SAC:
-    """An IterativeSAC, IterativeTQC or SAC model from its .zip, whichever it holds."""
+# The algorithm of each policy a saved model may hold; the package's policies subclass the stock ones, so they come first
+ALGORITHM_OF_POLICY: tuple[tuple[type, type[TrainedModel]], ...] = (
+    (IterativeSACPolicy, IterativeSAC),
+    (IterativeTQCPolicy, IterativeTQC),
+    (IterativeCrossQPolicy, IterativeCrossQ),
+    (SACPolicy, SAC),
+    (TQCPolicy, TQC),
+    (CrossQPolicy, CrossQ),
+)
+
+
+def load_model(path: str | Path, device: str = "auto") -> TrainedModel:
+    """A model of the package or a stock SAC, TQC or CrossQ agent from its .zip, whichever it holds."""
     data, _, _ = load_from_zip_file(path, device=device)
     policy_class = data.get("policy_class") if data else None
-    if isinstance(policy_class, type) and issubclass(policy_class, IterativeSACPolicy):
-        return IterativeSAC.load(path, device=device)
-    if isinstance(policy_class, type) and issubclass(policy_class, IterativeTQCPolicy):
-        return IterativeTQC.load(path, device=device)
-    if isinstance(policy_class, type) and issubclass(policy_class, SACPolicy):
-        return SAC.load(path, device=device)
+    for policy, algorithm in ALGORITHM_OF_POLICY:
+        if isinstance(policy_class, type) and issubclass(policy_class, policy):
+            return algorithm.load(path, device=device)
     name = getattr(policy_class, "__name__", repr(policy_class))
-    raise ValueError(f"MODEL {path} holds a {name} policy; analyze supports IterativeSAC, IterativeTQC and SAC models")
+    names = ", ".join(algorithm.__name__ for _, algorithm in ALGORITHM_OF_POLICY)
+    raise ValueError(f"MODEL {path} holds a {name} policy; analyze reads the models of {names}")
 
 
-def describe(model: IterativeSAC | IterativeTQC | SAC) -> dict[str, Any]:
+def describe(model: TrainedModel) -> dict[str, Any]:
     """What the analyses ran on: the algorithm, its actor, K, α and the two β."""
     agent = analysis.as_agent(model)
     return dict(
@@ -70,7 +92,7 @@ def describe(model: IterativeSAC | IterativeTQC | SAC) -> dict[str, Any]:
 
 
 def run_analyses(
-    model: IterativeSAC | IterativeTQC | SAC,
+    model: TrainedModel,
     env: str,
     out: str | Path,
     n_states: int = 100,

@@ -11,13 +11,12 @@ of them to a batch of observations for the objective J.
 """
 
 import weakref
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple, Protocol
 
 import torch as th
 from stable_baselines3.common.type_aliases import PyTorchObs
 from gymnasium import spaces
-from sb3_contrib.tqc.policies import Critic as QuantileCritic
 from stable_baselines3.common.policies import ContinuousCritic
 from stable_baselines3.common.preprocessing import get_action_dim
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
@@ -27,8 +26,33 @@ from sb3_iterative.objective import ENSEMBLE_STD, EnsembleValue, autograd_action
 from sb3_iterative.pessimism import Pessimism
 
 CRITIC_ARCHITECTURES = ("A", "B")
-# What J can read: SB3's critics (one Q value per member) or sb3-contrib TQC's (quantiles per member)
-CriticEnsemble = ContinuousCritic | QuantileCritic
+
+
+class CriticEnsemble(Protocol):
+    """What J and the algorithms read of a critic ensemble: SB3's critics (one Q value per member),
+    sb3-contrib TQC's (quantiles per member), CrossQ's (batch-renormalized), or any module like them.
+    Each member maps [features, action] to its outputs."""
+
+    features_extractor: BaseFeaturesExtractor
+    optimizer: th.optim.Optimizer
+
+    @property
+    def n_critics(self) -> int: ...
+
+    @property
+    def q_networks(self) -> Sequence[nn.Module]: ...
+
+    def __call__(self, obs: th.Tensor, actions: th.Tensor) -> Any:
+        """The members' outputs for a batch of (s, a), in the critic's own form."""
+        ...
+
+    def extract_features(self, obs: PyTorchObs, features_extractor: BaseFeaturesExtractor) -> th.Tensor: ...
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
+
+    def set_training_mode(self, mode: bool) -> None: ...
+
+
 HIGHWAY_NET_ARCH = [512, 512, 512]
 
 
@@ -149,7 +173,7 @@ class _StackedMembers(NamedTuple):
 
 # Per critic: its parameters' (storage, version) when stacked, and the stack. An optimizer step,
 # a Polyak update or a load changes a parameter in place and so its version: the stack is rebuilt.
-_STACKS: "weakref.WeakKeyDictionary[nn.Module, tuple[tuple[tuple[int, int], ...], _StackedMembers | None]]" = (
+_STACKS: "weakref.WeakKeyDictionary[Any, tuple[tuple[tuple[int, int], ...], _StackedMembers | None]]" = (
     weakref.WeakKeyDictionary()
 )
 

@@ -3,13 +3,15 @@
 Every analysis of the paper asks the same things of a model: its critic ensemble bound to states
 (the Q function inside J), α, β, and its amortized action distribution λ = (µ, log σ), from the
 iterative optimizer (λ_0 → λ_K, Algorithm 2) or from the direct actor (λ = f_φ(s), SAC).
-:func:`as_agent` reads them from an ``IterativeSAC`` model (either actor), a stock SB3 ``SAC``
-model, or a :class:`~sb3_iterative.analysis.changed_objective.ChangedObjective` of either; J itself
-is always the package's :func:`sb3_iterative.objective.objective`.
+:func:`as_agent` reads them from a model of the package (IterativeSAC, IterativeTQC, IterativeCrossQ, any
+actor), a stock agent of the SB3 family (SAC, sb3-contrib's TQC and CrossQ: :mod:`~sb3_iterative.analysis.models`),
+or a :class:`~sb3_iterative.analysis.changed_objective.ChangedObjective` of one; J itself is always the
+package's :func:`sb3_iterative.objective.objective`.
 
 Which β: the analyses of the amortized policy (gap, improvement, optimizers, modes, landscape) default
 to the β the agent acts with (``beta_collect``, 1 by default: the objective its optimizer runs on when
-it acts); SAC's objective is β = 1 with two critics (min(Q_1, Q_2)). The value bias defaults to the
+it acts); SAC's and CrossQ's objective is β = 1 with two critics (min(Q_1, Q_2)), TQC's the mean of every
+quantile (β = 0). The value bias defaults to the
 training β, the one the critic's target uses. Every analysis takes ``beta`` to choose another.
 """
 
@@ -25,25 +27,30 @@ from typing import Any, TypeVar
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3 import SAC
+from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.preprocessing import get_action_dim, is_image_space, maybe_transpose
 from stable_baselines3.common.type_aliases import PyTorchObs
-from stable_baselines3.sac.policies import SACPolicy
 
-from sb3_iterative.analysis.changed_objective import ChangedObjective, current_ent_coef, model_value_estimate
+from sb3_iterative.analysis.changed_objective import ChangedObjective
+from sb3_iterative.analysis.models import (
+    TrainedModel,
+    acting_beta,
+    check_model,
+    current_ent_coef,
+    is_stock,
+    model_value_estimate,
+    pessimism,
+    training_beta,
+)
 from sb3_iterative.analysis.optimizers import OptimizationPath
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
-from sb3_iterative.iterative_sac import IterativeActor, IterativeSAC
-from sb3_iterative.common.algorithm import IterativeAmortization
-from sb3_iterative.common.policies import IterativePolicy
-from sb3_iterative.iterative_tqc import IterativeTQC
-from sb3_iterative.common.policies import ROLLOUT_SEED
-from sb3_iterative.common.iterative_actor import IterativeTrace
+from sb3_iterative.common.iterative_actor import IterativeActor, IterativeTrace
+from sb3_iterative.common.policies import ROLLOUT_SEED, DirectActor, IterativePolicy
 from sb3_iterative.objective import ValueEstimate, objective
-from sb3_iterative.pessimism import EnsembleStd, Pessimism
+from sb3_iterative.pessimism import Pessimism
 
 # What every analysis accepts as ``model``
-Model = IterativeSAC | IterativeTQC | SAC | ChangedObjective
+Model = TrainedModel | ChangedObjective
 AnalysisResult = TypeVar("AnalysisResult")
 
 
@@ -52,16 +59,19 @@ class Agent:
     """What the analyses need of a trained model.
 
     :param policy: the model's policy (its actor and critic)
+    :param pessimism: how the critics' outputs become Q̂_β (the policy's, or the stock agent's objective's)
     :param bind: the value estimate of J bound to a batch of observations (the model's, plus any
         test-time term of a :class:`ChangedObjective`)
     :param ent_coef: α of J
-    :param beta: β of J while acting (``beta_collect``; 1 for SAC)
-    :param training_beta: β of the critic's target and the actor's loss (``model.beta``; 1 for SAC)
+    :param beta: β of J while acting (``beta_collect``; 1 for SAC and CrossQ, 0 for TQC)
+    :param training_beta: β of the critic's target and the actor's loss (``model.beta``; 1 for SAC and CrossQ,
+        ``top_quantiles_to_drop_per_net`` for TQC)
     :param gamma: the discount of the model
     :param changed: whether J has a test-time change (a term or another critic)
     """
 
-    policy: SACPolicy | IterativePolicy
+    policy: BasePolicy
+    pessimism: Pessimism
     bind: Callable[[PyTorchObs], ValueEstimate]
     ent_coef: float
     beta: float
@@ -72,13 +82,6 @@ class Agent:
     @property
     def iterative(self) -> bool:
         return isinstance(self.policy, IterativePolicy) and self.policy.iterative
-
-    @property
-    def pessimism(self) -> Pessimism:
-        """How the critics' outputs become Q̂_β: the policy's (IterativeSAC, IterativeTQC), or mean − β·std for SAC."""
-        if isinstance(self.policy, IterativePolicy):
-            return self.policy.pessimism
-        return EnsembleStd(self.policy.critic.n_critics)
 
     @property
     def iterative_policy(self) -> IterativePolicy:
@@ -94,7 +97,7 @@ class Agent:
 
     @property
     def actor(self) -> str:
-        """The kind of actor: ``"iterative"``, ``"direct"`` (SAC's) or ``"flow"`` (the flow-policy baseline)."""
+        """The kind of actor: ``"iterative"``, ``"direct"`` (SAC's, TQC's, CrossQ's) or ``"flow"`` (the flow baseline)."""
         return self.policy.actor_kind if isinstance(self.policy, IterativePolicy) else "direct"
 
     @property
@@ -163,7 +166,8 @@ class Agent:
                         raise ValueError(f"{name} applies to an iterative optimizer; this model's actor is {self.actor}")
                 if isinstance(self.policy, IterativePolicy):
                     return self.policy.direct_trace(obs)
-                mu, log_std, _ = self.policy.actor.get_action_dist_params(obs)
+                actor: DirectActor = self.policy.actor  # type: ignore[assignment]  # a stock agent's
+                mu, log_std, _ = actor.get_action_dist_params(obs)
                 return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0)
             policy = self.iterative_policy
             assert isinstance(policy.actor, IterativeActor)
@@ -222,7 +226,8 @@ class Agent:
 
 
 def as_agent(model: Model) -> Agent:
-    """The :class:`Agent` of an IterativeSAC or SAC model, or of a :class:`ChangedObjective` of one."""
+    """The :class:`Agent` of a model of the package, of a stock SAC, TQC or CrossQ agent, or of a
+    :class:`ChangedObjective` of one."""
     bind: Callable[[PyTorchObs], ValueEstimate] | None = None
     ent_coef: th.Tensor | None = None
     if isinstance(model, ChangedObjective):
@@ -231,32 +236,27 @@ def as_agent(model: Model) -> Agent:
             model.ent_coef(),
             model.model,
         )
-    if not isinstance(model, (SAC, IterativeAmortization)):
-        raise TypeError(
-            f"model must be an IterativeSAC, an IterativeTQC or a stable-baselines3 SAC model (or a ChangedObjective of one), "
-            f"got {type(model).__name__}"
-        )
+    check_model(model)
     policy = model.policy
     if getattr(policy.actor, "use_sde", False):
-        raise ValueError("model: SAC with gSDE (use_sde=True) is not supported: its λ is not a per-state (µ, log σ)")
+        raise ValueError(
+            f"model: {type(model).__name__} with gSDE (use_sde=True) is not supported: its λ is not a per-state (µ, log σ)"
+        )
     ent_coef = current_ent_coef(model) if ent_coef is None else ent_coef
-    if isinstance(model, IterativeAmortization):
-        beta, training_beta = model.policy.beta_collect, model.beta
-    else:
-        beta = training_beta = 1.0
-        if policy.critic.n_critics != 2:
-            warnings.warn(
-                f"SAC's actor maximizes min over its {policy.critic.n_critics} critics; the package's J with β = 1 "
-                "equals that minimum only for two critics",
-                stacklevel=3,
-            )
-    policy.set_training_mode(False)
+    if is_stock(model) and acting_beta(model) == 1.0 and policy.critic.n_critics != 2:
+        warnings.warn(
+            f"{type(model).__name__}'s actor maximizes min over its {policy.critic.n_critics} critics; the package's J "
+            "with β = 1 equals that minimum only for two critics",
+            stacklevel=3,
+        )
+    policy.set_training_mode(False)  # CrossQ's batch renormalization: the running statistics
     return Agent(
         policy=policy,
+        pessimism=pessimism(model),
         bind=bind if bind is not None else partial(_with_fixed_rollouts, partial(model_value_estimate, model), model.device),
         ent_coef=float(ent_coef),
-        beta=float(beta),
-        training_beta=float(training_beta),
+        beta=acting_beta(model),
+        training_beta=training_beta(model),
         gamma=float(model.gamma),
         changed=bind is not None,
     )

@@ -18,14 +18,18 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 import torch as th
-from stable_baselines3 import SAC
-from stable_baselines3.common.policies import BasePolicy, ContinuousCritic
+from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import PyTorchObs
 
-from sb3_iterative.critics import EnsembleQ
-from sb3_iterative.iterative_sac import IterativeActor
-from sb3_iterative.common.algorithm import IterativeAmortization
-from sb3_iterative.common.policies import IterativePolicy
+from sb3_iterative.analysis.models import (
+    TrainedModel,
+    check_model,
+    current_ent_coef,
+    model_value_estimate,
+    pessimism,
+)
+from sb3_iterative.common.iterative_actor import IterativeActor
+from sb3_iterative.critics import CriticEnsemble, EnsembleQ
 from sb3_iterative.objective import ValueEstimate, autograd_value_gradient
 
 # A term of the objective as a function of the actions: [N, B, A] -> [N, B], differentiable
@@ -47,27 +51,6 @@ class QWithTerm:
 
     def value_and_action_gradient(self, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
         return autograd_value_gradient(self, actions, beta)
-
-
-def model_value_estimate(
-    model: SAC | IterativeAmortization,
-    obs: PyTorchObs,
-    generator: th.Generator | None = None,
-    shared_noise: bool = False,
-    common_noise: bool = False,
-) -> ValueEstimate:
-    """The value estimate of a model's J bound to ``obs``: its policy's (IterativeSAC), or SAC's critics.
-    The rollout options matter for a model-based estimate only (``IterativeSACPolicy.value_estimate``)."""
-    if isinstance(model.policy, IterativePolicy):
-        return model.policy.value_estimate(
-            obs, current_ent_coef(model), generator=generator, shared_noise=shared_noise, common_noise=common_noise
-        )
-    return EnsembleQ(model.policy.critic, obs)
-
-
-def current_ent_coef(model: SAC | IterativeAmortization) -> th.Tensor:
-    """α of a SAC or IterativeSAC model, detached."""
-    return th.exp(model.log_ent_coef.detach()) if model.log_ent_coef is not None else model.ent_coef_tensor
 
 
 def action_energy_penalty(coef: float) -> ObjectiveTerm:
@@ -102,23 +85,23 @@ class ChangedObjective(BasePolicy):
     read it. Its analyses still run (its gap on the new J shows what it leaves), but :meth:`predict`
     raises.
 
-    :param model: an IterativeSAC or SAC model
+    :param model: a model of the package (IterativeSAC, IterativeTQC, IterativeCrossQ) or a stock SAC, TQC or CrossQ agent
     :param term: a differentiable function of the actions [N, B, A] -> [N, B] added to every critic's
         Q, e.g. :func:`action_energy_penalty`
-    :param critic: another critic ensemble to use in J, taking the model's observations and actions
+    :param critic: another critic ensemble to use in J, taking the model's observations and actions, of the
+        model's critics' family (its outputs become Q̂_β with the model's pessimism)
     :param objective_of: another model whose J (its value estimate, e.g. model-based, and its α) replaces
         the model's, on the same observation and action spaces
     """
 
     def __init__(
         self,
-        model: SAC,
+        model: TrainedModel,
         term: ObjectiveTerm | None = None,
-        critic: ContinuousCritic | None = None,
-        objective_of: SAC | None = None,
+        critic: CriticEnsemble | None = None,
+        objective_of: TrainedModel | None = None,
     ):
-        if not isinstance(model, SAC):
-            raise TypeError(f"model must be an IterativeSAC or a stable-baselines3 SAC model, got {type(model).__name__}")
+        check_model(model)
         if term is None and critic is None and objective_of is None:
             raise ValueError(
                 "ChangedObjective needs a term, a critic or another model's objective: without them J is unchanged"
@@ -126,8 +109,7 @@ class ChangedObjective(BasePolicy):
         if critic is not None and objective_of is not None:
             raise ValueError("ChangedObjective takes a critic or another model's objective (objective_of), not both")
         if objective_of is not None:
-            if not isinstance(objective_of, SAC):
-                raise TypeError(f"objective_of must be an IterativeSAC or SAC model, got {type(objective_of).__name__}")
+            check_model(objective_of, "objective_of")
             for space in ("observation_space", "action_space"):
                 if getattr(objective_of.policy, space) != getattr(model.policy, space):
                     raise ValueError(
@@ -136,8 +118,11 @@ class ChangedObjective(BasePolicy):
                     )
         if term is not None and not callable(term):
             raise TypeError(f"term must be a function of the actions [N, B, A] -> [N, B], got {type(term).__name__}")
-        if critic is not None and not isinstance(critic, ContinuousCritic):
-            raise TypeError(f"critic must be a critic ensemble (ContinuousCritic), got {type(critic).__name__}")
+        if critic is not None and not (isinstance(critic, th.nn.Module) and hasattr(critic, "q_networks")):
+            raise TypeError(
+                "critic must be a critic ensemble (SB3's ContinuousCritic, TQC's or CrossQ's critic), "
+                f"got {type(critic).__name__}"
+            )
         super().__init__(model.policy.observation_space, model.policy.action_space, squash_output=True)
         self.model = model
         self.policy = model.policy
@@ -158,7 +143,7 @@ class ChangedObjective(BasePolicy):
     ) -> ValueEstimate:
         """The value estimate of the changed J, bound to ``obs`` (rollout options as :func:`model_value_estimate`)."""
         if self.other_critic is not None:
-            value_estimate: ValueEstimate = EnsembleQ(self.other_critic, obs)
+            value_estimate: ValueEstimate = EnsembleQ(self.other_critic, obs, pessimism(self.model))
         else:
             owner = self.objective_of if self.objective_of is not None else self.model
             value_estimate = model_value_estimate(owner, obs, generator, shared_noise, common_noise)
@@ -173,7 +158,7 @@ class ChangedObjective(BasePolicy):
         return self.policy.act_iteratively(observation, deterministic, bind=self.value_estimate, ent_coef=self.ent_coef())
 
 
-def transfer_optimizer(source: SAC, target: SAC) -> ChangedObjective:
+def transfer_optimizer(source: TrainedModel, target: TrainedModel) -> ChangedObjective:
     """The paper's Fig. 9: ``source``'s iterative optimizer acting on ``target``'s objective.
 
     The whole optimizer of ``source`` (trunk, update heads and gates, its K, N and ``beta_collect``)
@@ -182,12 +167,13 @@ def transfer_optimizer(source: SAC, target: SAC) -> ChangedObjective:
     policy for ``evaluate_policy`` and for the analyses. The paper moves a model-free optimizer onto a
     model-based agent's objective; any IterativeSAC with the same spaces can be the target.
 
-    :param source: an IterativeSAC model with the iterative actor (a direct actor has no optimizer to move)
-    :param target: the IterativeSAC (or SAC) model whose objective the optimizer runs on
+    :param source: a model of the package with the iterative actor (a direct actor has no optimizer to move)
+    :param target: the model (of the package, or a stock agent) whose objective the optimizer runs on
     """
-    if not isinstance(source, SAC) or not isinstance(source.policy.actor, IterativeActor):
+    check_model(source, "source")
+    if not isinstance(source.policy.actor, IterativeActor):
         raise ValueError(
-            "source must be an IterativeSAC model with the iterative actor: a direct actor (SAC, actor='direct') "
+            "source must be a model with the iterative actor: a direct actor (SAC, TQC, CrossQ, actor='direct') "
             "has no optimizer to transfer, λ = f_φ(s) never reads the objective"
         )
     return ChangedObjective(source, objective_of=target)

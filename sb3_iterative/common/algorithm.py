@@ -46,7 +46,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
     """
 
     policy: IterativePolicy  # type: ignore[assignment]
-    actor: IterativeActor | DirectActor
+    actor: IterativeActor | DirectActor  # type: ignore[assignment]  # SB3 declares a Module
     critic: CriticEnsemble
     critic_target: CriticEnsemble
     beta: float

@@ -4,18 +4,18 @@
 import contextlib
 import inspect
 import math
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 import torch as th
 from gymnasium import spaces
-from sb3_contrib.tqc.policies import Actor as TQCActor
 from stable_baselines3.common.policies import BasePolicy, ContinuousCritic
 from stable_baselines3.common.preprocessing import get_action_dim, get_flattened_obs_dim
 from stable_baselines3.common.torch_layers import (
     BaseFeaturesExtractor,
 )
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from torch import nn
 from stable_baselines3.sac.policies import Actor
 
 from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, CriticEnsemble, EnsembleQ, make_critic
@@ -30,8 +30,26 @@ from sb3_iterative.common.iterative_actor import IterativeActor, IterativeTrace
 ACTOR_KINDS = ("iterative", "direct", "flow")
 # The base policies' actor options that only gSDE reads (SB3's SAC actor and sb3-contrib's take them)
 GSDE_OPTIONS = ("log_std_init", "use_expln", "clip_mean")
-# The direct actor λ = f_φ(s): SAC's, or sb3-contrib TQC's (the same network, its own class)
-DirectActor = Actor | TQCActor
+
+
+class DirectActor(Protocol):
+    """The direct actor λ = f_φ(s) of a base policy: SAC's, sb3-contrib TQC's (the same network, its own
+    class) or CrossQ's (batch-renormalized); also the distilled policy of the warm start, the distilled
+    target and the model's rollouts."""
+
+    optimizer: th.optim.Optimizer
+
+    def get_action_dist_params(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor, dict[str, th.Tensor]]:
+        """λ = (µ, log σ) [B, A] each, and the distribution's keywords."""
+        ...
+
+    def __call__(self, obs: PyTorchObs, deterministic: bool = False) -> th.Tensor: ...
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
+
+    def set_training_mode(self, mode: bool) -> None: ...
+
+
 # Seed of the model rollouts' samples when acting deterministically
 ROLLOUT_SEED = 1
 # The paper's model-based estimate (Appendix A.5): a 2-step rollout, Retrace λ = 0.9
@@ -222,7 +240,8 @@ class IterativePolicy(BasePolicy):
             raise ValueError(f"n_iterations applies to the iterative actor only (this policy has actor={self.actor_kind!r})")
         check_count("n_iterations", value, minimum=0 if self.warm_start else 1)
         self._n_iterations = value
-        self.actor.n_iterations = value
+        if isinstance(self.actor, IterativeActor):
+            self.actor.n_iterations = value
 
     @property
     def init_mu_std(self) -> float:
@@ -238,8 +257,9 @@ class IterativePolicy(BasePolicy):
         if value > 0 and self.warm_start:
             raise ValueError("init_mu_std applies to the fixed λ_0; with warm_start, λ_0 is the distilled policy's")
         self._init_mu_std = float(value)
-        if isinstance(getattr(self, "actor", None), IterativeActor):
-            self.actor.init_mu_std = self._init_mu_std
+        actor = getattr(self, "actor", None)  # none yet while the policy is built
+        if isinstance(actor, IterativeActor):
+            actor.init_mu_std = self._init_mu_std
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()

@@ -15,10 +15,10 @@ from sb3_iterative.common.policies import IterativePolicy
 
 
 @contextlib.contextmanager
-def batch_statistics(module: nn.Module | None, training: bool) -> Iterator[None]:
+def batch_statistics(module: object, training: bool) -> Iterator[None]:
     """``module``'s batch renormalization layers in training mode (batch statistics, running statistics
-    updated) or evaluation mode (running statistics) inside, as they were after."""
-    layers = [layer for layer in module.modules() if isinstance(layer, BatchRenorm)] if module is not None else []
+    updated) or evaluation mode (running statistics) inside, as they were after (None: nothing changes)."""
+    layers = [layer for layer in module.modules() if isinstance(layer, BatchRenorm)] if isinstance(module, nn.Module) else []
     modes = [layer.training for layer in layers]
     for layer in layers:
         layer.train(training)

@@ -5,12 +5,13 @@ from typing import Any, ClassVar, TypeVar
 import torch as th
 from sb3_contrib import TQC
 from sb3_contrib.common.utils import quantile_huber_loss
+from sb3_contrib.tqc.policies import Critic as QuantileCritic
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, ReplayBufferSamples, Schedule
 
-from sb3_iterative.critics import EnsembleQ, QuantileCritic
+from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.common.algorithm import IterativeAmortization
 from sb3_iterative.iterative_tqc.policies import CnnPolicy, IterativeTQCPolicy, MlpPolicy, MultiInputPolicy
 
