@@ -272,7 +272,7 @@ def test_collect_states():
 def test_bad_input():
     model = iterative_model()
     with pytest.raises(
-        TypeError, match=r"model must be a model of the package .*IterativeCrossQ.* or a stock agent of SAC, TQC, CrossQ, got PPO"
+        TypeError, match=r"model must be a model of the package .* or a stock agent of SAC, TQC, CrossQ, got PPO"
     ):
         analysis.amortization_gap(PPO("MlpPolicy", "Pendulum-v1", n_steps=16, batch_size=16), STATES)
     with pytest.raises(ValueError, match=r"states must be a batch of observations of shape \(n, 2\).*\(4, 3\)"):

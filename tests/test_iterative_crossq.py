@@ -1,9 +1,11 @@
 """IterativeCrossQ: the iterative actor on sb3-contrib's CrossQ (batch-renormalized critics, no target
 networks, a delayed actor)."""
 
+import numpy as np
 import pytest
 import torch as th
 from sb3_contrib import CrossQ
+from sb3_contrib.common.torch_layers import BatchRenorm
 
 from sb3_iterative import IterativeCrossQ
 
@@ -46,3 +48,65 @@ def test_pessimism_breaks_the_crossq_equality():
     ours = IterativeCrossQ("MlpPolicy", ENV, beta=2.5, **{**common, "policy_kwargs": dict(NETS, actor="direct")}).learn(200)
     key = "critic.qf0.1.weight"
     assert not th.equal(crossq.policy.state_dict()[key], ours.policy.state_dict()[key])
+
+
+def renorm_steps(module) -> set[int]:
+    """How many training-mode passes each batch renormalization layer of ``module`` has seen."""
+    return {int(layer.steps) for layer in module.modules() if isinstance(layer, BatchRenorm)}
+
+
+@pytest.mark.parametrize("actor", ["iterative", "direct"])
+def test_critics_serve_as_j_on_their_running_statistics(actor):
+    """The critics' statistics move once per gradient step, in the joint pass, never while they serve as J
+    (the K iterations of the target, of the actor's step and of acting); a direct actor's once per actor update."""
+    model = IterativeCrossQ(
+        "MlpPolicy", ENV, learning_starts=50, batch_size=32, policy_delay=3, seed=0, policy_kwargs=dict(NETS, actor=actor)
+    ).learn(110)
+    assert model._n_updates == 60
+    assert renorm_steps(model.critic) == {60}
+    if actor == "direct":
+        assert renorm_steps(model.actor) == {20}
+    else:
+        assert renorm_steps(model.actor) == set()  # f_φ has none: its inputs are normalized per state
+    state = {key: value.clone() for key, value in model.critic.state_dict().items()}
+    model.predict(np.zeros((4, 3), dtype=np.float32))
+    for key, value in model.critic.state_dict().items():
+        assert th.equal(value, state[key]), key
+
+
+def test_distilled_policy_moves_its_statistics_only_when_it_trains():
+    """The warm start and the distilled target read the distilled policy (CrossQ's actor) on its running statistics."""
+    model = IterativeCrossQ(
+        "MlpPolicy",
+        ENV,
+        learning_starts=50,
+        batch_size=32,
+        policy_delay=2,
+        seed=0,
+        policy_kwargs=dict(NETS, warm_start=True, distilled_target=True, n_iterations=2),
+    ).learn(110)
+    assert model._n_updates == 60 and renorm_steps(model.policy.rollout_policy) == {30}
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(policy_delay=0), r"policy_delay must be an integer >= 1, got 0"),
+        (dict(policy_delay=1.5), r"policy_delay must be an integer >= 1, got 1.5"),
+        (dict(policy_kwargs=dict(critic_arch="B")), r"critic_arch must be 'A' for IterativeCrossQPolicy"),
+        (dict(policy_kwargs=dict(value_estimator="model")), r"value_estimator must be 'critic' .* target critics"),
+        (dict(policy_kwargs=dict(n_critics=1)), r"beta_collect=1.0 needs an ensemble"),
+        (dict(beta=float("inf")), r"beta must be a finite number, got inf"),
+    ],
+)
+def test_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        IterativeCrossQ("MlpPolicy", ENV, device="cpu", **kwargs)
+
+
+@pytest.mark.parametrize("policy", ["CnnPolicy", "MultiInputPolicy"])
+def test_other_policies_are_refused(policy):
+    with pytest.raises(
+        ValueError, match=rf"policy: IterativeCrossQ has MlpPolicy only, as sb3-contrib's CrossQ \(no {policy}\)"
+    ):
+        IterativeCrossQ(policy, ENV, device="cpu")

@@ -1,6 +1,6 @@
 """IterativeTQC (sb3_iterative/iterative_tqc/): the iterative actor on sb3-contrib TQC's quantile critics.
 
-sb3-contrib's test shape (run, save/load, deterministic, vec envs), TQC equivalence in direct mode,
+What only IterativeTQC has (what every algorithm shares is tested in test_algorithms.py): TQC equivalence in direct mode,
 the truncated-quantile value inside J (its fast gradient against autograd, the optimizer on a quantile
 critic with a known optimum), and the analyses (learning the contextual bandit: tests/test_learning.py)."""
 
@@ -11,10 +11,9 @@ from bandit import ContextualBandit
 from gymnasium import spaces
 from sb3_contrib import TQC
 from sb3_contrib.tqc.policies import Critic as QuantileCritic
-from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.torch_layers import FlattenExtractor
 
-from sb3_iterative import IterativeTQC, analysis, zoo
+from sb3_iterative import IterativeTQC, analysis
 from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.common.iterative_actor import actor_loss
 from sb3_iterative.objective import EnsembleValue, autograd_action_gradient, objective
@@ -151,71 +150,6 @@ def test_truncation_in_j_breaks_the_tqc_equality():
     assert not th.equal(tqc.policy.state_dict()["actor.mu.weight"], ours.policy.state_dict()["actor.mu.weight"])
 
 
-@pytest.mark.parametrize("actor", ["iterative", "direct", "flow"])
-def test_run(actor):
-    model = IterativeTQC("MlpPolicy", ENV, verbose=0, **{**SMALL, "policy_kwargs": dict(SMALL["policy_kwargs"], actor=actor)})
-    model.learn(120)
-    assert model._n_updates > 0
-    assert model.beta == 2.0 and model.policy.beta_collect == 0.0  # the defaults: TQC's d in J, TQC's objective acting
-    action, _ = model.predict(model.env.observation_space.sample(), deterministic=True)
-    assert model.action_space.contains(action)
-
-
-def test_iterative_options_with_quantile_critics():
-    """N > 1 action samples (the target pools every sample's atoms), a warm start, the distilled target and the
-    optimizer's levers (random λ_0, gradient magnitudes, residual updates)."""
-    levers = dict(init_mu_std=1.0, gradient_magnitude=True, residual_update=True)
-    for policy_kwargs in (
-        dict(n_action_samples=3),
-        dict(warm_start=True, n_iterations=2),
-        dict(distilled_target=True),
-        levers,
-    ):
-        model = IterativeTQC("MlpPolicy", ENV, **{**SMALL, "policy_kwargs": dict(SMALL["policy_kwargs"], **policy_kwargs)})
-        model.learn(80)
-        assert model._n_updates > 0
-
-
-def test_vec_env():
-    env = make_vec_env(ENV, n_envs=2, seed=0)
-    model = IterativeTQC("MlpPolicy", env, **SMALL).learn(120)
-    actions, _ = model.predict(env.reset(), deterministic=True)
-    assert actions.shape == (2, 1)
-
-
-def test_save_load(tmp_path):
-    model = IterativeTQC("MlpPolicy", ENV, **SMALL).learn(100)
-    obs = np.stack([model.env.observation_space.sample() for _ in range(4)])
-    before, _ = model.predict(obs, deterministic=True)
-    model.policy.n_iterations = 7  # test-time K survives
-    model.save(tmp_path / "model.zip")
-    loaded = IterativeTQC.load(tmp_path / "model.zip", device="cpu")
-    assert loaded.policy.n_iterations == 7 and loaded.top_quantiles_to_drop_per_net == 2 and loaded.beta == 2.0
-    loaded.policy.n_iterations = 5
-    after, _ = loaded.predict(obs, deterministic=True)
-    np.testing.assert_array_equal(before, after)
-    for key, value in model.policy.state_dict().items():
-        assert th.equal(value, loaded.policy.state_dict()[key]), key
-    loaded.set_env(make_vec_env(ENV, n_envs=1, seed=1))
-    loaded.learn(20, reset_num_timesteps=False)
-
-
-def test_enjoy_loads_with_a_small_replay_buffer(tmp_path):
-    IterativeTQC("MlpPolicy", ENV, **SMALL).learn(60).save(tmp_path / "model.zip")
-    loaded = zoo.EnjoyLoader(zoo.ALGORITHMS["iterative_tqc"]).load(tmp_path / "model.zip", device="cpu")
-    assert type(loaded) is IterativeTQC and loaded.replay_buffer.buffer_size == 1
-
-
-def test_deterministic():
-    """Same seed, same run; deterministic actions repeat."""
-    first = IterativeTQC("MlpPolicy", ENV, **SMALL).learn(100)
-    second = IterativeTQC("MlpPolicy", ENV, **SMALL).learn(100)
-    for key, value in first.policy.state_dict().items():
-        assert th.equal(value, second.policy.state_dict()[key]), key
-    obs = first.env.observation_space.sample()
-    assert np.array_equal(first.predict(obs, deterministic=True)[0], first.predict(obs, deterministic=True)[0])
-
-
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -243,11 +177,6 @@ def test_bad_input(kwargs, message):
     options = {**dict(policy_kwargs=dict(n_quantiles=5)), **kwargs}
     with pytest.raises((ValueError, TypeError), match=message):
         IterativeTQC("MlpPolicy", ENV, device="cpu", **options)
-
-
-def test_discrete_actions_are_refused():
-    with pytest.raises(ValueError, match=r"env: IterativeTQC needs a continuous action space"):
-        IterativeTQC("MlpPolicy", "CartPole-v1", device="cpu")
 
 
 def test_analyses_run_on_the_quantile_critics_j():

@@ -214,11 +214,13 @@ class IterativePolicy(BasePolicy):
         )
 
     def _check_base_kwargs(self, base_kwargs: dict[str, Any], base_parameters: Any) -> None:
-        """The base policy's keywords: each one it takes, and none that only gSDE reads."""
+        """The base policy's keywords: each one it takes, and none set that only gSDE reads."""
         for name in base_kwargs:
             if name not in base_parameters:  # as Python says it, naming the user's policy class, not the base
                 raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument {name!r}")
-            if name in GSDE_OPTIONS:  # the base's actors read them only with gSDE: they would be ignored
+            # the base's actors read them only with gSDE: another value than the default would be ignored (the
+            # default comes back with the constructor's parameters when a saved policy loads)
+            if name in GSDE_OPTIONS and base_kwargs[name] != base_parameters[name].default:
                 raise ValueError(
                     f"{name} is an option of gSDE (use_sde=True), which {type(self).__name__} does not support: "
                     "it would change nothing; remove it"

@@ -155,7 +155,7 @@ class IterativeCrossQ(IterativeAmortization, CrossQ):  # type: ignore[misc]
         where Q(s, a) and Q(s', a') come from one pass with the batch statistics of both."""
         obs, next_obs = replay_data.observations, replay_data.next_observations
         assert isinstance(obs, th.Tensor) and isinstance(next_obs, th.Tensor)  # MlpPolicy only
-        with th.no_grad(), self.policy.serving_as_j():
+        with th.no_grad(), self.policy.critics_as_j(), self.policy.actors_for_target():
             next_actions, _, mu, log_std, distribution = self._next_sample(next_obs, ent_coef, next_noise)
         n_samples, batch_size, action_dim = next_actions.shape
         all_obs = th.cat([obs, next_obs.repeat(n_samples, *([1] * (next_obs.dim() - 1)))], dim=0)
@@ -173,7 +173,7 @@ class IterativeCrossQ(IterativeAmortization, CrossQ):  # type: ignore[misc]
         return critic_loss
 
     def _actor_step(self, *args: Any, **kwargs: Any) -> None:
-        with self.policy.serving_as_j():  # the critics as J on their running statistics; the actor's own pass trains
+        with self.policy.critics_as_j():  # the actor's own pass and the distilled policy's train on batch statistics
             super()._actor_step(*args, **kwargs)
 
     def _target_step(self, gradient_step: int) -> None:

@@ -94,11 +94,15 @@ class IterativeCrossQPolicy(IterativePolicy, CrossQPolicy):  # type: ignore[misc
         """The critics on batch statistics for CrossQ's joint (s, a)/(s', a') pass of the critic loss."""
         return batch_statistics(self.critic, True)
 
-    def serving_as_j(self) -> contextlib.ExitStack[bool | None]:
-        """Every network on its running statistics: the critics as J, the actor and the distilled policy
-        where the critic target reads them (CrossQ's next actions)."""
+    def critics_as_j(self) -> contextlib.AbstractContextManager[None]:
+        """The critics on their running statistics while they serve as J (CrossQ's actor step reads them so)."""
+        return batch_statistics(self.critic, False)
+
+    def actors_for_target(self) -> contextlib.ExitStack[bool | None]:
+        """The actor and the distilled policy on their running statistics while the critic target reads λ'
+        (CrossQ's next actions)."""
         stack = contextlib.ExitStack()
-        for module in (self.actor, self.critic, self.rollout_policy):
+        for module in (self.actor, self.rollout_policy):
             stack.enter_context(batch_statistics(module, False))
         return stack
 

@@ -1,0 +1,212 @@
+"""Behaviour every algorithm of the package shares, tested over the list of algorithms (as sb3-contrib's
+``MODEL_LIST``): runs with each actor and option, vec envs, save/load of the model and the policy, same seed
+same run, bad input, rl-zoo3's enjoy, the analyses and test-time objectives; and the analyses on stock agents
+of the family (SAC, TQC, CrossQ). What only one algorithm has lives in its own module (test_iterative_tqc.py,
+test_iterative_crossq.py; IterativeSAC's options in test_run.py, test_save_load.py, ...)."""
+
+import numpy as np
+import pytest
+import torch as th
+from sb3_contrib import TQC, CrossQ
+from stable_baselines3 import SAC
+from stable_baselines3.common.env_util import make_vec_env
+
+from sb3_iterative import IterativeCrossQ, IterativeSAC, IterativeTQC, analysis, zoo
+from sb3_iterative.analyze import load_model
+from sb3_iterative.common.iterative_actor import IterativeActor
+
+ENV = "Pendulum-v1"
+# Small networks of each algorithm's own shape: a run takes a second or two
+POLICY_KWARGS = {
+    IterativeSAC: dict(net_arch=[32, 32]),
+    IterativeTQC: dict(net_arch=[32, 32], n_quantiles=5),
+    IterativeCrossQ: dict(net_arch=dict(pi=[32, 32], qf=[64, 64])),
+}
+MODEL_LIST = list(POLICY_KWARGS)
+# rl-zoo3's name of each
+ZOO_NAMES = {IterativeSAC: "iterative_sac", IterativeTQC: "iterative_tqc", IterativeCrossQ: "iterative_crossq"}
+# The stock agents of the family the analyses read, with the same small networks
+STOCK_LIST = {
+    SAC: dict(net_arch=[32, 32]),
+    TQC: dict(net_arch=[32, 32], n_quantiles=5),
+    CrossQ: dict(net_arch=dict(pi=[32, 32], qf=[64, 64])),
+}
+# The β each stock agent's actor maximizes J with (acting), and the β of its critics' target
+STOCK_BETAS = {SAC: (1.0, 1.0), TQC: (0.0, 2.0), CrossQ: (1.0, 1.0)}
+
+
+def make(algorithm, env=ENV, seed=0, **policy_kwargs):
+    return algorithm(
+        "MlpPolicy",
+        env,
+        learning_starts=50,
+        batch_size=32,
+        seed=seed,
+        device="cpu",
+        policy_kwargs={**POLICY_KWARGS[algorithm], **policy_kwargs},
+    )
+
+
+def states(model, n=8):
+    model.observation_space.seed(0)
+    return np.stack([model.observation_space.sample() for _ in range(n)])
+
+
+def assert_same_parameters(first, second):
+    first_state, second_state = first.policy.state_dict(), second.policy.state_dict()
+    assert first_state.keys() == second_state.keys()
+    for key in first_state:
+        assert th.equal(first_state[key], second_state[key]), key
+
+
+@pytest.mark.parametrize("algorithm", MODEL_LIST)
+@pytest.mark.parametrize("actor", ["iterative", "direct", "flow"])
+def test_run(algorithm, actor):
+    if actor == "flow" and algorithm is IterativeCrossQ:
+        with pytest.raises(ValueError, match="actor must be 'iterative' or 'direct' for IterativeCrossQPolicy"):
+            make(algorithm, actor=actor)
+        return
+    model = make(algorithm, actor=actor).learn(120)
+    assert model._n_updates == 70
+    assert isinstance(model.actor, IterativeActor) == (actor == "iterative")
+    for name, parameter in model.policy.named_parameters():
+        assert th.isfinite(parameter).all(), name
+    actions, _ = model.predict(states(model), deterministic=True)
+    assert actions.shape == (8, 1) and np.all(np.abs(actions) <= 2.0)
+
+
+@pytest.mark.parametrize("algorithm", MODEL_LIST)
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(n_action_samples=3),
+        dict(warm_start=True, n_iterations=2),
+        dict(distilled_target=True),
+        dict(init_mu_std=1.0, gradient_magnitude=True, residual_update=True),
+    ],
+    ids=["N=3", "warm_start", "distilled_target", "levers"],
+)
+def test_iterative_options(algorithm, options):
+    """N > 1 action samples, a warm start, the distilled target and the optimizer's levers train on every base."""
+    model = make(algorithm, **options).learn(100)
+    assert model._n_updates == 50
+    if options.get("warm_start") or options.get("distilled_target"):
+        assert model.policy.rollout_policy is not None
+    actions, _ = model.predict(states(model), deterministic=True)
+    assert np.isfinite(actions).all()
+
+
+@pytest.mark.parametrize("algorithm", MODEL_LIST)
+def test_vec_env(algorithm):
+    env = make_vec_env(ENV, n_envs=2, seed=0)
+    model = make(algorithm, env=env).learn(120)
+    assert model.num_timesteps == 120
+    actions, _ = model.predict(env.reset(), deterministic=True)
+    assert actions.shape == (2, 1)
+
+
+@pytest.mark.parametrize("algorithm", MODEL_LIST)
+def test_save_load(tmp_path, algorithm):
+    model = make(algorithm).learn(100)
+    obs = states(model)
+    before, _ = model.predict(obs, deterministic=True)
+    model.policy.n_iterations = 7  # a test-time K survives
+    model.save(tmp_path / "model.zip")
+    loaded = algorithm.load(tmp_path / "model.zip", device="cpu")
+    assert type(loaded) is algorithm and loaded.policy.n_iterations == 7 and loaded.beta == model.beta
+    loaded.policy.n_iterations = 5
+    after, _ = loaded.predict(obs, deterministic=True)
+    np.testing.assert_array_equal(before, after)
+    assert_same_parameters(model, loaded)
+    loaded.set_env(make_vec_env(ENV, n_envs=1, seed=1))
+    loaded.learn(20, reset_num_timesteps=False)
+    assert loaded._n_updates > model._n_updates
+
+
+@pytest.mark.parametrize("algorithm", MODEL_LIST)
+def test_save_load_policy(tmp_path, algorithm):
+    model = make(algorithm).learn(100)
+    obs = states(model)
+    before, _ = model.predict(obs, deterministic=True)
+    model.policy.save(tmp_path / "policy.pth")
+    policy = type(model.policy).load(tmp_path / "policy.pth", device="cpu")
+    after, _ = policy.predict(obs, deterministic=True)
+    np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize("algorithm", MODEL_LIST)
+def test_enjoy_loads_with_a_small_replay_buffer(tmp_path, algorithm):
+    make(algorithm).learn(60).save(tmp_path / "model.zip")
+    loaded = zoo.EnjoyLoader(zoo.ALGORITHMS[ZOO_NAMES[algorithm]]).load(tmp_path / "model.zip", device="cpu")
+    assert type(loaded) is algorithm and loaded.replay_buffer.buffer_size == 1
+
+
+@pytest.mark.parametrize("algorithm", MODEL_LIST)
+def test_same_seed_same_run(algorithm):
+    first, second = make(algorithm, seed=3).learn(100), make(algorithm, seed=3).learn(100)
+    assert_same_parameters(first, second)
+    other = make(algorithm, seed=4).learn(100)
+    assert any(not th.equal(value, other.policy.state_dict()[key]) for key, value in first.policy.state_dict().items())
+    obs = states(first)
+    rng_state = th.get_rng_state()
+    np.testing.assert_array_equal(first.predict(obs, deterministic=True)[0], first.predict(obs, deterministic=True)[0])
+    assert th.equal(th.get_rng_state(), rng_state)  # deterministic acting draws from its own generator
+
+
+@pytest.mark.parametrize("algorithm", MODEL_LIST)
+def test_bad_input(algorithm):
+    name = algorithm.__name__
+    with pytest.raises(ValueError, match=rf"env: {name} needs a continuous action space"):
+        algorithm("MlpPolicy", "CartPole-v1", device="cpu")
+    with pytest.raises(ValueError, match=rf"{name} does not support gSDE"):
+        algorithm("MlpPolicy", ENV, use_sde=True, device="cpu")
+    with pytest.raises(ValueError, match=r"beta"):
+        algorithm("MlpPolicy", ENV, beta=float("nan"), device="cpu", policy_kwargs=POLICY_KWARGS[algorithm])
+    with pytest.raises(ValueError, match=r"log_std_init is an option of gSDE \(use_sde=True\), which .* does not support"):
+        make(algorithm, log_std_init=-2)
+    with pytest.raises(ValueError, match=r"n_iterations must be an integer >= 1, got 0"):
+        make(algorithm, n_iterations=0)
+
+
+@pytest.mark.parametrize("algorithm", MODEL_LIST)
+def test_analyses_and_changed_objectives(algorithm):
+    """The paper's analyses and test-time objectives take every iterative algorithm."""
+    model = make(algorithm).learn(100)
+    obs = states(model)
+    agent = analysis.as_agent(model)
+    assert agent.iterative and agent.pessimism is model.policy.pessimism
+    gap = analysis.amortization_gap(model, obs, n_steps=20).summary()
+    assert gap["n_states"] == 8 and gap["mean_optimized_objective"] >= gap["mean_amortized_objective"] - 1e-3
+    assert analysis.compare_optimizers(model, obs, adam_steps=5, cem_steps=5).summary()["iterative_iterations"] == 5
+    curve = analysis.improvement_per_iteration(model, obs, n_iterations=7).summary()
+    assert curve["trained_iterations"] == 5 and len(curve["mean_objective"]) == 8
+
+    changed = analysis.ChangedObjective(model, term=analysis.action_energy_penalty(100.0))
+    own, _ = model.predict(obs, deterministic=True)
+    penalized, _ = changed.predict(obs, deterministic=True)
+    # the optimizer reads ∇_λ of the changed J (whether it follows it far is measured in BENCHMARKS.md)
+    assert np.abs(penalized - own).max() > 1e-3
+    moved = analysis.transfer_optimizer(model, make(algorithm, seed=1))
+    assert np.isfinite(moved.predict(obs, deterministic=True)[0]).all()
+
+
+@pytest.mark.parametrize("algorithm", list(STOCK_LIST))
+def test_analyses_of_stock_agents(tmp_path, algorithm):
+    """A stock SAC, TQC or CrossQ agent: J is its actor's objective (its pessimism and β), its λ its actor's."""
+    model = algorithm(
+        "MlpPolicy", ENV, learning_starts=50, batch_size=32, seed=0, device="cpu", policy_kwargs=STOCK_LIST[algorithm]
+    ).learn(100)
+    obs = states(model)
+    agent = analysis.as_agent(model)
+    assert not agent.iterative and agent.actor == "direct"
+    assert (agent.beta, agent.training_beta) == STOCK_BETAS[algorithm]
+    gap = analysis.amortization_gap(model, obs, n_steps=20)
+    assert gap.summary()["mean_optimized_objective"] >= gap.summary()["mean_amortized_objective"] - 1e-3
+    # the amortized λ is the actor's own (CrossQ's with its running statistics: acting's)
+    mu, _, _ = model.policy.actor.get_action_dist_params(model.policy.obs_to_tensor(obs)[0])
+    np.testing.assert_allclose(gap.amortized_mu, mu.detach().numpy(), rtol=0, atol=1e-6)
+    assert analysis.value_bias(model, ENV, n_pairs=4, horizon=20).summary()["n_pairs"] == 4
+    with pytest.raises(TypeError, match="A direct actor cannot act on a changed objective"):
+        analysis.ChangedObjective(model, term=analysis.action_energy_penalty(1.0)).predict(obs)
+    model.save(tmp_path / "model.zip")
+    assert type(load_model(tmp_path / "model.zip", device="cpu")) is algorithm
