@@ -1,8 +1,8 @@
 """Speed of IterativeSAC against SB3's SAC, measured in one run: a markdown table.
 
-For SAC, IterativeSAC at K ∈ {1, 5} and N ∈ {1, 10}, the flow-policy baseline (``flow_sac``), and
-TQC and IterativeTQC (their ratio is IterativeTQC's ms over TQC's) on
-HalfCheetah-v5 (one torch thread):
+For SAC, IterativeSAC at K ∈ {1, 5} and N ∈ {1, 10}, the flow-policy baseline (``flow_sac``), TQC and
+IterativeTQC, and CrossQ and IterativeCrossQ (at CrossQ's default critics, 2 × 1024, and at 2 × 256, the
+width of the CPU comparisons) on HalfCheetah-v5 (one torch thread):
 - the training step, ``model.train(1, batch_size=256)`` on a filled buffer (``--gradient-steps``
   steps per round, the configurations taking turns step by step), and its ratio to SAC's (of the
   medians of every timed step);
@@ -13,12 +13,17 @@ HalfCheetah-v5 (one torch thread):
 The model-based configurations are also compared with the model-free IterativeSAC (K = 5, N = 1)
 in a second table (their step includes the model's update and, for the iterative actor, the
 distillation; the model's 1 000 pre-training updates fall in the warm-up, not in the timings).
+Each iterative algorithm is also compared with its base in a third table (IterativeSAC ÷ SAC, IterativeTQC
+÷ TQC, IterativeCrossQ ÷ CrossQ): there the training step is the mean over each round's steps (CrossQ's
+actor trains every third step: give ``--gradient-steps`` a multiple of 3), median over rounds.
 Measurements go round-robin over the configurations and the median is reported (of every timed
 training step, and of the rounds for the rest), so that the machine's load falls on all of them alike.
 
     python benchmarks/speed.py                      # about 5 minutes on 2 cores
     python benchmarks/speed.py --rounds 5 --env Pendulum-v1
     python benchmarks/speed.py --configurations "IterativeSAC K=5 N=1"      # SAC and one configuration
+    python benchmarks/speed.py --gradient-steps 30 --configurations "IterativeSAC K=5 N=1" CrossQ \
+        "IterativeCrossQ K=5 N=1" "CrossQ, critics 2 x 256" "IterativeCrossQ K=5 N=1, critics 2 x 256"
 """
 
 import argparse
@@ -30,11 +35,14 @@ from datetime import date
 from typing import NamedTuple
 
 import torch as th
-from sb3_contrib import TQC
+from sb3_contrib import TQC, CrossQ
 from stable_baselines3 import SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
 
-from sb3_iterative import IterativeSAC, IterativeTQC
+from sb3_iterative import IterativeCrossQ, IterativeSAC, IterativeTQC
+
+# CrossQ's critics at the width of the CPU comparisons (its default is 2 x 1024, rl-zoo3's MuJoCo files' 2 x 2048)
+NARROW_CROSSQ = dict(net_arch=dict(pi=[256, 256], qf=[256, 256]))
 
 CONFIGURATIONS: dict[str, tuple[type[BaseAlgorithm], dict]] = {
     "SAC": (SAC, {}),
@@ -59,6 +67,18 @@ CONFIGURATIONS: dict[str, tuple[type[BaseAlgorithm], dict]] = {
     # IterativeTQC (beyond the paper) against sb3-contrib's TQC: 2 critics × 25 quantiles, 2 dropped per critic
     "TQC": (TQC, {}),
     "IterativeTQC K=5 N=1": (IterativeTQC, dict(n_iterations=5, n_action_samples=1)),
+    # IterativeCrossQ (beyond the paper) against sb3-contrib's CrossQ: the actor every 3 critic updates
+    "CrossQ": (CrossQ, {}),
+    "IterativeCrossQ K=5 N=1": (IterativeCrossQ, dict(n_iterations=5, n_action_samples=1)),
+    "CrossQ, critics 2 x 256": (CrossQ, NARROW_CROSSQ),
+    "IterativeCrossQ K=5 N=1, critics 2 x 256": (IterativeCrossQ, dict(NARROW_CROSSQ, n_iterations=5, n_action_samples=1)),
+}
+# Each iterative configuration and its base, for the table of ratios per base
+BASES = {
+    "IterativeSAC K=5 N=1": "SAC",
+    "IterativeTQC K=5 N=1": "TQC",
+    "IterativeCrossQ K=5 N=1": "CrossQ",
+    "IterativeCrossQ K=5 N=1, critics 2 x 256": "CrossQ, critics 2 x 256",
 }
 # IterativeSAC's β for the direct actors, as its hyperparameter files give it (1: SAC's min over two critics)
 BETA = {"direct actor, model-based h=2": 1.0, "flow policy (flow_sac)": 1.0}
@@ -90,6 +110,12 @@ class Timings(NamedTuple):
     train: dict[str, list[float]]
     act: dict[str, list[float]]
     steps_per_second: dict[str, list[float]]
+
+    def mean_step(self, name: str, steps_per_round: int) -> float:
+        """The mean training step of each round (every step counts, an actor's delayed one too), median over rounds."""
+        steps = self.train[name]
+        rounds = [steps[start : start + steps_per_round] for start in range(0, len(steps), steps_per_round)]
+        return statistics.median(statistics.fmean(timed) for timed in rounds)
 
     def slowdown(self, name: str, base: str) -> float:
         """The median over rounds of base's learn() steps/s over name's, each round's pair measured side by side."""
@@ -160,14 +186,17 @@ def main() -> None:
         nargs="+",
         choices=list(CONFIGURATIONS),
         default=list(CONFIGURATIONS),
-        help="the configurations to measure (default: all; SAC is always measured)",
+        help="the configurations to measure (default: all; SAC, and the base of each iterative one, are always measured)",
     )
     args = parser.parse_args()
     if not 1 <= args.learn_chunks <= args.learn_steps:
         parser.error(f"--learn-chunks must be between 1 and --learn-steps ({args.learn_steps}), got {args.learn_chunks}")
     th.set_num_threads(1)
 
-    models = build(["SAC", *(name for name in args.configurations if name != "SAC")], args.env, args.device)
+    names = ["SAC"]
+    for name in args.configurations:
+        names += [extra for extra in (BASES.get(name), name) if extra is not None and extra not in names]
+    models = build(names, args.env, args.device)
 
     # torch.compile compiles on the first call of each acting mode (stochastic, deterministic)
     compile_seconds: dict[str, tuple[float, float]] = {}
@@ -198,6 +227,18 @@ def main() -> None:
 
     for name, (stochastic, deterministic) in compile_seconds.items():
         print(f"\n{name}: the first predict compiles, {stochastic:.1f} s (stochastic), {deterministic:.1f} s (deterministic)")
+
+    pairs = [(name, base) for name, base in BASES.items() if name in models and base in models]
+    if pairs:
+        print("\nEach iterative algorithm against its base (same run; the training step: the mean of each round's steps):\n")
+        print("| configuration | base | training step (ms) | base (ms) | × base | learn() ÷ base |")
+        print("|---|---|---|---|---|---|")
+        for name, base in pairs:
+            step, base_step = timings.mean_step(name, args.gradient_steps), timings.mean_step(base, args.gradient_steps)
+            print(
+                f"| {name} | {base} | {step * 1e3:.1f} | {base_step * 1e3:.1f} | {step / base_step:.2f} | "
+                f"{timings.slowdown(name, base):.2f} |"
+            )
 
     if MODEL_FREE not in models or not any("model-based" in name for name in models):
         return

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Protocol
 import torch as th
 from stable_baselines3.common.type_aliases import PyTorchObs
 from gymnasium import spaces
+from sb3_contrib.common.torch_layers import BatchRenorm
 from stable_baselines3.common.policies import ContinuousCritic
 from stable_baselines3.common.preprocessing import get_action_dim
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
@@ -139,27 +140,60 @@ class _Layer(NamedTuple):
     activation: _Activation | None
 
 
+# One member of an ensemble as the fast path reads it: each Linear layer's (weight, bias), each activation's class
+_MemberLayers = list[tuple[th.Tensor, th.Tensor] | type[nn.Module]]
+
+
+def _member_layers(q_net: nn.Module) -> _MemberLayers | None:
+    """One member as its Linear layers and activations, with each batch renormalization in evaluation mode
+    folded into the Linear layer after it (there it is an affine map of its input, x ↦ a ⊙ x + c: CrossQ's
+    critics on their running statistics); None for anything else (a renormalization on batch statistics)."""
+    if not isinstance(q_net, nn.Sequential):
+        return None
+    layers: _MemberLayers = []
+    pending: tuple[th.Tensor, th.Tensor] | None = None  # (a, c) of a renormalization before its Linear layer
+    for module in q_net:
+        if isinstance(module, BatchRenorm) and not module.training and pending is None:
+            running_mean, running_var = module.get_buffer("ra_mean"), module.get_buffer("ra_var")
+            scale = th.rsqrt(running_var + module.eps)
+            a = module.scale * scale if module.affine else scale
+            c = (module.bias if module.affine else 0.0) - a * running_mean
+            pending = (a, c)
+        elif isinstance(module, nn.Linear) and module.bias is not None:
+            weight: th.Tensor = module.weight
+            bias: th.Tensor = module.bias
+            if pending is not None:
+                a, c = pending
+                weight, bias, pending = weight * a, bias + weight @ c, None
+            layers.append((weight, bias))
+        elif type(module) in _ACTIVATIONS and pending is None:
+            layers.append(type(module))
+        else:
+            return None
+    return layers if pending is None else None
+
+
 def _stack_mlp_members(q_networks: Sequence[nn.Module]) -> list[_Layer] | None:
     """The ensemble as one batched MLP, layer by layer; None unless every member is Linear layers with
-    known activations, alike."""
-    members = [list(q_net) for q_net in q_networks if isinstance(q_net, nn.Sequential)]
-    if len(members) != len(q_networks):
+    known activations (and renormalizations on running statistics, folded), alike."""
+    members = [_member_layers(q_net) for q_net in q_networks]
+    if not members or any(layers is None for layers in members):
         return None
-    kinds = [type(module) for module in members[0]]
-    if any([type(module) for module in layers] != kinds for layers in members):
+    kinds = [[layer if isinstance(layer, type) else nn.Linear for layer in layers or []] for layers in members]
+    if any(member_kinds != kinds[0] for member_kinds in kinds):
         return None
     stacked: list[_Layer] = []
-    for position, kind in enumerate(kinds):
+    for position, kind in enumerate(kinds[0]):
         if kind is nn.Linear:
-            linears = [layers[position] for layers in members]
-            weight = th.stack([linear.weight for linear in linears if isinstance(linear, nn.Linear)])
-            bias = th.stack([linear.bias for linear in linears if isinstance(linear, nn.Linear)]).unsqueeze(1)
+            linears = [layers[position] for layers in members if layers is not None]
+            weight = th.stack([linear[0] for linear in linears if isinstance(linear, tuple)])
+            bias = th.stack([linear[1] for linear in linears if isinstance(linear, tuple)]).unsqueeze(1)
             stacked.append(_Layer(weight, weight.transpose(1, 2), bias, None))
-        elif kind in _ACTIVATIONS and stacked and stacked[-1].activation is None:
+        elif stacked and stacked[-1].activation is None:
             stacked[-1] = stacked[-1]._replace(activation=_ACTIVATIONS[kind])
         else:
             return None
-    if stacked[-1].activation is not None or any(layer.activation is None for layer in stacked[:-1]):
+    if not stacked or stacked[-1].activation is not None or any(layer.activation is None for layer in stacked[:-1]):
         return None
     return stacked
 
@@ -171,20 +205,22 @@ class _StackedMembers(NamedTuple):
     action_weight_t: th.Tensor  # the first layer's action columns, transposed and contiguous [n, A, H]
 
 
-# Per critic: its parameters' (storage, version) when stacked, and the stack. An optimizer step,
-# a Polyak update or a load changes a parameter in place and so its version: the stack is rebuilt.
-_STACKS: "weakref.WeakKeyDictionary[Any, tuple[tuple[tuple[int, int], ...], _StackedMembers | None]]" = (
-    weakref.WeakKeyDictionary()
-)
+# Per critic: its parameters' and buffers' (storage, version) when stacked (and its renormalizations' modes), and
+# the stack. An optimizer step, a Polyak update, a load or a training pass changes a tensor in place and so its
+# version: the stack is rebuilt.
+_STACKS: "weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], _StackedMembers | None]]" = weakref.WeakKeyDictionary()
 
 
 def _stacked_members(critic: CriticEnsemble, n_features: int) -> _StackedMembers | None:
     """The critic's members stacked (:func:`_stack_mlp_members`), cached while its parameters are unchanged."""
     compiling = th.compiler.is_compiling()  # the cache is not traceable: a compiled graph stacks the weights itself
     if not compiling:
+        modules = [module for q_net in critic.q_networks for module in q_net.modules()]
         key = tuple(
-            (parameter.data_ptr(), parameter._version) for q_net in critic.q_networks for parameter in q_net.parameters()
-        )
+            (tensor.data_ptr(), tensor._version)
+            for q_net in critic.q_networks
+            for tensor in (*q_net.parameters(), *q_net.buffers())  # a renormalization's running statistics too
+        ) + tuple(module.training for module in modules if isinstance(module, BatchRenorm))
         cached = _STACKS.get(critic)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -216,7 +252,8 @@ class EnsembleQ(EnsembleValue):
     each member's quantiles, member-major (TQC's critics), which ``pessimism`` makes Q̂_β.
     :meth:`value_and_action_gradient` (J's path) and :meth:`action_gradient` give Q̂_β or the
     members' outputs, and ∂Q̂_β/∂a, without autograd when every ensemble member is an MLP of Linear
-    layers with ReLU or Tanh (architecture A): the members run as one batched matrix product
+    layers with ReLU or Tanh (architecture A; CrossQ's critics on their running statistics, each batch
+    renormalization folded into the Linear layer after it): the members run as one batched matrix product
     per layer, the state's share of the first layer is computed once per binding (it does not
     change across iterations or samples), and the backward pass computes the action columns
     only. Other critics (architecture B) take autograd's path.

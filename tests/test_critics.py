@@ -4,6 +4,7 @@ EnsembleQ's Q values and its fast batched action gradient against autograd, and 
 import numpy as np
 import pytest
 import torch as th
+from sb3_contrib.crossq.policies import CrossQCritic
 from gymnasium import spaces
 from stable_baselines3.common.policies import ContinuousCritic
 from stable_baselines3.common.torch_layers import FlattenExtractor
@@ -177,3 +178,32 @@ def test_critic_architectures_a_and_b():
         make_critic("B", net_arch=[16, 8], **kwargs)
     with pytest.raises(ValueError, match="critic_arch must be one of"):
         make_critic("C", net_arch=[16], **kwargs)
+
+
+def test_crossq_critic_on_running_statistics_takes_the_fast_path():
+    """CrossQ's batch-renormalized critic in evaluation mode: each renormalization is folded into the Linear layer
+    after it, and the hand-written gradient is autograd's through the modules; its statistics moving (a training
+    pass) rebuilds the stack; in training mode (batch statistics) J takes autograd's path."""
+    observation_space = spaces.Box(-1, 1, (5,), dtype=np.float32)
+    action_space = spaces.Box(-1, 1, (ACTION_DIM,), dtype=np.float32)
+    critic = CrossQCritic(observation_space, action_space, [32, 16], nn.Flatten(), 5, n_critics=2)
+    obs = th.randn(BATCH, 5)
+    actions = th.rand(N_SAMPLES, BATCH, ACTION_DIM) * 2 - 1
+    critic.set_bn_training_mode(True)
+    for _ in range(3):  # running statistics away from (0, 1), scale and bias away from (1, 0)
+        th.cat(critic(obs * 3 + 1, actions[0]), dim=1)
+    for parameter in critic.parameters():
+        parameter.data.add_(0.1 * th.randn_like(parameter))
+    critic.set_bn_training_mode(False)
+    for _ in range(2):
+        bound = EnsembleQ(critic, obs)
+        assert bound.hand_written_gradient
+        q_values, grad = bound.action_gradient(actions, 2.5)
+        reference_q, reference_grad = autograd_action_gradient(bound, actions, 2.5)
+        th.testing.assert_close(q_values, reference_q, rtol=0, atol=1e-5)
+        th.testing.assert_close(grad, reference_grad, rtol=0, atol=1e-5)
+        critic.set_bn_training_mode(True)
+        th.cat(critic(obs, actions[0]), dim=1)  # the statistics move: the next binding stacks again
+        critic.set_bn_training_mode(False)
+    critic.set_bn_training_mode(True)
+    assert not EnsembleQ(critic, obs).hand_written_gradient
