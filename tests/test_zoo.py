@@ -16,7 +16,7 @@ from rl_zoo3.hyperparams_opt import HYPERPARAMS_CONVERTER, HYPERPARAMS_SAMPLER
 from rl_zoo3.utils import ALGOS
 from stable_baselines3 import SAC
 
-from sb3_iterative import IterativeTQC, IterativeSAC, zoo
+from sb3_iterative import IterativeCrossQ, IterativeTQC, IterativeSAC, zoo
 
 ENV = "Pendulum-v1"
 # The files' learning_starts (1 000 on Pendulum) would leave a 300-step run untrained.
@@ -483,3 +483,85 @@ def test_the_optimizer_options_as_rl_zoo3_hyperparameters(tmp_path, monkeypatch)
     model, _ = manager.setup_experiment()
     assert model.policy.init_mu_std == model.actor.init_mu_std == 0.3
     assert model.actor.gradient_magnitude and model.actor.residual_update
+
+
+@pytest.mark.parametrize("algo", ["crossq", "iterative_crossq"])
+@pytest.mark.parametrize("env_id", [ENV, "HalfCheetah-v5", "Hopper-v5", "Swimmer-v5"])
+def test_crossq_files_build_every_entry(tmp_path, monkeypatch, algo, env_id):
+    """crossq.yml is rl-zoo3's CrossQ file with the v5 task names; iterative_crossq.yml differs from it in the actor."""
+    model = zoo_model(tmp_path, monkeypatch, algo, env_id)
+    entry = read_file(algo)[env_id]
+    assert type(model) is ALGOS[algo] and model.policy_delay == entry["policy_delay"]
+    assert model.gamma == entry.get("gamma", 0.99)
+    stock = read_file("crossq")[env_id]
+    assert {key: value for key, value in entry.items() if key not in ("beta", "policy_kwargs")} == {
+        key: value for key, value in stock.items() if key != "policy_kwargs"
+    }
+    if algo == "iterative_crossq":
+        assert model.beta == 2.5 and model.policy.n_iterations == 5 and model.policy.iterative
+        assert model.critic.q_networks[0][1].out_features == model.policy.critic_kwargs["net_arch"][0]
+        assert model.policy.critic_kwargs["net_arch"] == ([256, 256] if env_id == ENV else [2048, 2048])
+
+
+def test_iterative_crossq_converter_rebuilds_what_the_sampler_built():
+    assert HYPERPARAMS_SAMPLER["iterative_crossq"] is zoo.sample_iterative_crossq_params
+    assert HYPERPARAMS_CONVERTER["iterative_crossq"] is zoo.convert_iterative_crossq_params
+    params = dict(
+        one_minus_gamma=0.01,
+        batch_size_pow=7,
+        learning_rate=1e-3,
+        train_freq=4,
+        net_arch="small",
+        critic_width=1024,
+        policy_delay=2,
+        n_iterations=3,
+        n_action_samples=2,
+    )
+    trial = optuna.trial.FixedTrial(params)
+    sampled = zoo.sample_iterative_crossq_params(trial, 1, 1, {"using_her_replay_buffer": False, "her_kwargs": {}})
+    assert sampled == zoo.convert_iterative_crossq_params(params)
+    assert sampled["policy_delay"] == 2 and sampled["batch_size"] == 128 and "tau" not in sampled
+    assert sampled["policy_kwargs"] == dict(net_arch=dict(pi=[64, 64], qf=[1024, 1024]), n_iterations=3, n_action_samples=2)
+    model = IterativeCrossQ("MlpPolicy", ENV, buffer_size=100, **sampled)
+    assert model.policy.n_iterations == 3 and model.policy_delay == 2
+
+
+@pytest.mark.expensive
+def test_iterative_crossq_trains_enjoys_and_searches_through_the_command_line(tmp_path):
+    train = ["sb3_iterative.train", "--algo", "iterative_crossq", "--env", ENV, "-f", "logs"]
+    small = ["-params", "learning_starts:100", "batch_size:32", "policy_kwargs:dict(net_arch=[32, 32], n_iterations=2)"]
+    result = run(command(*train, "-n", "300", "--seed", "1", *small), tmp_path)
+    assert f"Loading hyperparameters from: {zoo.hyperparams_file('iterative_crossq')}" in result.stdout
+    model = IterativeCrossQ.load(tmp_path / "logs" / "iterative_crossq" / f"{ENV}_1" / f"{ENV}.zip", device="cpu")
+    assert model.num_timesteps == 300 and model.policy.n_iterations == 2 and model.policy_delay == 2
+    enjoy = ["sb3_iterative.enjoy", "--algo", "iterative_crossq", "--env", ENV, "-f", "logs", "--no-render", "-n", "200"]
+    assert "Mean reward:" in run(command(*enjoy), tmp_path).stdout
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    search = ["-optimize", "--n-trials", "1", "-n", "200", "--eval-episodes", "1", "--seed", "0", "--no-optim-plots"]
+    run(command(*train, "--storage", storage, "--study-name", "cq", *search, "-params", "learning_starts:1000"), tmp_path)
+    study = optuna.load_study(study_name="cq", storage=storage)
+    assert study.trials[0].state == optuna.trial.TrialState.COMPLETE
+    assert {"critic_width", "policy_delay", "n_iterations", "n_action_samples"} <= set(study.trials[0].params)
+
+
+@pytest.mark.expensive
+@pytest.mark.parametrize("algo", list(zoo.ALGORITHMS))
+def test_record_video_of_every_registered_name(tmp_path, algo):
+    """rl-zoo3's record_video through the package's entry point, headless (MuJoCo renders with EGL)."""
+    env_id = "HalfCheetah-v5"
+    run_dir = tmp_path / "logs" / algo / f"{env_id}_1"
+    policy_kwargs = dict(net_arch=dict(pi=[16, 16], qf=[16, 16])) if algo == "iterative_crossq" else dict(net_arch=[16, 16])
+    zoo.ALGORITHMS[algo]("MlpPolicy", env_id, buffer_size=100, policy_kwargs=policy_kwargs).save(run_dir / f"{env_id}.zip")
+    env = {key: value for key, value in os.environ.items() if key not in ("DISPLAY", "MUJOCO_GL")}
+    process = subprocess.run(
+        command("sb3_iterative.record_video", "--algo", algo, "--env", env_id, "-f", "logs", "-n", "20"),
+        cwd=tmp_path,
+        env={**env, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    videos = list((run_dir / "videos").glob("*.mp4"))
+    assert len(videos) == 1 and videos[0].stat().st_size > 1000
