@@ -34,6 +34,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from sb3_iterative import IterativeSAC
+
 from speed import cpu_name, seconds_per_call  # benchmarks/speed.py, beside this script
 
 # the matrix products (linear stays one operation in inference mode)

@@ -15,10 +15,11 @@ import argparse
 from datetime import date
 
 import torch as th
-from speed import cpu_name
 
 from sb3_iterative import analysis
 from sb3_iterative.analyze import load_model
+
+from speed import cpu_name
 
 EXTRA_ITERATIONS = 5
 

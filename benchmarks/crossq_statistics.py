@@ -17,11 +17,12 @@ from datetime import date
 
 import numpy as np
 import torch as th
-from speed import cpu_name
 
 from sb3_iterative import IterativeCrossQ, analysis
 from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.objective import objective_gradient
+
+from speed import cpu_name
 
 
 def main() -> None:

@@ -32,11 +32,11 @@ import numpy as np
 import torch as th
 from stable_baselines3 import SAC
 
-from speed import cpu_name  # benchmarks/speed.py, beside this script
-
 from sb3_iterative import IterativeSAC, analysis
 from sb3_iterative.analysis.modes import min_distance
 from sb3_iterative.envs import MultiModalBandit, mode_centers
+
+from speed import cpu_name  # benchmarks/speed.py, beside this script
 
 SETTINGS = dict(learning_rate=1e-3, ent_coef="auto_0.1", batch_size=128, learning_starts=500)
 NET_ARCH = [64, 64]

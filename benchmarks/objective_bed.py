@@ -33,10 +33,10 @@ import torch as th
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 
-from speed import cpu_name  # benchmarks/speed.py, beside this script
-
 from sb3_iterative import IterativeSAC, analysis
 from sb3_iterative.analysis.changed_objective import ObjectiveTerm
+
+from speed import cpu_name  # benchmarks/speed.py, beside this script
 
 # The options compared, as policy keywords on top of the paper's settings
 OPTIONS = {

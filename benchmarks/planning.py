@@ -16,9 +16,9 @@ import matplotlib
 import numpy as np
 import torch as th
 
-from speed import cpu_name  # benchmarks/speed.py, beside this script
-
 from sb3_iterative import IterativeSAC, analysis
+
+from speed import cpu_name  # benchmarks/speed.py, beside this script
 
 
 def main() -> None:

@@ -25,9 +25,9 @@ from matplotlib.figure import Figure
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 
-from speed import cpu_name  # benchmarks/speed.py, beside this script
-
 from sb3_iterative import IterativeSAC, analysis
+
+from speed import cpu_name  # benchmarks/speed.py, beside this script
 
 AGENTS = ("model-based", "model-free", "model-free optimizer on the model-based J")
 

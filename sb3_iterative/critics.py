@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import torch as th
-from stable_baselines3.common.type_aliases import PyTorchObs
 from gymnasium import spaces
 from sb3_contrib.common.torch_layers import BatchRenorm
 from stable_baselines3.common.policies import ContinuousCritic
 from stable_baselines3.common.preprocessing import get_action_dim
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.type_aliases import PyTorchObs
 from torch import nn
 
 from sb3_iterative.objective import ENSEMBLE_STD, EnsembleValue, autograd_action_gradient

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
+from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN
 from torch import nn
 
 from sb3_iterative import IterativeSACPolicy
-from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN
-
 from sb3_iterative.common.iterative_actor import IterativeActor, actor_loss, soft_clamp
 from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.objective import EnsembleValue, ObjectiveEstimate, objective, objective_gradient

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch as th
-from bandit import ContextualBandit
 from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
@@ -24,6 +23,8 @@ from torch import nn
 from sb3_iterative import IterativeSAC, analysis
 from sb3_iterative.analysis.optimizers import action_cross_entropy_method
 from sb3_iterative.objective import EnsembleValue, objective
+
+from bandit import ContextualBandit
 from helpers import recording_logger
 
 OPTIMUM = np.array([0.5, -0.3])

@@ -6,6 +6,7 @@ import torch as th
 from gymnasium.spaces import Box, Dict
 
 from sb3_iterative import IterativeSAC, IterativeSACPolicy
+
 from helpers import SMALL
 
 

@@ -4,13 +4,13 @@ EnsembleQ's Q values and its fast batched action gradient against autograd, and 
 import numpy as np
 import pytest
 import torch as th
-from sb3_contrib.crossq.policies import CrossQCritic
 from gymnasium import spaces
+from sb3_contrib.crossq.policies import CrossQCritic
 from stable_baselines3.common.policies import ContinuousCritic
 from stable_baselines3.common.torch_layers import FlattenExtractor
 from torch import nn
 
-from sb3_iterative.critics import HighwayCritic, EnsembleQ, make_critic
+from sb3_iterative.critics import EnsembleQ, HighwayCritic, make_critic
 from sb3_iterative.objective import autograd_action_gradient, autograd_value_gradient
 
 BATCH, ACTION_DIM, N_SAMPLES = 8, 3, 4

@@ -8,6 +8,7 @@ from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN
 
 from sb3_iterative import IterativeSAC, IterativeSACPolicy
 from sb3_iterative.common.iterative_actor import soft_clamp
+
 from helpers import SMALL, observations
 
 

@@ -1,12 +1,12 @@
 """The examples run: the quickstart notebook (tiny budget) and the training script."""
 
-import pytest
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 pytestmark = pytest.mark.expensive  # trains agents or runs command lines: minutes

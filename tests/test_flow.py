@@ -14,9 +14,10 @@ from zuko.transforms import ComposedTransform
 
 from sb3_iterative import IterativeSAC, IterativeSACPolicy, analysis
 from sb3_iterative.analyze import run_analyses
+from sb3_iterative.common.iterative_actor import actor_loss
 from sb3_iterative.distributions import TanhFlow
 from sb3_iterative.flow_actor import FlowActor
-from sb3_iterative.common.iterative_actor import actor_loss
+
 from helpers import SMALL, short_env
 
 

@@ -7,17 +7,18 @@ critic with a known optimum), and the analyses (learning the contextual bandit: 
 import numpy as np
 import pytest
 import torch as th
-from bandit import ContextualBandit
 from gymnasium import spaces
 from sb3_contrib import TQC
 from sb3_contrib.tqc.policies import Critic as QuantileCritic
 from stable_baselines3.common.torch_layers import FlattenExtractor
 
 from sb3_iterative import IterativeTQC, analysis
-from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.common.iterative_actor import actor_loss
+from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.objective import EnsembleValue, autograd_action_gradient, objective
 from sb3_iterative.pessimism import TruncatedQuantiles
+
+from bandit import ContextualBandit
 
 ENV = "Pendulum-v1"
 SMALL = dict(learning_starts=50, batch_size=32, seed=0, device="cpu", policy_kwargs=dict(net_arch=[32, 32], n_quantiles=5))

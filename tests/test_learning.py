@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
-from bandit import ContextualBandit
 
 from sb3_iterative import IterativeSAC, IterativeTQC
+
+from bandit import ContextualBandit
 
 pytestmark = pytest.mark.expensive  # trains agents or runs command lines: minutes
 

@@ -12,8 +12,8 @@ from stable_baselines3.sac.policies import Actor
 from torch import nn
 
 from sb3_iterative import IterativeSACPolicy
-from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.common.iterative_actor import actor_loss
+from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.model_based import DynamicsModel, ModelBasedQ, ModelBasedValue, distillation_kl
 from sb3_iterative.objective import objective, objective_gradient, squashed_gaussian_log_prob
 from sb3_iterative.pessimism import pessimistic_value

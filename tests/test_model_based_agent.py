@@ -4,7 +4,6 @@ the analyses on a model-based J (Fig. 13b, c), and learning a task with a known 
 import numpy as np
 import pytest
 import torch as th
-from bandit import ContextualBandit
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
@@ -16,6 +15,8 @@ from sb3_iterative.common.policies import ROLLOUT_SEED
 from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.model_based import ModelBasedValue
 from sb3_iterative.objective import objective
+
+from bandit import ContextualBandit
 from helpers import SMALL, recording_logger, short_pendulum
 
 SMALL_MODEL_BASED = dict(**SMALL, model_pretrain_steps=20)

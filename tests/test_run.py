@@ -1,8 +1,8 @@
 """Short learn() runs of IterativeSAC across its options and SB3's (in the shape of sb3-contrib's test_run)."""
 
 import numpy as np
-import torch as th
 import pytest
+import torch as th
 from stable_baselines3 import HerReplayBuffer
 from stable_baselines3.common.buffers import DictReplayBuffer, NStepReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
@@ -13,6 +13,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from sb3_iterative import IterativeSAC
 from sb3_iterative.iterative_sac import IterativeActor
+
 from helpers import recording_logger, short_pendulum
 
 SMALL = dict(learning_starts=100, batch_size=32, policy_kwargs=dict(net_arch=[32, 32]))

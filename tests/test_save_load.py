@@ -7,6 +7,7 @@ import torch as th
 
 from sb3_iterative import IterativeSAC, IterativeSACPolicy
 from sb3_iterative.iterative_sac import IterativeActor
+
 from helpers import SMALL, observations
 
 

@@ -16,7 +16,7 @@ from rl_zoo3.hyperparams_opt import HYPERPARAMS_CONVERTER, HYPERPARAMS_SAMPLER
 from rl_zoo3.utils import ALGOS
 from stable_baselines3 import SAC
 
-from sb3_iterative import IterativeCrossQ, IterativeTQC, IterativeSAC, zoo
+from sb3_iterative import IterativeCrossQ, IterativeSAC, IterativeTQC, zoo
 
 ENV = "Pendulum-v1"
 # The files' learning_starts (1 000 on Pendulum) would leave a 300-step run untrained.

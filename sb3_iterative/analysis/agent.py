@@ -43,9 +43,9 @@ from sb3_iterative.analysis.models import (
     training_beta,
 )
 from sb3_iterative.analysis.optimizers import OptimizationPath
-from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.common.iterative_actor import IterativeActor, IterativeTrace
 from sb3_iterative.common.policies import ROLLOUT_SEED, DirectActor, IterativePolicy
+from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.objective import ValueEstimate, objective
 from sb3_iterative.pessimism import Pessimism
 

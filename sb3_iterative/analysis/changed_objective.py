@@ -16,7 +16,6 @@ model-based estimate of a model-based agent).
 from collections.abc import Callable, Sequence
 
 import numpy as np
-
 import torch as th
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import PyTorchObs

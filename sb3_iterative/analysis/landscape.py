@@ -16,7 +16,7 @@ import torch as th
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sb3_iterative.analysis.agent import Model, as_agent, check_beta, check_count, repeat_observations, keeps_training_mode
+from sb3_iterative.analysis.agent import Model, as_agent, check_beta, check_count, keeps_training_mode, repeat_observations
 from sb3_iterative.analysis.optimizers import adam
 from sb3_iterative.analysis.plotting import axes
 

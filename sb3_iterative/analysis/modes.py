@@ -21,16 +21,16 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import distance_matrix
 
-from sb3_iterative.analysis.changed_objective import ChangedObjective
 from sb3_iterative.analysis.agent import (
-    keeps_training_mode,
     Model,
     as_agent,
     check_beta,
     check_count,
     check_positive,
+    keeps_training_mode,
     repeat_observations,
 )
+from sb3_iterative.analysis.changed_objective import ChangedObjective
 from sb3_iterative.analysis.landscape import objective_landscape
 from sb3_iterative.analysis.optimizers import adam
 from sb3_iterative.analysis.plotting import axes

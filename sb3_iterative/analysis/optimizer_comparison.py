@@ -21,13 +21,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sb3_iterative.analysis.agent import (
-    keeps_training_mode,
     Agent,
     Model,
     as_agent,
     check_beta,
     check_count,
     check_positive,
+    keeps_training_mode,
     repeat_observations,
 )
 from sb3_iterative.analysis.optimizers import OptimizationPath, action_cross_entropy_method, adam, cross_entropy_method

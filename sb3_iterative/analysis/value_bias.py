@@ -25,7 +25,7 @@ import torch as th
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sb3_iterative.analysis.agent import keeps_training_mode, Model, as_agent, check_beta, check_count
+from sb3_iterative.analysis.agent import Model, as_agent, check_beta, check_count, keeps_training_mode
 from sb3_iterative.analysis.plotting import axes
 
 # The default horizon makes γ^horizon smaller than this

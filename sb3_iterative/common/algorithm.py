@@ -12,9 +12,9 @@ from stable_baselines3.common.type_aliases import GymEnv, PyTorchObs, ReplayBuff
 from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.common.vec_env import VecEnv
 
-from sb3_iterative.critics import CriticEnsemble
-from sb3_iterative.common.policies import DirectActor, IterativePolicy
 from sb3_iterative.common.iterative_actor import IterativeActor, actor_loss
+from sb3_iterative.common.policies import DirectActor, IterativePolicy
+from sb3_iterative.critics import CriticEnsemble
 from sb3_iterative.distributions import PolicyDistribution
 from sb3_iterative.model_based import distillation_kl
 

@@ -15,17 +15,16 @@ from stable_baselines3.common.torch_layers import (
     BaseFeaturesExtractor,
 )
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
-from torch import nn
 from stable_baselines3.sac.policies import Actor
+from torch import nn
 
+from sb3_iterative.common.iterative_actor import IterativeActor, IterativeTrace
 from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, CriticEnsemble, EnsembleQ, make_critic
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.flow_actor import DEFAULT_FLOW_NET_ARCH, DEFAULT_FLOW_TRANSFORMS, FlowActor
 from sb3_iterative.model_based import VALUE_ESTIMATORS, ModelBasedQ, ModelBasedValue
 from sb3_iterative.objective import ValueEstimate
 from sb3_iterative.pessimism import EnsembleStd, Pessimism
-
-from sb3_iterative.common.iterative_actor import IterativeActor, IterativeTrace
 
 ACTOR_KINDS = ("iterative", "direct", "flow")
 # The base policies' actor options that only gSDE reads (SB3's SAC actor and sb3-contrib's take them)

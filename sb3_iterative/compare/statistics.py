@@ -17,8 +17,8 @@ never a bootstrap of a single number.
 """
 
 import contextlib
-from typing import Any
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure

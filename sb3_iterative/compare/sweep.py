@@ -44,12 +44,12 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import rl_zoo3.import_envs  # noqa: F401  (registers rl-zoo3's extra environments, as its train does)
 import yaml
 from rl_zoo3.exp_manager import ExperimentManager
 from rl_zoo3.utils import ALGOS, EnvironmentName, StoreDict
 from tqdm import tqdm
 
-import rl_zoo3.import_envs  # noqa: F401  (registers rl-zoo3's extra environments, as its train does)
 from sb3_iterative import zoo
 from sb3_iterative.compare.executors import Executor, Outcome
 from sb3_iterative.compare.layout import LOG_NAME, MARKER

@@ -10,11 +10,10 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs, ReplayBufferSamples, Schedule
 from torch.nn import functional as F
 
-from sb3_iterative.iterative_sac.policies import CnnPolicy, IterativeSACPolicy, MlpPolicy, MultiInputPolicy
-from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
-from sb3_iterative.objective import objective
-
 from sb3_iterative.common.algorithm import IterativeAmortization
+from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
+from sb3_iterative.iterative_sac.policies import CnnPolicy, IterativeSACPolicy, MlpPolicy, MultiInputPolicy
+from sb3_iterative.objective import objective
 
 SelfIterativeSAC = TypeVar("SelfIterativeSAC", bound="IterativeSAC")
 

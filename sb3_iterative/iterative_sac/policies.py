@@ -8,7 +8,6 @@ from stable_baselines3.common.torch_layers import (
 )
 from stable_baselines3.sac.policies import SACPolicy
 
-
 from sb3_iterative.common.policies import IterativePolicy
 
 

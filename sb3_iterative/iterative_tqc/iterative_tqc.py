@@ -11,8 +11,8 @@ from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, ReplayBufferSamples, Schedule
 
-from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.common.algorithm import IterativeAmortization
+from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.iterative_tqc.policies import CnnPolicy, IterativeTQCPolicy, MlpPolicy, MultiInputPolicy
 
 SelfIterativeTQC = TypeVar("SelfIterativeTQC", bound="IterativeTQC")

@@ -4,8 +4,8 @@ from typing import Any
 
 from gymnasium import spaces
 from sb3_contrib.tqc.policies import TQCPolicy
-from stable_baselines3.common.type_aliases import Schedule
 from stable_baselines3.common.torch_layers import CombinedExtractor, NatureCNN
+from stable_baselines3.common.type_aliases import Schedule
 
 from sb3_iterative.common.policies import IterativePolicy, check_count
 from sb3_iterative.pessimism import TruncatedQuantiles
