@@ -1,5 +1,5 @@
-"""The iterative amortized actor's training (:class:`IterativeAmortization`), placed before an SB3
-soft actor-critic (SAC, sb3-contrib's TQC) in the bases."""
+"""The iterative amortized actor's training (:class:`IterativeAmortization`), placed before a soft
+actor-critic of the SB3 family (SB3's SAC, sb3-contrib's TQC and CrossQ) in the bases."""
 
 from typing import Any
 
@@ -35,13 +35,16 @@ DEFAULT_MODEL_PRETRAIN_STEPS = 1000
 
 
 class IterativeAmortization(OffPolicyAlgorithm):
-    """The iterative amortized actor's training, placed before an SB3 soft actor-critic in the bases
-    (``class IterativeSAC(IterativeAmortization, SAC)``, ``class IterativeTQC(IterativeAmortization, TQC)``).
+    """The iterative amortized actor's training, placed before a soft actor-critic of the SB3 family in the
+    bases (``class IterativeSAC(IterativeAmortization, SAC)``, ``IterativeTQC(IterativeAmortization, TQC)``,
+    ``IterativeCrossQ(IterativeAmortization, CrossQ)``).
 
-    It replaces the base's ``train()``: each gradient step fits the critics to their target
-    (:meth:`_critic_loss`, the one part each algorithm writes), then optimizes λ with K iterations
-    on J and trains the optimizer (Algorithm 2), then α; with a model-based value estimate or a
-    distilled policy, those train on the same batch. The policy is an
+    It replaces the base's ``train()`` with one loop of named steps (:meth:`_gradient_step`): the value
+    estimator's own step (a model's), the critics' step on their target (:meth:`_critic_loss`, the one part
+    each algorithm writes), the actor's step, K iterations on J and the optimizer's loss (Algorithm 2), with
+    α's step and the distilled policy's, and the target networks' update. An algorithm overrides a step, not
+    the loop: CrossQ its critic loss, its delayed actor (:meth:`_trains_actor`), its order of draws
+    (:meth:`_draw_noise`) and its absent targets (:meth:`_target_step`). The policy is an
     :class:`~sb3_iterative.common.policies.IterativePolicy`.
     """
 

@@ -1,5 +1,5 @@
 """The iterative part of an actor-critic policy (:class:`IterativePolicy`), placed before SB3's
-:class:`SACPolicy` or sb3-contrib's :class:`TQCPolicy` in the bases."""
+:class:`SACPolicy` or sb3-contrib's :class:`TQCPolicy` or :class:`CrossQPolicy` in the bases."""
 
 import contextlib
 import inspect
@@ -58,7 +58,8 @@ DEFAULT_RETRACE_LAMBDA = 0.9
 
 class IterativePolicy(BasePolicy):
     """The iterative amortized actor's part of an actor-critic policy, placed before the base policy
-    (SB3's :class:`SACPolicy`, sb3-contrib's :class:`TQCPolicy`): ``class P(IterativePolicy, SACPolicy)``.
+    (SB3's :class:`SACPolicy`, sb3-contrib's :class:`TQCPolicy` or :class:`CrossQPolicy`): ``class P(IterativePolicy,
+    SACPolicy)``.
 
     It chooses the actor, builds the value estimate inside J from the base's critics with the
     policy's :class:`~sb3_iterative.pessimism.Pessimism` (:meth:`make_pessimism`), and acts by
