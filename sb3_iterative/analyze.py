@@ -274,7 +274,7 @@ def _jsonable(value: Any) -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", metavar="MODEL.zip", help="a saved IterativeSAC or SAC model")
+    parser.add_argument("model", metavar="MODEL.zip", help="a saved model of the package or a stock SAC, TQC or CrossQ agent")
     parser.add_argument("--env", required=True, help="the environment id the model was trained on")
     parser.add_argument("--out", required=True, help="the folder for the figures, results.json and summary.md")
     parser.add_argument("--n-states", type=int, default=100, help="on-policy states (default 100)")

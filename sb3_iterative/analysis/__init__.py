@@ -11,8 +11,9 @@
     plans = analysis.planned_trajectories(mb_model, states[0])      # Fig. 13b, c: planning through a model
     moved = analysis.transfer_optimizer(mf_model, mb_model)         # Fig. 9: an optimizer on another objective
 
-Every analysis takes an ``IterativeSAC`` model, a stock SB3 ``SAC`` model where it means something
-(the gap, modes from random starts, landscapes, value bias), or a :class:`ChangedObjective` (J changed
+Every analysis takes a model of the package (``IterativeSAC``, ``IterativeTQC``, ``IterativeCrossQ``), a stock
+SAC, TQC or CrossQ agent where it means something (the gap, modes from random starts, landscapes, value bias:
+:mod:`~sb3_iterative.analysis.models`), or a :class:`ChangedObjective` (J changed
 at test time); every one evaluates J with :func:`sb3_iterative.objective.objective`. Each returns a
 result with ``summary()`` (numbers) and ``plot()`` (a matplotlib figure). :class:`AnalysisCallback`
 logs the gap and the per-step improvement while training. ``python -m sb3_iterative.analyze`` runs

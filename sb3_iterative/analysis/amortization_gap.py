@@ -76,7 +76,7 @@ def amortization_gap(
 ) -> AmortizationGap:
     """The amortization gap of ``model`` on ``states`` (Appendix A.3).
 
-    :param model: an IterativeSAC or SAC model, or a :class:`ChangedObjective`
+    :param model: a model of the package or a stock SAC, TQC or CrossQ agent, or a :class:`ChangedObjective`
     :param states: B observations [B, *observation shape] (e.g. from :func:`collect_states`)
     :param n_steps: Adam steps on λ per state
     :param lr: Adam's learning rate

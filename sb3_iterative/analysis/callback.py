@@ -45,7 +45,7 @@ class AnalysisCallback(BaseCallback):
 
     @property
     def analysed(self) -> Model:
-        """The model being trained, as the analyses take it (an IterativeSAC or SAC model)."""
+        """The model being trained, as the analyses take it (a model of the package or a stock agent)."""
         return self.model  # type: ignore[return-value]  # as_agent() checked it at the start of learn()
 
     def _init_callback(self) -> None:

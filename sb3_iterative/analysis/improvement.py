@@ -73,7 +73,7 @@ def improvement_per_iteration(
 ) -> ImprovementCurve:
     """J along the iterative optimizer's path on ``states``, for ``n_iterations`` updates.
 
-    :param model: an IterativeSAC model with the iterative actor, or a :class:`ChangedObjective` of one
+    :param model: a model of the package with the iterative actor, or a :class:`ChangedObjective` of one
     :param states: B observations [B, *observation shape]
     :param n_iterations: updates to run (beyond the trained K if larger)
     :param n_eval_samples: samples behind each J (the same for every k)

@@ -107,7 +107,7 @@ def objective_landscape(
 ) -> Landscape:
     """J over ``dims`` of µ for one ``state``, around the amortized λ (Fig. 1).
 
-    :param model: an IterativeSAC or SAC model, or a :class:`ChangedObjective`
+    :param model: a model of the package or a stock SAC, TQC or CrossQ agent, or a :class:`ChangedObjective`
     :param state: one observation (not a batch)
     :param dims: one or two distinct action dimensions
     :param resolution: grid points per dimension

@@ -182,7 +182,7 @@ def policy_modes(
 ) -> PolicyModes:
     """``n_runs`` optimizations of J per state and the distances between their actions (Fig. 7, B.7).
 
-    :param model: an IterativeSAC or SAC model, or a :class:`ChangedObjective`
+    :param model: a model of the package or a stock SAC, TQC or CrossQ agent, or a :class:`ChangedObjective`
     :param states: B observations [B, *observation shape]
     :param n_runs: optimizations per state (at least 2)
     :param optimizer: ``"iterative"`` (the model's iterative optimizer, runs differing by its samples)
@@ -267,7 +267,7 @@ def policy_actions(model: Model, state: Any, n_samples: int = 1000, seed: int = 
     [−1, 1]^|A| (before rescaling to the environment's bounds) [n_samples, A]. torch's global random state is
     left as it was.
 
-    :param model: an IterativeSAC, IterativeTQC or SAC model, or a :class:`ChangedObjective`
+    :param model: a model of the package or a stock SAC, TQC or CrossQ agent, or a :class:`ChangedObjective`
     :param state: one observation
     """
     agent = as_agent(model)

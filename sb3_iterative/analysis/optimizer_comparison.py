@@ -117,7 +117,7 @@ def compare_optimizers(
 ) -> OptimizerComparison:
     """The iterative optimizer, Adam and CEM on J from the same λ_0 (Fig. 4c, Appendix B.4).
 
-    :param model: an IterativeSAC model with the iterative actor, or a :class:`ChangedObjective` of one
+    :param model: a model of the package with the iterative actor, or a :class:`ChangedObjective` of one
     :param states: B observations [B, *observation shape]
     :param adam_steps: iterations of Adam
     :param cem_steps: iterations of CEM

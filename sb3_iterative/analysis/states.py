@@ -23,7 +23,7 @@ def collect_states(
     ``VecNormalize``) if it transforms them. Stochastic actions (``deterministic=False``, how the
     agent collects its data) draw from torch's global generator.
 
-    :param model: anything with SB3's ``predict`` (an IterativeSAC or SAC model, a :class:`ChangedObjective`)
+    :param model: anything with SB3's ``predict`` (a model of the package or a stock agent, a :class:`ChangedObjective`)
     :param env: an environment id, an environment, or a VecEnv
     :param n: the number of states
     :param deterministic: act with the deterministic action rather than a sample

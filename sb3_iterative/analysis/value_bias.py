@@ -83,7 +83,7 @@ def value_bias(
 ) -> ValueBias:
     """Q̂_β(s, a) − soft Monte Carlo return on ``n_pairs`` random state-action pairs (Fig. 3, A.2).
 
-    :param model: an IterativeSAC or SAC model (not a :class:`ChangedObjective`: the environment's
+    :param model: a model of the package or a stock agent (not a :class:`ChangedObjective`: the environment's
         rewards do not include a test-time term)
     :param env: an environment id (its time limit is moved past the horizon), or a function making
         the environment as the model sees it (its time limit may cut rollouts: see ``truncated``)
