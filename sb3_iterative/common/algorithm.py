@@ -171,7 +171,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
         if self.policy.model_based is not None and not self._model_pretrained:
             assert self.model_pretrain_steps is not None  # its default is set with the model
             for _ in range(self.model_pretrain_steps):
-                self._train_model(self.replay_buffer.sample(batch_size, env=self._vec_normalize_env))  # type: ignore[union-attr]
+                self.policy.model_based.fit(self.replay_buffer.sample(batch_size, env=self._vec_normalize_env))  # type: ignore[union-attr]
             self._model_pretrained = True
 
         if self.policy.iterative and self.policy.n_iterations == 0:
@@ -220,7 +220,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
     def _value_estimator_step(self, replay_data: ReplayBufferSamples, logs: dict[str, list[float]]) -> None:
         """The value estimator's own training on the batch: the model's maximum-likelihood step."""
         if self.policy.model_based is not None:
-            state_loss, reward_loss = self._train_model(replay_data)
+            state_loss, reward_loss = self.policy.model_based.fit(replay_data)
             logs["model_state_loss"].append(state_loss)
             logs["model_reward_loss"].append(reward_loss)
 
@@ -312,18 +312,6 @@ class IterativeAmortization(OffPolicyAlgorithm):
         :param next_noise: ε for the next observations' K iterations and the target's evaluation at λ' [K + 1, N, B, A]
         """
         raise NotImplementedError
-
-    def _train_model(self, replay_data: ReplayBufferSamples) -> tuple[float, float]:
-        """One maximum-likelihood step of the model on a replay batch: its state and reward losses."""
-        model_based = self.policy.model_based
-        assert model_based is not None
-        state_loss, reward_loss = model_based.dynamics.loss(
-            replay_data.observations, replay_data.actions, replay_data.next_observations, replay_data.rewards
-        )
-        model_based.optimizer.zero_grad()
-        (state_loss + reward_loss).backward()
-        model_based.optimizer.step()
-        return state_loss.item(), reward_loss.item()
 
     def _distill(self, obs: PyTorchObs, mu: th.Tensor, log_std: th.Tensor) -> float:
         """One step of the rollout policy towards the iterative optimizer's λ_K: KL(π_iter ‖ π_direct)."""

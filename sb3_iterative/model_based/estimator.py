@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import torch as th
 from stable_baselines3.common.policies import ContinuousCritic
-from stable_baselines3.common.type_aliases import PyTorchObs
+from stable_baselines3.common.type_aliases import PyTorchObs, ReplayBufferSamples
 from stable_baselines3.sac.policies import Actor
 from torch import nn
 
@@ -73,6 +73,17 @@ class ModelBasedQ(nn.Module):
         self.retrace_lambda = retrace_lambda
         # γ of the estimate; the algorithm keeps it equal to its own discount
         self.register_buffer("gamma", th.tensor(0.99))
+
+    def fit(self, replay_data: ReplayBufferSamples) -> tuple[float, float]:
+        """The estimate's own training step: one maximum-likelihood step of the model on a replay batch, with
+        its optimizer; its state and reward losses."""
+        state_loss, reward_loss = self.dynamics.loss(
+            replay_data.observations, replay_data.actions, replay_data.next_observations, replay_data.rewards
+        )
+        self.optimizer.zero_grad()
+        (state_loss + reward_loss).backward()
+        self.optimizer.step()
+        return state_loss.item(), reward_loss.item()
 
 
 class ModelBasedValue:
