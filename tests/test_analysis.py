@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch as th
+from sb3_contrib import CrossQ
 from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
@@ -301,10 +302,11 @@ def test_bad_input():
         analysis.value_bias(on_peaks(model), ContextualBandit)
 
 
-@pytest.mark.parametrize("algorithm", [IterativeSAC, SAC])
+@pytest.mark.parametrize("algorithm", [IterativeSAC, SAC, CrossQ])
 def test_cli_writes_every_file(tmp_path: Path, algorithm):
+    net_arch = dict(pi=[16, 16], qf=[32, 32]) if algorithm is CrossQ else [16, 16]
     model = algorithm(
-        "MlpPolicy", "Pendulum-v1", learning_starts=100, batch_size=32, policy_kwargs=dict(net_arch=[16, 16]), seed=0
+        "MlpPolicy", "Pendulum-v1", learning_starts=100, batch_size=32, policy_kwargs=dict(net_arch=net_arch), seed=0
     )
     model.learn(300)
     model.save(tmp_path / "model")
