@@ -243,19 +243,30 @@ def test_bad_input_stops_before_anything_starts(sweep, tmp_path, capsys):
 
 
 def test_other_algorithms_read_rl_zoo3_files_and_fall_back_to_default():
-    # tqc and iterative_tqc read the package's files (v5 entries); td3 and crossq rl-zoo3's (v4 only)
-    runs, notes = plan(["HalfCheetah-v5"], ["sac", "iterative_sac", "tqc", "iterative_tqc", "td3", "crossq"], [1])
+    # tqc and iterative_tqc read the package's files (v5 entries); td3 rl-zoo3's (v4 only)
+    runs, notes = plan(["HalfCheetah-v5"], ["sac", "iterative_sac", "tqc", "iterative_tqc", "td3"], [1])
     assert {run.n_timesteps for run in runs} == {1_000_000} and {run.eval_freq for run in runs} == {50_000}
-    assert len(notes) == 2
-    for algo, note in zip(("td3", "crossq"), notes, strict=True):
-        assert note.startswith(f"{algo} on HalfCheetah-v5: no entry in ") and "it lists HalfCheetah-v4" in note
-    assert next(run for run in runs if run.algo == "crossq").hyperparams == {"policy": "MlpPolicy"}  # its `default`
+    assert len(notes) == 1
+    assert notes[0].startswith("td3 on HalfCheetah-v5: no entry in ") and "it lists HalfCheetah-v4" in notes[0]
+    td3 = next(run for run in runs if run.algo == "td3").hyperparams  # its `default`
+    assert td3["policy"] == "MlpPolicy" and td3["noise_type"] == "normal"
     assert next(run for run in runs if run.algo == "tqc").hyperparams == {"policy": "MlpPolicy", "learning_starts": 10000}
 
 
+def test_crossq_reads_the_package_file():
+    """crossq and iterative_crossq read the package's files: rl-zoo3's CrossQ settings under the v5 names, one budget."""
+    runs, notes = plan(["HalfCheetah-v5"], ["crossq", "iterative_crossq"], [1])
+    assert not notes and {run.n_timesteps for run in runs} == {5_000_000}
+    crossq = next(run for run in runs if run.algo == "crossq").hyperparams
+    assert crossq["policy_delay"] == 3 and crossq["learning_starts"] == 5000 and "qf=[2048, 2048]" in crossq["policy_kwargs"]
+    # SAC's file gives another budget: a comparison of the two names -n
+    with pytest.raises(Exception, match=r"do not give one budget .*crossq 5000000.0.*: give -n"):
+        plan(["HalfCheetah-v5"], ["sac", "crossq"], [1])
+
+
 def test_report_lists_sac_and_tqc_each_before_the_iterative_algorithm_on_it():
-    algos = ["iterative_tqc", "crossq", "tqc", "iterative_sac", "sac"]
-    assert sorted(algos, key=_order) == ["sac", "iterative_sac", "tqc", "iterative_tqc", "crossq"]
+    algos = ["iterative_tqc", "iterative_crossq", "td3", "crossq", "tqc", "iterative_sac", "sac"]
+    assert sorted(algos, key=_order) == ["sac", "iterative_sac", "tqc", "iterative_tqc", "crossq", "iterative_crossq", "td3"]
 
 
 def test_ray_executor_on_a_local_ray_instance(tmp_path):
