@@ -9,15 +9,12 @@ replay buffer (see :class:`sb3_iterative.zoo.EnjoyLoader`).
 """
 
 from rl_zoo3.enjoy import enjoy
-from rl_zoo3.utils import ALGOS
 
-from sb3_iterative.zoo import ALGORITHMS, EnjoyLoader, register
+from sb3_iterative.zoo import register_for_loading
 
 
 def main() -> None:
-    register()
-    for algo, algorithm in ALGORITHMS.items():
-        ALGOS[algo] = EnjoyLoader(algorithm)  # type: ignore[assignment]  # enjoy only calls its load
+    register_for_loading()
     enjoy()
 
 

@@ -11,17 +11,13 @@ Without a display (no ``DISPLAY``), MuJoCo renders off-screen with EGL unless ``
 import os
 import runpy
 
-from rl_zoo3.utils import ALGOS
-
-from sb3_iterative.zoo import ALGORITHMS, EnjoyLoader, register
+from sb3_iterative.zoo import register_for_loading
 
 
 def main() -> None:
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("MUJOCO_GL", "egl")
-    register()
-    for algo, algorithm in ALGORITHMS.items():
-        ALGOS[algo] = EnjoyLoader(algorithm)  # type: ignore[assignment]  # record_video only calls its load
+    register_for_loading()
     # rl-zoo3's record_video is a script: its command line and recording run under __main__
     runpy.run_module("rl_zoo3.record_video", run_name="__main__", alter_sys=True)
 

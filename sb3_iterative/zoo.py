@@ -86,6 +86,14 @@ def register() -> None:
     HYPERPARAMS_CONVERTER[CROSSQ_ALGO] = convert_iterative_crossq_params
 
 
+def register_for_loading() -> None:
+    """:func:`register`, then :class:`EnjoyLoader` in ``ALGOS`` for each of :data:`ALGORITHMS`: for rl-zoo3's
+    ``enjoy`` and ``record_video``, which only call ``ALGOS[algo].load``."""
+    register()
+    for algo, algorithm in ALGORITHMS.items():
+        ALGOS[algo] = EnjoyLoader(algorithm)  # type: ignore[assignment]  # only its load is called
+
+
 def hyperparams_file(algo: str) -> Path | None:
     """The package's hyperparameter file for ``algo`` (one of :data:`PACKAGE_ALGOS`), None for the others.
 
