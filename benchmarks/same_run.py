@@ -13,11 +13,22 @@ import torch as th
 
 from sb3_iterative import IterativeSAC
 
+# The digest names the modules as they were named when it was introduced, so that digests compare across
+# the renames (the model-based estimate's component and the distilled policy were "model_based" and "rollout_policy")
+FIRST_NAMES = (("estimator.", "model_based."), ("distilled_policy.", "rollout_policy."))
+
+
+def first_name(key: str) -> str:
+    for now, then in FIRST_NAMES:
+        if key.startswith(now):
+            return then + key[len(now) :]
+    return key
+
 
 def digest(model: IterativeSAC) -> str:
     hasher = hashlib.sha256()
     for key, value in model.policy.state_dict().items():
-        hasher.update(key.encode())
+        hasher.update(first_name(key).encode())
         hasher.update(value.detach().cpu().contiguous().numpy().tobytes())
     return hasher.hexdigest()[:16]
 

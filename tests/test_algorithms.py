@@ -91,7 +91,7 @@ def test_iterative_options(algorithm, options):
     model = make(algorithm, **options).learn(100)
     assert model._n_updates == 50
     if options.get("warm_start") or options.get("distilled_target"):
-        assert model.policy.rollout_policy is not None
+        assert model.policy.distilled_policy is not None
     actions, _ = model.predict(states(model), deterministic=True)
     assert np.isfinite(actions).all()
 

@@ -94,7 +94,7 @@ def test_model_pretrain_steps(model_pretrain_steps):
 
 @pytest.mark.parametrize("kwargs", [dict(model_pretrain_steps=10), dict(model_based_target=False)])
 def test_model_based_options_need_the_model_based_estimate(kwargs):
-    with pytest.raises(ValueError, match=f"{next(iter(kwargs))} applies to the model-based value estimate only"):
+    with pytest.raises(ValueError, match=f"{next(iter(kwargs))} applies to value_estimator='model' only"):
         make_model(**kwargs)
 
 

@@ -29,7 +29,7 @@ def set_constant(model: IterativeSAC, mu: float, raw_log_std: float) -> float:
 
 def set_distilled(model: IterativeSAC, mu: float, log_std: float) -> None:
     """Make the distilled policy give λ = (mu, log_std) for any state."""
-    distilled = model.policy.rollout_policy
+    distilled = model.policy.distilled_policy
     with th.no_grad():
         for layer, value in ((distilled.mu, mu), (distilled.log_std, log_std)):
             layer.weight.zero_()
@@ -57,7 +57,7 @@ def test_warm_start_begins_at_the_distilled_policy_and_k_0_acts_as_it():
     model = iterative(warm_start=True).learn(80)
     obs = observations(model, 6)
     obs_tensor = th.as_tensor(obs)
-    distilled = model.policy.rollout_policy
+    distilled = model.policy.distilled_policy
     with th.no_grad():
         mu, log_std, _ = distilled.get_action_dist_params(obs_tensor)
         value_estimate = model.policy.value_estimate(obs_tensor, model._current_ent_coef())
@@ -77,7 +77,7 @@ def test_warm_start_begins_at_the_distilled_policy_and_k_0_acts_as_it():
 
 def test_the_fixed_start_has_no_distilled_policy():
     model = iterative()
-    assert model.policy.rollout_policy is None and model.policy.initial_parameters(th.zeros(2, 3)) is None
+    assert model.policy.distilled_policy is None and model.policy.initial_parameters(th.zeros(2, 3)) is None
 
 
 def test_options_train_the_distilled_policy_and_survive_save_load(tmp_path):

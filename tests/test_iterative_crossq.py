@@ -85,7 +85,7 @@ def test_distilled_policy_moves_its_statistics_only_when_it_trains():
         seed=0,
         policy_kwargs=dict(NETS, warm_start=True, distilled_target=True, n_iterations=2),
     ).learn(110)
-    assert model._n_updates == 60 and renorm_steps(model.policy.rollout_policy) == {30}
+    assert model._n_updates == 60 and renorm_steps(model.policy.distilled_policy) == {30}
 
 
 @pytest.mark.parametrize(

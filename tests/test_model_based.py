@@ -14,7 +14,7 @@ from torch import nn
 from sb3_iterative import IterativeSACPolicy
 from sb3_iterative.common.iterative_actor import actor_loss
 from sb3_iterative.critics import EnsembleQ
-from sb3_iterative.model_based import DynamicsModel, ModelBasedQ, ModelBasedValue, distillation_kl
+from sb3_iterative.model_based import DynamicsModel, ModelBasedValue, ModelValueEstimator, distillation_kl
 from sb3_iterative.objective import objective, objective_gradient, squashed_gaussian_log_prob
 from sb3_iterative.pessimism import pessimistic_value
 
@@ -60,8 +60,8 @@ def linear_policy() -> Actor:
     return actor
 
 
-def estimator(horizon: int, retrace_lambda: float, gamma: float) -> ModelBasedQ:
-    model_based = ModelBasedQ(OBS_DIM, ACTION_DIM, horizon, retrace_lambda)
+def estimator(horizon: int, retrace_lambda: float, gamma: float) -> ModelValueEstimator:
+    model_based = ModelValueEstimator(OBS_DIM, ACTION_DIM, horizon, retrace_lambda)
     model_based.dynamics = LinearModel()
     model_based.gamma.fill_(gamma)
     return model_based
@@ -179,7 +179,7 @@ def policy_kwargs(actor: str) -> dict:
 def make_policy(actor: str) -> IterativeSACPolicy:
     th.manual_seed(0)
     policy = IterativeSACPolicy(OBSERVATION_SPACE, ACTION_SPACE, lambda _: 1e-3, **policy_kwargs(actor))
-    for module in (policy.model_based.dynamics.state_net[-1], policy.model_based.dynamics.reward_net[-1]):
+    for module in (policy.estimator.dynamics.state_net[-1], policy.estimator.dynamics.reward_net[-1]):
         nn.init.normal_(module.weight, std=0.1)  # a model that predicts something
     return policy
 
@@ -194,7 +194,7 @@ def test_policy_builds_the_model_based_estimate_online_or_target():
         policy.value_estimate(obs, ALPHA, target=flag, generator=th.Generator().manual_seed(0)) for flag in (False, True)
     )
     assert online.critic is policy.critic and target.critic is policy.critic_target
-    assert online.rollout_policy is policy.rollout_policy and online.estimator is policy.model_based
+    assert online.rollout_policy is policy.distilled_policy and online.estimator is policy.estimator
     assert not th.allclose(online.value(actions, BETA), target.value(actions, BETA))
     assert isinstance(policy.value_estimate(obs, ALPHA, critic_only=True), EnsembleQ)
 
@@ -202,14 +202,14 @@ def test_policy_builds_the_model_based_estimate_online_or_target():
 def test_direct_actor_is_trained_through_its_first_action_only():
     """With a direct actor, the actor is also the rollout policy: J reaches φ through a_0 = f_φ(s) only."""
     policy = make_policy("direct")
-    assert policy.rollout_policy is None and policy.model_rollout_policy is policy.actor
+    assert policy.distilled_policy is None and policy.direct_policy is policy.actor
     obs = th.randn(BATCH, OBS_DIM)
     noise = policy.sample_noise(BATCH)
 
     def actor_gradients(rollout_policy) -> list[th.Tensor]:
         policy.actor.zero_grad()
         value_estimate = ModelBasedValue(
-            policy.model_based, obs, policy.critic, rollout_policy, ALPHA, th.Generator().manual_seed(5)
+            policy.estimator, obs, policy.critic, rollout_policy, ALPHA, th.Generator().manual_seed(5)
         )
         trace = policy.optimize(obs, value_estimate, ALPHA, 1.0, noise)
         actor_loss(trace, value_estimate, noise[-1], ALPHA, 1.0)[0].backward()
@@ -221,7 +221,7 @@ def test_direct_actor_is_trained_through_its_first_action_only():
         param.requires_grad_(False)
     for ours, reference in zip(actor_gradients(policy.actor), actor_gradients(frozen_copy), strict=True):
         th.testing.assert_close(ours, reference)
-    for module in (policy.critic, policy.model_based):
+    for module in (policy.critic, policy.estimator):
         assert all(param.grad is None for param in module.parameters())
 
 
@@ -279,7 +279,7 @@ def test_distillation_drives_the_kl_down_on_a_fixed_iterative_actor():
     th.manual_seed(1)
     for param in policy.actor.update_and_gate.parameters():
         nn.init.normal_(param, std=0.5)  # an optimizer whose λ_K depends on the state
-    rollout_policy = policy.rollout_policy
+    rollout_policy = policy.distilled_policy
     optimizer = th.optim.Adam(rollout_policy.parameters(), lr=3e-3)
 
     def kl(obs: th.Tensor) -> th.Tensor:
@@ -305,7 +305,7 @@ def test_distillation_drives_the_kl_down_on_a_fixed_iterative_actor():
 def test_non_finite_model_predictions_raise():
     policy = make_policy("iterative")
     with th.no_grad():
-        policy.model_based.dynamics.reward_net[-1].bias.fill_(math.inf)
+        policy.estimator.dynamics.reward_net[-1].bias.fill_(math.inf)
     with pytest.raises(RuntimeError, match="model predicted non-finite"):
         policy.predict(OBSERVATION_SPACE.sample())
 

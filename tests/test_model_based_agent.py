@@ -30,7 +30,7 @@ def model_based(actor: str = "iterative", env="Pendulum-v1", seed: int = 0, **kw
 
 
 @pytest.mark.parametrize("actor", ["iterative", "direct"])
-def test_learn_trains_model_and_rollout_policy_and_logs_them(actor):
+def test_learn_trains_model_and_distilled_policy_and_logs_them(actor):
     model = model_based(actor, env=short_pendulum())
     recorder = recording_logger(model)
     before = {key: value.clone() for key, value in model.policy.state_dict().items()}
@@ -41,23 +41,23 @@ def test_learn_trains_model_and_rollout_policy_and_logs_them(actor):
     assert expected <= set(recorder.values), set(recorder.values)
     assert all(np.isfinite(value) for key in expected for value in recorder.values[key])
     after = model.policy.state_dict()
-    prefixes = ["actor.", "critic.", "model_based.dynamics."] + (["rollout_policy."] if actor == "iterative" else [])
+    prefixes = ["actor.", "critic.", "estimator.dynamics."] + (["distilled_policy."] if actor == "iterative" else [])
     for prefix in prefixes:
         assert any(not th.equal(before[key], after[key]) for key in before if key.startswith(prefix)), prefix
-    assert model.policy.model_based.gamma.item() == pytest.approx(model.gamma)
+    assert model.policy.estimator.gamma.item() == pytest.approx(model.gamma)
 
 
 def test_model_pretrains_once_on_the_random_steps():
     model = model_based(env=short_pendulum(), model_pretrain_steps=30)
     model.learn(50)  # the random steps only: nothing trained yet
     assert not model._model_pretrained
-    step = model.policy.model_based.optimizer.state_dict()["state"]
+    step = model.policy.estimator.optimizer.state_dict()["state"]
     assert not step
     model.learn(1, reset_num_timesteps=False)
-    model_steps = next(iter(model.policy.model_based.optimizer.state_dict()["state"].values()))["step"]
+    model_steps = next(iter(model.policy.estimator.optimizer.state_dict()["state"].values()))["step"]
     assert model._model_pretrained and int(model_steps) == 30 + 1
     model.learn(2, reset_num_timesteps=False)
-    model_steps = next(iter(model.policy.model_based.optimizer.state_dict()["state"].values()))["step"]
+    model_steps = next(iter(model.policy.estimator.optimizer.state_dict()["state"].values()))["step"]
     assert int(model_steps) == 30 + 3  # no second pre-training
 
 
@@ -75,7 +75,7 @@ def test_critic_target_through_the_model(model_based_target):
     with th.no_grad():
         for param in model.critic_target.parameters():
             param.add_(0.3)  # target critics that differ from the online ones
-        model.policy.model_based.dynamics.reward_net[-1].weight.normal_(std=0.5)
+        model.policy.estimator.dynamics.reward_net[-1].weight.normal_(std=0.5)
     next_obs = th.as_tensor(np.stack([model.observation_space.sample() for _ in range(6)]))
     ent_coef = model._current_ent_coef()
     next_noise = model.policy.sample_noise(6)
@@ -86,9 +86,9 @@ def test_critic_target_through_the_model(model_based_target):
     th.manual_seed(7)
     with th.no_grad():
         if model_based_target:  # λ' from the rollout policy, valued through the model with the target critics
-            mu, log_std, _ = model.policy.rollout_policy.get_action_dist_params(next_obs)
+            mu, log_std, _ = model.policy.distilled_policy.get_action_dist_params(next_obs)
             estimate = ModelBasedValue(
-                model.policy.model_based, next_obs, model.critic_target, model.policy.rollout_policy, ent_coef
+                model.policy.estimator, next_obs, model.critic_target, model.policy.distilled_policy, ent_coef
             )
         else:  # the model-free target: K iterations on the online critics' J, the target critics' value
             trace = model.policy.optimize(next_obs, EnsembleQ(model.critic, next_obs), ent_coef, model.beta, next_noise)
@@ -98,7 +98,7 @@ def test_critic_target_through_the_model(model_based_target):
     th.testing.assert_close(next_value[:, 0], expected)
     with th.no_grad():  # and the target critics are the ones bootstrapped from
         online_estimate = (
-            ModelBasedValue(model.policy.model_based, next_obs, model.critic, model.policy.rollout_policy, ent_coef)
+            ModelBasedValue(model.policy.estimator, next_obs, model.critic, model.policy.distilled_policy, ent_coef)
             if model_based_target
             else EnsembleQ(model.critic, next_obs)
         )
@@ -124,9 +124,9 @@ def test_save_load_keeps_predictions_and_continues_training(tmp_path, actor):
     assert loaded.policy.value_estimator == "model" and loaded.policy.rollout_horizon == 2
     for key, value in model.policy.state_dict().items():
         assert th.equal(value, loaded.policy.state_dict()[key]), key
-    names = ["policy.model_based.optimizer"] + (["policy.rollout_policy.optimizer"] if actor == "iterative" else [])
+    names = ["policy.estimator.optimizer"] + (["policy.distilled_policy.optimizer"] if actor == "iterative" else [])
     for name in names:
-        saved, restored = (m.policy.model_based if "model_based" in name else m.policy.rollout_policy for m in (model, loaded))
+        saved, restored = (m.policy.estimator if "estimator" in name else m.policy.distilled_policy for m in (model, loaded))
         assert saved.optimizer.state_dict()["state"].keys() == restored.optimizer.state_dict()["state"].keys()
         for index, state in saved.optimizer.state_dict()["state"].items():
             assert th.equal(state["exp_avg"], restored.optimizer.state_dict()["state"][index]["exp_avg"]), name
@@ -140,7 +140,7 @@ def test_save_load_keeps_predictions_and_continues_training(tmp_path, actor):
     before = {key: value.clone() for key, value in loaded.policy.state_dict().items()}
     loaded.learn(20, reset_num_timesteps=False)
     after = loaded.policy.state_dict()
-    assert any(not th.equal(before[key], after[key]) for key in before if key.startswith("model_based."))
+    assert any(not th.equal(before[key], after[key]) for key in before if key.startswith("estimator."))
 
 
 def randomized(model: IterativeSAC, seed: int) -> IterativeSAC:
@@ -155,7 +155,7 @@ def test_transfer_acts_with_the_source_optimizer_on_the_target_objective():
     source = randomized(IterativeSAC("MlpPolicy", "Pendulum-v1", policy_kwargs=dict(net_arch=[32, 32]), seed=1), 1)
     target = randomized(model_based(), 2)
     with th.no_grad():
-        target.policy.model_based.dynamics.reward_net[-1].weight.normal_(std=0.5)  # a model that predicts rewards
+        target.policy.estimator.dynamics.reward_net[-1].weight.normal_(std=0.5)  # a model that predicts rewards
     states = {
         name: {key: value.clone() for key, value in m.policy.state_dict().items()}
         for name, m in (("s", source), ("t", target))
@@ -193,7 +193,7 @@ def test_transfer_refuses_a_direct_actor():
 def test_analyses_run_on_a_model_based_agent(tmp_path):
     model = randomized(model_based(), 3)
     with th.no_grad():  # a model whose predictions depend on the action
-        model.policy.model_based.dynamics.state_net[-1].weight.normal_(std=0.3)
+        model.policy.estimator.dynamics.state_net[-1].weight.normal_(std=0.3)
     model.observation_space.seed(0)
     states = np.stack([model.observation_space.sample() for _ in range(3)])
     results = run_analyses(
@@ -207,7 +207,7 @@ def test_analyses_run_on_a_model_based_agent(tmp_path):
     plans = analysis.planned_trajectories(model, states[0])
     with th.no_grad():
         for k in range(len(plans.actions)):  # each planned trajectory is the model's prediction from tanh(µ_k)
-            first = model.policy.model_based.dynamics(th.as_tensor(states[:1]), th.as_tensor(plans.actions[k : k + 1]))[0]
+            first = model.policy.estimator.dynamics(th.as_tensor(states[:1]), th.as_tensor(plans.actions[k : k + 1]))[0]
             np.testing.assert_allclose(plans.states[k, 1], first[0].numpy(), rtol=0, atol=1e-5)
     assert len({tuple(np.round(step, 6)) for step in plans.states[:, 1]}) > 1  # the plan moves with λ_k
 

@@ -1,13 +1,15 @@
 """The iterative amortized actor's training (:class:`IterativeAmortization`), placed before a soft
 actor-critic of the SB3 family (SB3's SAC, sb3-contrib's TQC and CrossQ) in the bases."""
 
+from io import BufferedIOBase
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
-from stable_baselines3.common.save_util import recursive_getattr
+from stable_baselines3.common.save_util import load_from_zip_file, recursive_getattr
 from stable_baselines3.common.type_aliases import GymEnv, PyTorchObs, ReplayBufferSamples
 from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.common.vec_env import VecEnv
@@ -17,6 +19,7 @@ from sb3_iterative.common.policies import DirectActor, IterativePolicy
 from sb3_iterative.critics import CriticEnsemble
 from sb3_iterative.distributions import PolicyDistribution
 from sb3_iterative.model_based import distillation_kl
+from sb3_iterative.value_estimators import VALUE_ESTIMATORS, option_owner
 
 # What train() logs (the means over its gradient steps, under train/)
 TRAINING_LOGS = (
@@ -30,8 +33,11 @@ TRAINING_LOGS = (
     "model_reward_loss",
     "distillation_kl",
 )
-# The paper's model pre-training (Appendix A.5): 1 000 model-only updates after the random steps
-DEFAULT_MODEL_PRETRAIN_STEPS = 1000
+# The saved optimizers' names of earlier releases, and their names now (a saved model of then loads)
+RENAMED_OPTIMIZERS = {
+    "policy.model_based.optimizer": "policy.estimator.optimizer",
+    "policy.rollout_policy.optimizer": "policy.distilled_policy.optimizer",
+}
 
 
 class IterativeAmortization(OffPolicyAlgorithm):
@@ -75,12 +81,15 @@ class IterativeAmortization(OffPolicyAlgorithm):
             raise ValueError(
                 f"{type(self).__name__} does not support gSDE (use_sde=True): the iterative actor has no state-dependent noise"
             )
-        if (policy_kwargs or {}).get("value_estimator", "critic") != "model":
-            for name, value in (("model_pretrain_steps", model_pretrain_steps), ("model_based_target", model_based_target)):
-                if value is not None:
-                    raise ValueError(
-                        f"{name} applies to the model-based value estimate only (policy_kwargs=dict(value_estimator='model'))"
-                    )
+        # the value estimator's training options: those of another kind are refused (its kind is checked with the policy)
+        kind = (policy_kwargs or {}).get("value_estimator", "critic")
+        estimator = VALUE_ESTIMATORS.get(kind) if isinstance(kind, str) else None
+        for name, value in (("model_pretrain_steps", model_pretrain_steps), ("model_based_target", model_based_target)):
+            if value is not None and estimator is not None and name not in estimator.training_options:
+                raise ValueError(
+                    f"{name} {option_owner(name, 'training_options')} (policy_kwargs=dict(value_estimator=...); "
+                    f"this agent has value_estimator={kind!r})"
+                )
         self.beta = beta
         self.model_pretrain_steps = model_pretrain_steps
         self.model_based_target = model_based_target
@@ -99,7 +108,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
         super()._setup_model()
         self._check_pessimism()
         self.beta = float(self.beta)
-        self._check_model_based_options()
+        self._check_estimator_options()
         self._sync_gamma()
         self._sync_ent_coef(self._current_ent_coef())
 
@@ -107,40 +116,45 @@ class IterativeAmortization(OffPolicyAlgorithm):
         """The algorithm's pessimism arguments, against the policy's pessimism (its critics)."""
         self.policy.pessimism.check("beta", self.beta)
 
-    def _check_model_based_options(self) -> None:
-        """The model-based training options, with their defaults (a model-free agent refuses them in __init__)."""
-        if self.policy.model_based is None:
-            return
-        if self.model_pretrain_steps is None:
-            self.model_pretrain_steps = DEFAULT_MODEL_PRETRAIN_STEPS
-        if self.model_based_target is None:
-            self.model_based_target = True
-        steps = self.model_pretrain_steps
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise ValueError(f"model_pretrain_steps must be an integer >= 0, got {steps!r}")
-        if not isinstance(self.model_based_target, bool):
-            raise ValueError(f"model_based_target must be True or False, got {self.model_based_target!r}")
+    def _check_estimator_options(self) -> None:
+        """The value estimator's training options, with their defaults (another kind's are refused in __init__)."""
+        checked = type(self.policy.estimator).check_training_options(self._estimator_training_options())
+        for name, value in checked.items():
+            setattr(self, name, value)
+
+    def _estimator_training_options(self) -> dict[str, Any]:
+        """The algorithm's options that the policy's value estimator reads, by name."""
+        return {name: getattr(self, name) for name in type(self.policy.estimator).training_options}
 
     def _sync_gamma(self) -> None:
-        """The model-based estimate discounts with the algorithm's γ (kept in the policy for acting alone)."""
-        if self.policy.model_based is not None:
-            self.policy.model_based.gamma.fill_(self.gamma)
+        """A value estimator that discounts (the model's) discounts with the algorithm's γ (kept in the policy for
+        acting alone)."""
+        self.policy.estimator.set_gamma(self.gamma)
 
-    def set_parameters(self, *args: Any, **kwargs: Any) -> None:
-        super().set_parameters(*args, **kwargs)
+    def set_parameters(
+        self,
+        load_path_or_dict: str | Path | BufferedIOBase | dict[str, Any],
+        exact_match: bool = True,
+        device: th.device | str = "auto",
+    ) -> None:
+        if isinstance(load_path_or_dict, dict):
+            params = load_path_or_dict
+        else:
+            _, params, _ = load_from_zip_file(load_path_or_dict, device=device)
+        # a model saved before the renames names two optimizers as they were then (the policy renames its modules)
+        params = {RENAMED_OPTIMIZERS.get(name, name): value for name, value in params.items()}
+        super().set_parameters(params, exact_match=exact_match, device=device)
         self._sync_gamma()  # loading restores the saved γ; the algorithm's (e.g. load(..., gamma=...)) wins
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         state_dicts, variables = super()._get_torch_save_params()
-        return state_dicts + self._model_optimizer_names(), variables
+        return state_dicts + self._component_optimizer_names(), variables
 
-    def _model_optimizer_names(self) -> list[str]:
-        """The optimizers of the model and the distilled rollout policy, as save/load names them."""
-        names = []
-        if self.policy.model_based is not None:
-            names.append("policy.model_based.optimizer")
-        if self.policy.rollout_policy is not None:
-            names.append("policy.rollout_policy.optimizer")
+    def _component_optimizer_names(self) -> list[str]:
+        """The optimizers of the value estimator and the distilled direct policy, as save/load names them."""
+        names = [f"policy.estimator.{name}" for name in self.policy.estimator.optimizer_names]
+        if self.policy.distilled_policy is not None:
+            names.append("policy.distilled_policy.optimizer")
         return names
 
     def _current_ent_coef(self) -> th.Tensor:
@@ -163,15 +177,14 @@ class IterativeAmortization(OffPolicyAlgorithm):
         optimizers = [self.actor.optimizer, self.critic.optimizer]
         if self.ent_coef_optimizer is not None:
             optimizers += [self.ent_coef_optimizer]
-        optimizers += [recursive_getattr(self, name) for name in self._model_optimizer_names()]
+        optimizers += [recursive_getattr(self, name) for name in self._component_optimizer_names()]
         self._update_learning_rate(optimizers)
 
         logs: dict[str, list[float]] = {key: [] for key in TRAINING_LOGS}
         self._sync_gamma()
-        if self.policy.model_based is not None and not self._model_pretrained:
-            assert self.model_pretrain_steps is not None  # its default is set with the model
-            for _ in range(self.model_pretrain_steps):
-                self.policy.model_based.fit(self.replay_buffer.sample(batch_size, env=self._vec_normalize_env))  # type: ignore[union-attr]
+        if not self._model_pretrained:  # the value estimator's own steps before the rest's first (the model's)
+            for _ in range(self.policy.estimator.pretraining_steps(self._estimator_training_options())):
+                self.policy.estimator.fit(self.replay_buffer.sample(batch_size, env=self._vec_normalize_env))  # type: ignore[union-attr]
             self._model_pretrained = True
 
         if self.policy.iterative and self.policy.n_iterations == 0:
@@ -218,11 +231,9 @@ class IterativeAmortization(OffPolicyAlgorithm):
         return noise, self.policy.sample_noise(batch_size)
 
     def _value_estimator_step(self, replay_data: ReplayBufferSamples, logs: dict[str, list[float]]) -> None:
-        """The value estimator's own training on the batch: the model's maximum-likelihood step."""
-        if self.policy.model_based is not None:
-            state_loss, reward_loss = self.policy.model_based.fit(replay_data)
-            logs["model_state_loss"].append(state_loss)
-            logs["model_reward_loss"].append(reward_loss)
+        """The value estimator's own training on the batch (the model's maximum-likelihood step)."""
+        for key, value in self.policy.estimator.fit(replay_data).items():
+            logs[key].append(value)
 
     def _critic_step(
         self,
@@ -266,7 +277,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
         loss.backward()
         self.actor.optimizer.step()
 
-        if self.policy.rollout_policy is not None:
+        if self.policy.distilled_policy is not None:
             logs["distillation_kl"].append(self._distill(obs, trace.mu, trace.log_std))
 
     def _temperature_step(self, log_prob: th.Tensor, logs: dict[str, list[float]]) -> None:
@@ -314,14 +325,14 @@ class IterativeAmortization(OffPolicyAlgorithm):
         raise NotImplementedError
 
     def _distill(self, obs: PyTorchObs, mu: th.Tensor, log_std: th.Tensor) -> float:
-        """One step of the rollout policy towards the iterative optimizer's λ_K: KL(π_iter ‖ π_direct)."""
-        rollout_policy = self.policy.rollout_policy
-        assert rollout_policy is not None
-        mu_direct, log_std_direct, _ = rollout_policy.get_action_dist_params(obs)
+        """One step of the distilled direct policy towards the iterative optimizer's λ_K: KL(π_iter ‖ π_direct)."""
+        distilled_policy = self.policy.distilled_policy
+        assert distilled_policy is not None
+        mu_direct, log_std_direct, _ = distilled_policy.get_action_dist_params(obs)
         kl = distillation_kl(mu.detach(), log_std.detach(), mu_direct, log_std_direct).mean()
-        rollout_policy.optimizer.zero_grad()
+        distilled_policy.optimizer.zero_grad()
         kl.backward()
-        rollout_policy.optimizer.step()
+        distilled_policy.optimizer.step()
         return kl.item()
 
     def save(self, *args: Any, **kwargs: Any) -> None:

@@ -4,27 +4,28 @@
 import contextlib
 import inspect
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.policies import BasePolicy, ContinuousCritic
-from stable_baselines3.common.preprocessing import get_action_dim, get_flattened_obs_dim
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.preprocessing import get_action_dim
 from stable_baselines3.common.torch_layers import (
     BaseFeaturesExtractor,
 )
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
-from stable_baselines3.sac.policies import Actor
 from torch import nn
 
 from sb3_iterative.common.iterative_actor import IterativeActor, IterativeTrace
 from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, CriticEnsemble, EnsembleQ, make_critic
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.flow_actor import DEFAULT_FLOW_NET_ARCH, DEFAULT_FLOW_TRANSFORMS, FlowActor
-from sb3_iterative.model_based import VALUE_ESTIMATORS, ModelBasedQ, ModelBasedValue
+from sb3_iterative.model_based import ModelValueEstimator  # registers value_estimator="model"
 from sb3_iterative.objective import ValueEstimate
 from sb3_iterative.pessimism import EnsembleStd, Pessimism
+from sb3_iterative.value_estimators import ValueEstimator, value_estimator_class
 
 ACTOR_KINDS = ("iterative", "direct", "flow")
 # The base policies' actor options that only gSDE reads (SB3's SAC actor and sb3-contrib's take them)
@@ -49,11 +50,10 @@ class DirectActor(Protocol):
     def set_training_mode(self, mode: bool) -> None: ...
 
 
-# Seed of the model rollouts' samples when acting deterministically
+# Seed of the value estimate's own samples (a model rollout's) when acting deterministically
 ROLLOUT_SEED = 1
-# The paper's model-based estimate (Appendix A.5): a 2-step rollout, Retrace λ = 0.9
-DEFAULT_ROLLOUT_HORIZON = 2
-DEFAULT_RETRACE_LAMBDA = 0.9
+# The state-dict prefixes of earlier releases, and their names now (a saved model of then loads)
+RENAMED_MODULES = (("model_based.", "estimator."), ("rollout_policy.", "distilled_policy."))
 
 
 class IterativePolicy(BasePolicy):
@@ -169,29 +169,22 @@ class IterativePolicy(BasePolicy):
         check_count("n_critics", n_critics)
         if not (isinstance(init_std, (int, float)) and math.isfinite(init_std) and init_std > 0):
             raise ValueError(f"init_std must be a finite number > 0, got {init_std!r}")
-        check_value_estimator(value_estimator, rollout_horizon, retrace_lambda, observation_space)
-        if compile_acting and value_estimator == "model":
-            raise ValueError("compile_acting applies to the model-free value estimate only (value_estimator='critic')")
-        if value_estimator == "model" and actor == "flow":
-            raise ValueError(
-                "value_estimator='model' needs a Gaussian rollout policy: use it with actor='iterative' or "
-                "actor='direct', not actor='flow'"
-            )
+        # the value estimate's options: those of its kind with their defaults, the others refused
+        self._estimator_options = value_estimator_class(value_estimator).check_options(
+            dict(rollout_horizon=rollout_horizon, retrace_lambda=retrace_lambda), actor, compile_acting, observation_space
+        )
         check_flow(actor, flow_transforms, flow_net_arch)
         if actor == "flow":
             flow_transforms = DEFAULT_FLOW_TRANSFORMS if flow_transforms is None else flow_transforms
             flow_net_arch = list(DEFAULT_FLOW_NET_ARCH if flow_net_arch is None else flow_net_arch)
         self.flow_transforms = flow_transforms
         self.flow_net_arch = flow_net_arch
-        if value_estimator == "model":
-            rollout_horizon = DEFAULT_ROLLOUT_HORIZON if rollout_horizon is None else rollout_horizon
-            retrace_lambda = DEFAULT_RETRACE_LAMBDA if retrace_lambda is None else float(retrace_lambda)
 
         self.gradient_magnitude = gradient_magnitude
         self.residual_update = residual_update
         self.value_estimator = value_estimator
-        self.rollout_horizon = rollout_horizon
-        self.retrace_lambda = retrace_lambda
+        self.rollout_horizon = self._estimator_options.get("rollout_horizon")
+        self.retrace_lambda = self._estimator_options.get("retrace_lambda")
         self.n_action_samples = n_action_samples
         self._n_iterations = n_iterations
         self.distilled_target = distilled_target
@@ -298,31 +291,44 @@ class IterativePolicy(BasePolicy):
         self.pessimism = self.make_pessimism()
         self.pessimism.check("beta_collect", self.beta_collect)
         self.beta_collect = float(self.beta_collect)
-        self.model_based: ModelBasedQ | None = None
-        self.rollout_policy: DirectActor | None = None
-        if self.value_estimator == "model":
-            observation_dim = get_flattened_obs_dim(self.observation_space)
-            assert self.rollout_horizon is not None and self.retrace_lambda is not None
-            self.model_based = ModelBasedQ(
-                observation_dim, get_action_dim(self.action_space), self.rollout_horizon, self.retrace_lambda
-            ).to(self.device)
-            self.model_based.optimizer = self.optimizer_class(  # type: ignore[call-arg]
-                self.model_based.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
-            )
-        if self.iterative and (self.model_based is not None or self.warm_start or self.distilled_target):
+        # the value estimate's component (value_estimator names its kind): its parameters are the policy's
+        self.estimator: ValueEstimator = value_estimator_class(self.value_estimator).make(
+            self.observation_space,
+            self.action_space,
+            self._estimator_options,
+            lambda parameters: self.optimizer_class(parameters, lr=lr_schedule(1), **self.optimizer_kwargs),  # type: ignore[call-arg]
+            self.device,
+        )
+        self.distilled_policy: DirectActor | None = None
+        if self.iterative and (self.estimator.reads_direct_policy or self.warm_start or self.distilled_target):
             # A direct policy distilled from the iterative one (KL(π_iter ‖ π_direct)), with its own
             # features extractor: the model's rollout policy, the warm start, the distilled target
-            self.rollout_policy = super().make_actor()  # type: ignore[misc]  # the base policy's direct actor
-            self.rollout_policy.optimizer = self.optimizer_class(  # type: ignore[call-arg]
-                self.rollout_policy.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
+            self.distilled_policy = super().make_actor()  # type: ignore[misc]  # the base policy's direct actor
+            self.distilled_policy.optimizer = self.optimizer_class(  # type: ignore[call-arg]
+                self.distilled_policy.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
             )
+
+    @property
+    def model_based(self) -> ModelValueEstimator | None:
+        """Deprecated: the model-based estimate's component is :attr:`estimator` (``value_estimator="model"``)."""
+        warnings.warn("policy.model_based is deprecated: use policy.estimator", DeprecationWarning, stacklevel=2)
+        return self.estimator if isinstance(self.estimator, ModelValueEstimator) else None
+
+    @property
+    def rollout_policy(self) -> DirectActor | None:
+        """Deprecated: the direct policy distilled from the iterative one is :attr:`distilled_policy`."""
+        warnings.warn("policy.rollout_policy is deprecated: use policy.distilled_policy", DeprecationWarning, stacklevel=2)
+        return self.distilled_policy
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
+        # a policy saved before the renames names its modules as they were then (RENAMED_MODULES)
+        return super().load_state_dict(renamed_state_dict(state_dict), strict=strict, assign=assign)
 
     def set_training_mode(self, mode: bool) -> None:
         super().set_training_mode(mode)
-        if self.model_based is not None:
-            self.model_based.train(mode)
-        if self.rollout_policy is not None:
-            self.rollout_policy.set_training_mode(mode)
+        self.estimator.train(mode)
+        if self.distilled_policy is not None:
+            self.distilled_policy.set_training_mode(mode)
 
     def value_estimate(
         self,
@@ -334,33 +340,67 @@ class IterativePolicy(BasePolicy):
         shared_noise: bool = False,
         common_noise: bool = False,
     ) -> ValueEstimate:
-        """Q̂_β inside J, bound to ``obs``: the one place that builds it.
-
-        The critic ensemble's estimate, or the model-based one (``value_estimator="model"``: the
-        model's rollout with the rollout policy's actions, combined with the critics by Retrace).
+        """Q̂_β inside J, bound to ``obs``: the one place that builds it, from the policy's value estimator
+        (:attr:`estimator`; ``value_estimator="model"``: the model's rollout with the direct policy's actions,
+        combined with the critics by Retrace).
 
         :param ent_coef: α, for the soft values inside a model rollout
         :param target: bootstrap from the target critics (the critic's target) instead of the online ones
-        :param critic_only: the critic ensemble's estimate even when the policy is model-based
+        :param critic_only: the critic ensemble's estimate whatever the value estimator
         :param generator: the random generator of a model rollout's samples (None: torch's global one)
         :param shared_noise: one set of rollout samples for the whole batch (deterministic acting)
         :param common_noise: the same rollout samples in every call (the analyses' fixed samples)
         """
         critic = self.critic_target if target else self.critic
-        if self.model_based is None or critic_only:
+        if critic_only:
             return EnsembleQ(critic, obs, self.pessimism)
-        rollout_policy = self.model_rollout_policy
-        # the model-based estimate reads SB3's critics and SAC's actor (IterativeTQCPolicy refuses it)
-        assert isinstance(critic, ContinuousCritic) and isinstance(rollout_policy, Actor)
-        return ModelBasedValue(self.model_based, obs, critic, rollout_policy, ent_coef, generator, shared_noise, common_noise)
+        direct_policy = self.direct_policy if self.estimator.reads_direct_policy else None
+        return self.estimator.build(
+            obs, critic, self.pessimism, ent_coef, direct_policy, generator, shared_noise, common_noise
+        )
+
+    def target_estimate(
+        self,
+        next_obs: PyTorchObs,
+        ent_coef: th.Tensor | float,
+        beta: float,
+        noise: th.Tensor,
+        training_options: dict[str, Any],
+    ) -> tuple[th.Tensor, th.Tensor, PolicyDistribution, ValueEstimate]:
+        """λ' on the next observations and the estimate that values it in the critic's target, on the target
+        critics: the value estimator's own λ' where it has its say (the model-based estimate's direct policy, with
+        ``model_based_target``), valued by it; otherwise the policy's (:meth:`target_parameters`), valued by the
+        critics alone.
+
+        :param training_options: the algorithm's options of the value estimator (``check_training_options``)
+        """
+        own = self.estimator.target_parameters(next_obs, self.direct_policy_or_none, training_options)
+        if own is not None:
+            mu, log_std = own
+            return mu, log_std, TANH_GAUSSIAN, self.value_estimate(next_obs, ent_coef, target=True)
+        mu, log_std, distribution = self.target_parameters(next_obs, ent_coef, beta, noise)
+        return mu, log_std, distribution, self.value_estimate(next_obs, ent_coef, target=True, critic_only=True)
+
+    @property
+    def direct_policy(self) -> DirectActor:
+        """The direct policy λ = f(s) beside the actor: the distilled one, or the direct actor itself."""
+        if self.distilled_policy is not None:
+            return self.distilled_policy
+        assert not isinstance(self.actor, IterativeActor), "an iterative actor has a direct policy only when distilled"
+        return self.actor
+
+    @property
+    def direct_policy_or_none(self) -> DirectActor | None:
+        """:attr:`direct_policy`, or None for an iterative actor without a distilled one (or a flow actor)."""
+        if self.distilled_policy is None and isinstance(self.actor, (IterativeActor, FlowActor)):
+            return None
+        return self.direct_policy
 
     @property
     def model_rollout_policy(self) -> DirectActor:
-        """The direct policy that acts inside model rollouts: the distilled one, or a direct actor itself."""
-        if self.rollout_policy is not None:
-            return self.rollout_policy
-        assert not isinstance(self.actor, IterativeActor)
-        return self.actor
+        """Deprecated: :attr:`direct_policy`."""
+        warnings.warn("policy.model_rollout_policy is deprecated: use policy.direct_policy", DeprecationWarning, stacklevel=2)
+        return self.direct_policy
 
     def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> IterativeActor | DirectActor:
         if self.actor_kind == "direct":
@@ -437,8 +477,8 @@ class IterativePolicy(BasePolicy):
     def distilled_parameters(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor]:
         """The distilled direct policy's λ = (µ, log σ) for ``obs`` as the warm start and the distilled target
         read it (its training reads it through its own forward pass)."""
-        assert self.rollout_policy is not None
-        mu, log_std, _ = self.rollout_policy.get_action_dist_params(obs)
+        assert self.distilled_policy is not None
+        mu, log_std, _ = self.distilled_policy.get_action_dist_params(obs)
         return mu, log_std
 
     def target_parameters(
@@ -486,7 +526,7 @@ class IterativePolicy(BasePolicy):
         """
         assert isinstance(self.actor, IterativeActor)
         generator = None
-        if deterministic and (bind is not None or self.model_based is not None):  # a model rollout's samples
+        if deterministic and (bind is not None or self.estimator.draws_samples):  # e.g. a model rollout's samples
             generator = th.Generator(device=self.device).manual_seed(ROLLOUT_SEED)
         if bind is None:
             value_estimate = self.value_estimate(
@@ -546,22 +586,19 @@ def check_flow(actor: str, transforms: Any, net_arch: Any) -> None:
         raise ValueError(f"flow_net_arch must be a non-empty list of layer widths (integers >= 1), got {net_arch!r}")
 
 
-def check_value_estimator(kind: Any, horizon: Any, retrace_lambda: Any, observation_space: spaces.Space) -> None:
-    if kind not in VALUE_ESTIMATORS:
-        raise ValueError(f"value_estimator must be one of {VALUE_ESTIMATORS}, got {kind!r}")
-    if kind != "model":
-        for name, value in (("rollout_horizon", horizon), ("retrace_lambda", retrace_lambda)):
-            if value is not None:
-                raise ValueError(f"{name} applies to value_estimator='model' only (this policy has value_estimator={kind!r})")
-        return
-    horizon = DEFAULT_ROLLOUT_HORIZON if horizon is None else horizon
-    retrace_lambda = DEFAULT_RETRACE_LAMBDA if retrace_lambda is None else retrace_lambda
-    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 0:
-        raise ValueError(f"rollout_horizon must be an integer >= 0, got {horizon!r}")
-    if isinstance(retrace_lambda, bool) or not isinstance(retrace_lambda, (int, float)) or not 0 <= retrace_lambda <= 1:
-        raise ValueError(f"retrace_lambda must be a number in [0, 1], got {retrace_lambda!r}")
-    if not (isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 1):
-        raise ValueError(
-            "value_estimator='model' needs flat vector observations (a 1-D Box) for the model to predict, got "
-            f"{observation_space}; image and dict observations take value_estimator='critic'"
-        )
+def renamed_state_dict(state_dict: Any) -> Any:
+    """A policy's state dict with the module names of earlier releases (:data:`RENAMED_MODULES`) as they are now."""
+    if not any(key.startswith(old) for key in state_dict for old, _ in RENAMED_MODULES):
+        return state_dict
+
+    def rename(key: str) -> str:
+        for old, new in RENAMED_MODULES:
+            if key.startswith(old) or key == old[:-1]:  # a parameter's name, or a module's in the metadata
+                return new[:-1] + key[len(old) - 1 :]
+        return key
+
+    renamed = type(state_dict)((rename(key), value) for key, value in state_dict.items())
+    metadata = getattr(state_dict, "_metadata", None)
+    if metadata is not None:  # the modules' versions, by module name
+        renamed._metadata = type(metadata)((rename(key), value) for key, value in metadata.items())  # type: ignore[attr-defined]
+    return renamed

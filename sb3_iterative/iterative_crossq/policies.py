@@ -102,12 +102,12 @@ class IterativeCrossQPolicy(IterativePolicy, CrossQPolicy):  # type: ignore[misc
         """The actor and the distilled policy on their running statistics while the critic target reads λ'
         (CrossQ's next actions)."""
         stack = contextlib.ExitStack()
-        for module in (self.actor, self.rollout_policy):
+        for module in (self.actor, self.distilled_policy):
             stack.enter_context(batch_statistics(module, False))
         return stack
 
     def distilled_parameters(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor]:
-        with batch_statistics(self.rollout_policy, False):  # a read must not move its running statistics
+        with batch_statistics(self.distilled_policy, False):  # a read must not move its running statistics
             return super().distilled_parameters(obs)
 
 

@@ -11,7 +11,6 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorch
 from torch.nn import functional as F
 
 from sb3_iterative.common.algorithm import IterativeAmortization
-from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.iterative_sac.policies import CnnPolicy, IterativeSACPolicy, MlpPolicy, MultiInputPolicy
 from sb3_iterative.objective import objective
 
@@ -174,16 +173,13 @@ class IterativeSAC(IterativeAmortization, SAC):  # type: ignore[misc]
 
         Model-free: λ' is what the policy does on s' (its K iterations on the online critics' J; the
         distilled policy's λ with ``distilled_target``), and the target critics value it. Model-based
-        (``model_based_target``): λ' is the rollout policy's, as in the authors' model-based runs, and
-        the model-based estimate bootstraps from the target critics (the paper's Table 9).
+        (``model_based_target``): λ' is the distilled direct policy's, as in the authors' model-based runs,
+        and the model-based estimate bootstraps from the target critics (the paper's Table 9). The policy's
+        :meth:`~sb3_iterative.common.policies.IterativePolicy.target_estimate` decides, with its value estimator.
         """
-        if self.policy.model_based is not None and self.model_based_target:
-            mu, log_std, _ = self.policy.model_rollout_policy.get_action_dist_params(next_obs)
-            distribution: PolicyDistribution = TANH_GAUSSIAN
-            next_estimate = self.policy.value_estimate(next_obs, ent_coef, target=True)
-        else:
-            mu, log_std, distribution = self.policy.target_parameters(next_obs, ent_coef, self.beta, next_noise)
-            next_estimate = self.policy.value_estimate(next_obs, ent_coef, target=True, critic_only=True)
+        mu, log_std, distribution, next_estimate = self.policy.target_estimate(
+            next_obs, ent_coef, self.beta, next_noise, self._estimator_training_options()
+        )
         next_value = objective(next_estimate, mu, log_std, next_noise[-1], ent_coef, self.beta, distribution).value
         return next_value.reshape(-1, 1)
 

@@ -23,22 +23,30 @@ objective (for a direct agent the rollout policy is the actor itself, which J mu
 through its future actions).
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch as th
+from gymnasium import spaces
 from stable_baselines3.common.policies import ContinuousCritic
+from stable_baselines3.common.preprocessing import get_action_dim, get_flattened_obs_dim
 from stable_baselines3.common.type_aliases import PyTorchObs, ReplayBufferSamples
 from stable_baselines3.sac.policies import Actor
 from torch import nn
 
+from sb3_iterative.critics import CriticEnsemble
 from sb3_iterative.model_based.dynamics import DynamicsModel
-from sb3_iterative.objective import autograd_value_gradient, squashed_gaussian_log_prob
-from sb3_iterative.pessimism import pessimistic_value
+from sb3_iterative.objective import ValueEstimate, autograd_value_gradient, squashed_gaussian_log_prob
+from sb3_iterative.pessimism import Pessimism, pessimistic_value
+from sb3_iterative.value_estimators import ValueEstimator, register_value_estimator
 
-# The kinds of value estimate inside J (``value_estimator`` of IterativeSACPolicy)
-VALUE_ESTIMATORS = ("critic", "model")
+# The paper's model-based estimate (Appendix A.5): a 2-step rollout, Retrace λ = 0.9
+DEFAULT_ROLLOUT_HORIZON = 2
+DEFAULT_RETRACE_LAMBDA = 0.9
+# The paper's model pre-training (Appendix A.5): 1 000 model-only updates after the random steps
+DEFAULT_MODEL_PRETRAIN_STEPS = 1000
 
 
 @contextmanager
@@ -54,8 +62,14 @@ def parameters_as_constants(*modules: nn.Module) -> Iterator[None]:
             param.requires_grad_(True)
 
 
-class ModelBasedQ(nn.Module):
-    """The learned parts and the settings of the model-based estimate: the model, h, λ and γ.
+@register_value_estimator
+class ModelValueEstimator(ValueEstimator):
+    """The model-based value estimate as a component of the policy (``value_estimator="model"``): the model,
+    its optimizer and training step, and the settings h, λ and γ; it builds :class:`ModelBasedValue`.
+
+    Options of the policy: ``rollout_horizon`` (h, 2 by default) and ``retrace_lambda`` (λ, 0.9 by default).
+    Options of the algorithm: ``model_pretrain_steps`` (1 000 by default) and ``model_based_target`` (True by
+    default: λ' of the critic's target is the direct policy's, valued by this estimate on the target critics).
 
     :param observation_dim: |S| (flat Box observations)
     :param action_dim: |A|
@@ -63,8 +77,21 @@ class ModelBasedQ(nn.Module):
     :param retrace_lambda: λ, the trace of Retrace (0: one-step soft return; 1: h-step soft return)
     """
 
+    kind = "model"
+    policy_options: ClassVar[Mapping[str, Any]] = {
+        "rollout_horizon": DEFAULT_ROLLOUT_HORIZON,
+        "retrace_lambda": DEFAULT_RETRACE_LAMBDA,
+    }
+    training_options: ClassVar[Mapping[str, Any]] = {
+        "model_pretrain_steps": DEFAULT_MODEL_PRETRAIN_STEPS,
+        "model_based_target": True,
+    }
+    reads_direct_policy = True
+    draws_samples = True
+    optimizer_names = ("optimizer",)
+
     gamma: th.Tensor
-    optimizer: th.optim.Optimizer  # set by the policy that owns it
+    optimizer: th.optim.Optimizer  # set by make(), or by whoever builds one alone
 
     def __init__(self, observation_dim: int, action_dim: int, horizon: int = 2, retrace_lambda: float = 0.9):
         super().__init__()
@@ -74,22 +101,104 @@ class ModelBasedQ(nn.Module):
         # γ of the estimate; the algorithm keeps it equal to its own discount
         self.register_buffer("gamma", th.tensor(0.99))
 
-    def fit(self, replay_data: ReplayBufferSamples) -> tuple[float, float]:
-        """The estimate's own training step: one maximum-likelihood step of the model on a replay batch, with
-        its optimizer; its state and reward losses."""
+    @classmethod
+    def check_options(
+        cls, options: Mapping[str, Any], actor: str, compile_acting: bool, observation_space: spaces.Space
+    ) -> dict[str, Any]:
+        checked = super().check_options(options, actor, compile_acting, observation_space)
+        horizon, retrace_lambda = checked["rollout_horizon"], checked["retrace_lambda"]
+        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 0:
+            raise ValueError(f"rollout_horizon must be an integer >= 0, got {horizon!r}")
+        if isinstance(retrace_lambda, bool) or not isinstance(retrace_lambda, (int, float)) or not 0 <= retrace_lambda <= 1:
+            raise ValueError(f"retrace_lambda must be a number in [0, 1], got {retrace_lambda!r}")
+        if not (isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 1):
+            raise ValueError(
+                "value_estimator='model' needs flat vector observations (a 1-D Box) for the model to predict, got "
+                f"{observation_space}; image and dict observations take value_estimator='critic'"
+            )
+        if compile_acting:
+            raise ValueError("compile_acting applies to the model-free value estimate only (value_estimator='critic')")
+        if actor == "flow":
+            raise ValueError(
+                "value_estimator='model' needs a Gaussian rollout policy: use it with actor='iterative' or "
+                "actor='direct', not actor='flow'"
+            )
+        checked["retrace_lambda"] = float(retrace_lambda)
+        return checked
+
+    @classmethod
+    def make(
+        cls,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        options: Mapping[str, Any],
+        make_optimizer: Callable[[Iterator[nn.Parameter]], th.optim.Optimizer],
+        device: th.device | str = "cpu",
+    ) -> "ModelValueEstimator":
+        estimator = cls(
+            get_flattened_obs_dim(observation_space),
+            get_action_dim(action_space),
+            options["rollout_horizon"],
+            options["retrace_lambda"],
+        ).to(device)
+        estimator.optimizer = make_optimizer(estimator.parameters())
+        return estimator
+
+    @classmethod
+    def check_training_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        checked = super().check_training_options(options)
+        steps = checked["model_pretrain_steps"]
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"model_pretrain_steps must be an integer >= 0, got {steps!r}")
+        if not isinstance(checked["model_based_target"], bool):
+            raise ValueError(f"model_based_target must be True or False, got {checked['model_based_target']!r}")
+        return checked
+
+    def build(
+        self,
+        obs: PyTorchObs,
+        critic: CriticEnsemble,
+        pessimism: Pessimism,
+        ent_coef: th.Tensor | float,
+        direct_policy: Any = None,
+        generator: th.Generator | None = None,
+        shared_noise: bool = False,
+        common_noise: bool = False,
+    ) -> ValueEstimate:
+        # the rollout reads SB3's critics and SAC's actor (IterativeTQC and IterativeCrossQ refuse the model)
+        assert isinstance(critic, ContinuousCritic) and isinstance(direct_policy, Actor)
+        return ModelBasedValue(self, obs, critic, direct_policy, ent_coef, generator, shared_noise, common_noise)
+
+    def fit(self, replay_data: ReplayBufferSamples) -> dict[str, float]:
+        """One maximum-likelihood step of the model on a replay batch, with its optimizer: its state and reward losses."""
         state_loss, reward_loss = self.dynamics.loss(
             replay_data.observations, replay_data.actions, replay_data.next_observations, replay_data.rewards
         )
         self.optimizer.zero_grad()
         (state_loss + reward_loss).backward()
         self.optimizer.step()
-        return state_loss.item(), reward_loss.item()
+        return {"model_state_loss": state_loss.item(), "model_reward_loss": reward_loss.item()}
+
+    def pretraining_steps(self, training_options: Mapping[str, Any]) -> int:
+        return int(training_options["model_pretrain_steps"])
+
+    def set_gamma(self, gamma: float) -> None:
+        self.gamma.fill_(gamma)
+
+    def target_parameters(
+        self, next_obs: PyTorchObs, direct_policy: Any, training_options: Mapping[str, Any]
+    ) -> tuple[th.Tensor, th.Tensor] | None:
+        """With ``model_based_target``: the direct policy's λ', as in the authors' model-based runs."""
+        if not training_options["model_based_target"]:
+            return None
+        mu, log_std, _ = direct_policy.get_action_dist_params(next_obs)
+        return mu, log_std
 
 
 class ModelBasedValue:
     """Q̂_MB(s_0, a) for a batch of B observations s_0: a :class:`sb3_iterative.objective.ValueEstimate`.
 
-    :param estimator: the model and the settings
+    :param estimator: the model and the settings (the policy's component)
     :param obs: the observations s_0 [B, |S|]
     :param critic: the critic ensemble whose Q̂_β is bootstrapped from
     :param rollout_policy: the direct policy choosing a_1 .. a_h
@@ -104,7 +213,7 @@ class ModelBasedValue:
 
     def __init__(
         self,
-        estimator: ModelBasedQ,
+        estimator: ModelValueEstimator,
         obs: PyTorchObs,
         critic: ContinuousCritic,
         rollout_policy: Actor,
