@@ -13,7 +13,7 @@ The iterative actor's inputs and loss, the direct actor's loss, the critic's tar
 analyses all call :func:`objective` or :func:`objective_gradient`; nothing else computes J.
 
 Q̂_β comes from a :class:`ValueEstimate`: the value inside J, with the state already bound. The
-policy builds it (``IterativeSACPolicy.value_estimate``), one place for every caller. Two kinds
+policy builds it (``IterativePolicy.value_estimate``, from its value estimator), one place for every caller. Two kinds
 implement it: the critic ensemble (:class:`EnsembleValue`; :class:`sb3_iterative.critics.EnsembleQ`
 for SB3 critics, with a fast hand-written action gradient), and the model-based estimate
 (:class:`sb3_iterative.model_based.ModelBasedValue`: a short model rollout combined with the
@@ -22,6 +22,12 @@ critics by Retrace, paper Eq. 14–16).
 Shapes: observations' features [B, F]; λ = (µ, log σ), each [B, A]; noise and actions
 [N, B, A] (N = ``n_action_samples``); Q values [N, B, n_critics] ([N, B, n_critics · n_quantiles] for
 quantile critics); Q̂_β [N, B]; J [B].
+
+The noise plan (:func:`noise_plan`): every ε behind an estimate of J comes from one function, [E, N, B, A]:
+E estimates (in training K + 1: the K of ∇_λ J in one optimization and the one at λ_K, for the actor's step and
+the critic target's each; in acting K; in the analyses 1 per evaluation), N reparameterised samples, B states,
+A action dimensions. Deterministic acting shares one state's ε across the batch (``shared``), so that a state's
+action does not depend on the rest of the batch.
 """
 
 import math
@@ -50,6 +56,25 @@ ENSEMBLE_STD = EnsembleStd()
 ONE = th.ones(())
 # J and log π of an estimate made for its gradient alone
 NAN = th.full((), math.nan)
+
+
+def noise_plan(
+    n_estimates: int,
+    n_samples: int,
+    batch_size: int,
+    action_dim: int,
+    generator: th.Generator | None = None,
+    shared: bool = False,
+    device: th.device | str = "cpu",
+) -> th.Tensor:
+    """Standard normal ε for ``n_estimates`` estimates of J on a batch [E, N, B, A] (the module's noise plan).
+
+    :param generator: the random generator (None: torch's global one)
+    :param shared: one state's ε for every state of the batch (expanded, not copied)
+    """
+    shape = (n_estimates, n_samples, 1 if shared else batch_size, action_dim)
+    noise = th.randn(shape, generator=generator, device=device)
+    return noise.expand(-1, -1, batch_size, -1) if shared else noise
 
 
 def sample_mean(x: th.Tensor) -> th.Tensor:

@@ -10,6 +10,7 @@ from torch import nn
 from sb3_iterative.objective import (
     TANH_EPSILON,
     EnsembleValue,
+    noise_plan,
     objective,
     objective_gradient,
     squashed_gaussian_log_prob,
@@ -187,3 +188,15 @@ def test_objective_gradient_leaves_critic_and_actor_parameters_alone():
     assert not estimate.value.requires_grad and not estimate.grad_mu.requires_grad
     assert all(param.grad is None for param in critic.parameters())
     assert all(param.grad is None for param in actor_head.parameters())
+
+
+def test_noise_plan_shape_draws_and_shared_noise():
+    noise = noise_plan(6, 2, 5, 3, th.Generator().manual_seed(4))
+    assert noise.shape == (6, 2, 5, 3)
+    th.testing.assert_close(noise, th.randn(6, 2, 5, 3, generator=th.Generator().manual_seed(4)), rtol=0, atol=0)
+    shared = noise_plan(6, 2, 5, 3, th.Generator().manual_seed(4), shared=True)
+    assert shared.shape == (6, 2, 5, 3) and th.equal(shared, shared[:, :, :1].expand(-1, -1, 5, -1))
+    th.testing.assert_close(shared[:, :, 0], th.randn(6, 2, 3, generator=th.Generator().manual_seed(4)), rtol=0, atol=0)
+    state = th.random.get_rng_state()
+    noise_plan(2, 1, 3, 2, th.Generator().manual_seed(0))
+    assert th.equal(state, th.random.get_rng_state())  # a private generator leaves the global state alone

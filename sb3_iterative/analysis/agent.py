@@ -46,7 +46,7 @@ from sb3_iterative.analysis.optimizers import OptimizationPath
 from sb3_iterative.common.iterative_actor import IterativeActor, IterativeTrace
 from sb3_iterative.common.policies import ROLLOUT_SEED, DirectActor, IterativePolicy
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
-from sb3_iterative.objective import ValueEstimate, objective
+from sb3_iterative.objective import ValueEstimate, noise_plan, objective
 from sb3_iterative.pessimism import Pessimism
 
 # What every analysis accepts as ``model``
@@ -137,8 +137,8 @@ class Agent:
         return self.observations(np.asarray(state)[None], name)
 
     def noise(self, n_samples: int, batch_size: int, generator: th.Generator) -> th.Tensor:
-        """Standard normal ε [N, B, A] for estimates of J."""
-        return th.randn(n_samples, batch_size, self.action_dim, generator=generator, device=self.device)
+        """Standard normal ε [N, B, A] for one estimate of J (:func:`~sb3_iterative.objective.noise_plan`)."""
+        return noise_plan(1, n_samples, batch_size, self.action_dim, generator, device=self.device)[0]
 
     def generator(self, seed: int) -> th.Generator:
         """A private generator: the analyses never move torch's global random state."""

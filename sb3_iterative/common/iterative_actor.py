@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
-from sb3_iterative.objective import ObjectiveEstimate, ValueEstimate, objective, objective_gradient
+from sb3_iterative.objective import ObjectiveEstimate, ValueEstimate, noise_plan, objective, objective_gradient
 
 # (x − mean) / (std + 1e−7) in the authors' code; layer_norm puts its epsilon under the root
 NORMALIZATION_EPSILON = 1e-14
@@ -347,13 +347,14 @@ class IterativeActor(BaseModel):
         return trace
 
     def draw_noise(self, batch_size: int, generator: th.Generator | None = None, shared: bool = False) -> th.Tensor:
-        """Standard normal ε for the K estimates of ∇_λ J [K, N, B, A].
+        """Standard normal ε for the K estimates of ∇_λ J [K, N, B, A] (the noise plan's, :func:`noise_plan`).
 
         :param generator: the random generator (None: torch's global one)
         :param shared: one set for the whole batch
         """
-        shape = (self.n_iterations, self.n_action_samples, 1 if shared else batch_size, self.action_dim)
-        return th.randn(shape, generator=generator, device=self.device).expand(-1, -1, batch_size, -1)
+        return noise_plan(
+            self.n_iterations, self.n_action_samples, batch_size, self.action_dim, generator, shared, self.device
+        )
 
     def acting_draws(
         self, batch_size: int, deterministic: bool, initial: tuple[th.Tensor, th.Tensor] | None

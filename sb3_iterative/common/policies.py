@@ -23,7 +23,7 @@ from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, Critic
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.flow_actor import DEFAULT_FLOW_NET_ARCH, DEFAULT_FLOW_TRANSFORMS, FlowActor
 from sb3_iterative.model_based import ModelValueEstimator  # registers value_estimator="model"
-from sb3_iterative.objective import ValueEstimate
+from sb3_iterative.objective import ValueEstimate, noise_plan
 from sb3_iterative.pessimism import EnsembleStd, Pessimism
 from sb3_iterative.value_estimators import ValueEstimator, value_estimator_class
 
@@ -436,13 +436,14 @@ class IterativePolicy(BasePolicy):
         return contextlib.nullcontext()
 
     def sample_noise(self, batch_size: int) -> th.Tensor:
-        """Standard normal ε for every estimate of J in one optimization and its evaluation at λ_K.
+        """Standard normal ε for every estimate of J in one optimization and its evaluation at λ_K (the noise plan's,
+        :func:`~sb3_iterative.objective.noise_plan`), from torch's global random state.
 
         :return: [K + 1, N, B, A] for the iterative actor, [1, N, B, A] for the direct one
         """
         n_estimates = self.n_iterations + 1 if self.iterative else 1
         action_dim = get_action_dim(self.action_space)
-        return th.randn(n_estimates, self.n_action_samples, batch_size, action_dim, device=self.device)
+        return noise_plan(n_estimates, self.n_action_samples, batch_size, action_dim, device=self.device)
 
     def optimize(
         self,
