@@ -100,8 +100,9 @@ class ValueEstimator(nn.Module):
         """
         raise NotImplementedError
 
-    def fit(self, replay_data: ReplayBufferSamples) -> dict[str, float]:
-        """Its own training step on a replay batch, with its optimizers; what it logs (names of ``TRAINING_LOGS``)."""
+    def fit(self, replay_data: ReplayBufferSamples) -> dict[str, th.Tensor]:
+        """Its own training step on a replay batch, with its optimizers; what it logs (names of ``TRAINING_LOGS``, 0-d
+        tensors: the algorithm reads them once per ``train()`` call)."""
         return {}
 
     def pretraining_steps(self, training_options: Mapping[str, Any]) -> int:

@@ -78,6 +78,18 @@ def test_single_critic_without_pessimism():
     assert all(th.isfinite(param).all() for param in model.policy.parameters())
 
 
+@pytest.mark.parametrize("gradient_steps", [1, 4])
+def test_training_that_diverges_stops_at_the_end_of_its_train_call(gradient_steps):
+    # the steps' checks are read once per train() call (no host synchronization inside a gradient step)
+    model = make_model().learn(60)
+    with th.no_grad():
+        next(model.critic.q_networks[0].parameters()).fill_(float("nan"))
+    updates = model._n_updates
+    with pytest.raises(RuntimeError, match="non-finite values while the actor optimized J: training diverged"):
+        model.train(gradient_steps, batch_size=32)
+    assert model._n_updates == updates + gradient_steps  # every step of the call ran, then the check
+
+
 def test_non_finite_critic_while_acting():
     model = make_model()
     with th.no_grad():

@@ -53,7 +53,7 @@ class ScaledCritics(ValueEstimator):
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        return {"model_state_loss": loss.item()}
+        return {"model_state_loss": loss.detach()}
 
 
 class Scaled:

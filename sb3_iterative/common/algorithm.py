@@ -5,7 +5,6 @@ from io import BufferedIOBase
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
@@ -38,6 +37,37 @@ RENAMED_OPTIMIZERS = {
     "policy.model_based.optimizer": "policy.estimator.optimizer",
     "policy.rollout_policy.optimizer": "policy.distilled_policy.optimizer",
 }
+
+
+class TrainingLogs:
+    """What ``train()`` logs and checks, kept as tensors on the device through its gradient steps and read once at
+    its end: no host synchronization inside a gradient step (a GPU runs the steps ahead of Python)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[th.Tensor]] = {key: [] for key in TRAINING_LOGS}
+        self.finite: list[th.Tensor] = []
+
+    def add(self, key: str, value: th.Tensor) -> None:
+        """One gradient step's value of ``key`` (a 0-d tensor, detached here)."""
+        self.values[key].append(value.detach())
+
+    def check_finite(self, value: th.Tensor) -> None:
+        """Values J returned in a gradient step, that :meth:`read` checks are finite."""
+        self.finite.append(th.isfinite(value).all())
+
+    def read(self) -> dict[str, float]:
+        """The mean of each logged value over the gradient steps (one host read); a RuntimeError if J returned
+        non-finite values in any of them."""
+        if self.finite and not bool(th.stack(self.finite).all()):
+            raise RuntimeError(
+                "The value estimate returned non-finite values while the actor optimized J: training diverged "
+                "(check the rewards and the learning rate)"
+            )
+        keys = [key for key, values in self.values.items() if values]
+        if not keys:
+            return {}
+        means = th.stack([th.stack(self.values[key]).float().mean() for key in keys]).tolist()
+        return dict(zip(keys, means, strict=True))
 
 
 class IterativeAmortization(OffPolicyAlgorithm):
@@ -180,7 +210,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
         optimizers += [recursive_getattr(self, name) for name in self._component_optimizer_names()]
         self._update_learning_rate(optimizers)
 
-        logs: dict[str, list[float]] = {key: [] for key in TRAINING_LOGS}
+        logs = TrainingLogs()
         self._sync_gamma()
         if not self._model_pretrained:  # the value estimator's own steps before the rest's first (the model's)
             for _ in range(self.policy.estimator.pretraining_steps(self._estimator_training_options())):
@@ -197,19 +227,19 @@ class IterativeAmortization(OffPolicyAlgorithm):
             replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
             self._gradient_step(replay_data, gradient_step, logs)
 
+        means = logs.read()  # the gradient steps' one host synchronization
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/beta", self.beta)
-        for key, values in logs.items():
-            if values:
-                self.logger.record(f"train/{key}", np.mean(values))
+        for key, value in means.items():
+            self.logger.record(f"train/{key}", value)
 
-    def _gradient_step(self, replay_data: ReplayBufferSamples, gradient_step: int, logs: dict[str, list[float]]) -> None:
+    def _gradient_step(self, replay_data: ReplayBufferSamples, gradient_step: int, logs: TrainingLogs) -> None:
         """One gradient step, as named steps: the value estimator's own (a model), the critics, the
         actor with α and the distilled policy (where :meth:`_trains_actor`), the target networks."""
         # For n-step replay, the discount is gamma**n_steps (when no early termination)
         discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
         ent_coef = self._current_ent_coef()
-        logs["ent_coef"].append(ent_coef.item())
+        logs.add("ent_coef", ent_coef)
         train_actor = self._trains_actor()
         noise, next_noise = self._draw_noise(replay_data.rewards.shape[0], train_actor)
         self._value_estimator_step(replay_data, logs)
@@ -230,10 +260,10 @@ class IterativeAmortization(OffPolicyAlgorithm):
         noise = self.policy.sample_noise(batch_size) if train_actor else None
         return noise, self.policy.sample_noise(batch_size)
 
-    def _value_estimator_step(self, replay_data: ReplayBufferSamples, logs: dict[str, list[float]]) -> None:
+    def _value_estimator_step(self, replay_data: ReplayBufferSamples, logs: TrainingLogs) -> None:
         """The value estimator's own training on the batch (the model's maximum-likelihood step)."""
         for key, value in self.policy.estimator.fit(replay_data).items():
-            logs[key].append(value)
+            logs.add(key, value)
 
     def _critic_step(
         self,
@@ -241,18 +271,16 @@ class IterativeAmortization(OffPolicyAlgorithm):
         discounts: th.Tensor | float,
         ent_coef: th.Tensor,
         next_noise: th.Tensor,
-        logs: dict[str, list[float]],
+        logs: TrainingLogs,
     ) -> None:
         """One step of the critics on their loss (:meth:`_critic_loss`)."""
         critic_loss = self._critic_loss(replay_data, discounts, ent_coef, next_noise)
-        logs["critic_loss"].append(critic_loss.item())
+        logs.add("critic_loss", critic_loss)
         self.critic.optimizer.zero_grad()
         critic_loss.backward()
         self.critic.optimizer.step()
 
-    def _actor_step(
-        self, replay_data: ReplayBufferSamples, ent_coef: th.Tensor, noise: th.Tensor, logs: dict[str, list[float]]
-    ) -> None:
+    def _actor_step(self, replay_data: ReplayBufferSamples, ent_coef: th.Tensor, noise: th.Tensor, logs: TrainingLogs) -> None:
         """The actor optimizes J on the updated critics (Algorithm 2), then α, then the distilled policy."""
         # every estimate of ∇_λ J is both the next update's input and a term of the loss
         obs = replay_data.observations
@@ -260,16 +288,12 @@ class IterativeAmortization(OffPolicyAlgorithm):
         with self.policy.actor_forward():
             trace = self.policy.optimize(obs, value_estimate, ent_coef, self.beta, noise)
         loss, final = actor_loss(trace, value_estimate, noise[-1], ent_coef, self.beta)
-        if not th.isfinite(final.value).all():
-            raise RuntimeError(
-                "The value estimate returned non-finite values while the actor optimized J: training diverged "
-                "(check the rewards and the learning rate)"
-            )
+        logs.check_finite(final.value)  # read at the end of train(), not here: no host synchronization
         trained_values = [estimate.value for estimate in [*trace.estimates, final][trace.first_trained :]]
-        logs["actor_loss"].append(-th.stack(trained_values).mean().item())  # −mean_k J(λ_k)
+        logs.add("actor_loss", -th.stack(trained_values).mean())  # −mean_k J(λ_k)
         if trace.estimates:  # the iterative actor: J(λ_K) − J(λ_0), the paper's per-step improvement
-            logs["objective_improvement"].append((final.value - trace.estimates[0].value).mean().item())
-            logs["gate_mean"].append(th.stack(trace.gates).mean().item())
+            logs.add("objective_improvement", (final.value - trace.estimates[0].value).mean())
+            logs.add("gate_mean", th.stack(trace.gates).mean())
 
         self._temperature_step(final.log_prob, logs)
 
@@ -278,15 +302,15 @@ class IterativeAmortization(OffPolicyAlgorithm):
         self.actor.optimizer.step()
 
         if self.policy.distilled_policy is not None:
-            logs["distillation_kl"].append(self._distill(obs, trace.mu, trace.log_std))
+            logs.add("distillation_kl", self._distill(obs, trace.mu, trace.log_std))
 
-    def _temperature_step(self, log_prob: th.Tensor, logs: dict[str, list[float]]) -> None:
+    def _temperature_step(self, log_prob: th.Tensor, logs: TrainingLogs) -> None:
         """One step of log α towards the target entropy, from log π of the actor's samples [N, B]."""
         if self.ent_coef_optimizer is None or self.log_ent_coef is None:
             return
         mean_log_prob = log_prob.mean(dim=0)
         ent_coef_loss = -(self.log_ent_coef * (mean_log_prob + float(self.target_entropy)).detach()).mean()
-        logs["ent_coef_loss"].append(ent_coef_loss.item())
+        logs.add("ent_coef_loss", ent_coef_loss)
         self.ent_coef_optimizer.zero_grad()
         ent_coef_loss.backward()
         self.ent_coef_optimizer.step()
@@ -324,7 +348,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
         """
         raise NotImplementedError
 
-    def _distill(self, obs: PyTorchObs, mu: th.Tensor, log_std: th.Tensor) -> float:
+    def _distill(self, obs: PyTorchObs, mu: th.Tensor, log_std: th.Tensor) -> th.Tensor:
         """One step of the distilled direct policy towards the iterative optimizer's λ_K: KL(π_iter ‖ π_direct)."""
         distilled_policy = self.policy.distilled_policy
         assert distilled_policy is not None
@@ -333,7 +357,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
         distilled_policy.optimizer.zero_grad()
         kl.backward()
         distilled_policy.optimizer.step()
-        return kl.item()
+        return kl.detach()
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # The model is rebuilt from policy_kwargs on load: keep test-time iterations and starts set on the policy

@@ -169,7 +169,7 @@ class ModelValueEstimator(ValueEstimator):
         assert isinstance(critic, ContinuousCritic) and isinstance(direct_policy, Actor)
         return ModelBasedValue(self, obs, critic, direct_policy, ent_coef, generator, shared_noise, common_noise)
 
-    def fit(self, replay_data: ReplayBufferSamples) -> dict[str, float]:
+    def fit(self, replay_data: ReplayBufferSamples) -> dict[str, th.Tensor]:
         """One maximum-likelihood step of the model on a replay batch, with its optimizer: its state and reward losses."""
         state_loss, reward_loss = self.dynamics.loss(
             replay_data.observations, replay_data.actions, replay_data.next_observations, replay_data.rewards
@@ -177,7 +177,7 @@ class ModelValueEstimator(ValueEstimator):
         self.optimizer.zero_grad()
         (state_loss + reward_loss).backward()
         self.optimizer.step()
-        return {"model_state_loss": state_loss.item(), "model_reward_loss": reward_loss.item()}
+        return {"model_state_loss": state_loss.detach(), "model_reward_loss": reward_loss.detach()}
 
     def pretraining_steps(self, training_options: Mapping[str, Any]) -> int:
         return int(training_options["model_pretrain_steps"])
