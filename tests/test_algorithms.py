@@ -35,14 +35,14 @@ STOCK_LIST = {
 STOCK_BETAS = {SAC: (1.0, 1.0), TQC: (0.0, 2.0), CrossQ: (1.0, 1.0)}
 
 
-def make(algorithm, env=ENV, seed=0, **policy_kwargs):
+def make(algorithm, env=ENV, seed=0, device="cpu", **policy_kwargs):
     return algorithm(
         "MlpPolicy",
         env,
         learning_starts=50,
         batch_size=32,
         seed=seed,
-        device="cpu",
+        device=device,
         policy_kwargs={**POLICY_KWARGS[algorithm], **policy_kwargs},
     )
 
@@ -56,20 +56,21 @@ def assert_same_parameters(first, second):
     first_state, second_state = first.policy.state_dict(), second.policy.state_dict()
     assert first_state.keys() == second_state.keys()
     for key in first_state:
-        assert th.equal(first_state[key], second_state[key]), key
+        assert th.equal(first_state[key].cpu(), second_state[key].cpu()), key
 
 
 @pytest.mark.parametrize("algorithm", MODEL_LIST)
 @pytest.mark.parametrize("actor", ["iterative", "direct", "flow"])
-def test_run(algorithm, actor):
+def test_run(algorithm, actor, device):
     if actor == "flow" and algorithm is IterativeCrossQ:
         with pytest.raises(ValueError, match="actor must be 'iterative' or 'direct' for IterativeCrossQPolicy"):
             make(algorithm, actor=actor)
         return
-    model = make(algorithm, actor=actor).learn(120)
+    model = make(algorithm, actor=actor, device=device).learn(120)
     assert model._n_updates == 70
     assert isinstance(model.actor, IterativeActor) == (actor == "iterative")
     for name, parameter in model.policy.named_parameters():
+        assert parameter.device.type == device, name
         assert th.isfinite(parameter).all(), name
     actions, _ = model.predict(states(model), deterministic=True)
     assert actions.shape == (8, 1) and np.all(np.abs(actions) <= 2.0)
@@ -106,13 +107,13 @@ def test_vec_env(algorithm):
 
 
 @pytest.mark.parametrize("algorithm", MODEL_LIST)
-def test_save_load(tmp_path, algorithm):
-    model = make(algorithm).learn(100)
+def test_save_load(tmp_path, algorithm, device):
+    model = make(algorithm, device=device).learn(100)
     obs = states(model)
     before, _ = model.predict(obs, deterministic=True)
     model.policy.n_iterations = 7  # a test-time K survives
     model.save(tmp_path / "model.zip")
-    loaded = algorithm.load(tmp_path / "model.zip", device="cpu")
+    loaded = algorithm.load(tmp_path / "model.zip", device=device)
     assert type(loaded) is algorithm and loaded.policy.n_iterations == 7 and loaded.beta == model.beta
     loaded.policy.n_iterations = 5
     after, _ = loaded.predict(obs, deterministic=True)
@@ -120,6 +121,21 @@ def test_save_load(tmp_path, algorithm):
     assert_same_parameters(model, loaded)
     loaded.set_env(make_vec_env(ENV, n_envs=1, seed=1))
     loaded.learn(20, reset_num_timesteps=False)
+    assert loaded._n_updates > model._n_updates
+
+
+@pytest.mark.parametrize("algorithm", MODEL_LIST)
+def test_model_saved_on_one_device_loads_on_the_other(tmp_path, algorithm, device, other_device):
+    model = make(algorithm, device=device).learn(100)
+    model.save(tmp_path / "model.zip")
+    loaded = algorithm.load(tmp_path / "model.zip", device=other_device)
+    assert all(parameter.device.type == other_device for parameter in loaded.policy.parameters())
+    assert_same_parameters(model, loaded)
+    # deterministic acting draws from a generator of the device: the same action on the same device only
+    actions, _ = loaded.predict(states(model), deterministic=True)
+    assert actions.shape == (8, 1) and np.isfinite(actions).all()
+    loaded.set_env(make_vec_env(ENV, n_envs=1, seed=1))
+    loaded.learn(20, reset_num_timesteps=False)  # its optimizers' states came along to the other device
     assert loaded._n_updates > model._n_updates
 
 
@@ -142,10 +158,10 @@ def test_enjoy_loads_with_a_small_replay_buffer(tmp_path, algorithm):
 
 
 @pytest.mark.parametrize("algorithm", MODEL_LIST)
-def test_same_seed_same_run(algorithm):
-    first, second = make(algorithm, seed=3).learn(100), make(algorithm, seed=3).learn(100)
+def test_same_seed_same_run(algorithm, device):
+    first, second = (make(algorithm, seed=3, device=device).learn(100) for _ in range(2))
     assert_same_parameters(first, second)
-    other = make(algorithm, seed=4).learn(100)
+    other = make(algorithm, seed=4, device=device).learn(100)
     assert any(not th.equal(value, other.policy.state_dict()[key]) for key, value in first.policy.state_dict().items())
     obs = states(first)
     rng_state = th.get_rng_state()

@@ -36,15 +36,15 @@ def test_ensemble_q_function_matches_critic_forward():
 
 @pytest.mark.parametrize("activation_fn", [nn.ReLU, nn.Tanh])
 @pytest.mark.parametrize(("n_critics", "beta"), [(2, 1.0), (2, 2.5), (3, 0.0), (5, 2.5)])
-def test_ensemble_fast_action_gradient_equals_autograd(activation_fn, n_critics, beta):
+def test_ensemble_fast_action_gradient_equals_autograd(activation_fn, n_critics, beta, device):
     """EnsembleQ's batched, hand-written backward through an MLP ensemble is autograd's gradient."""
     observation_space = spaces.Box(-1, 1, (5,), dtype=np.float32)
     action_space = spaces.Box(-1, 1, (ACTION_DIM,), dtype=np.float32)
     critic = ContinuousCritic(
         observation_space, action_space, [32, 16], nn.Flatten(), 5, activation_fn=activation_fn, n_critics=n_critics
-    )
-    obs = th.randn(BATCH, 5)
-    actions = th.rand(N_SAMPLES, BATCH, ACTION_DIM) * 2 - 1
+    ).to(device)
+    obs = th.randn(BATCH, 5, device=device)
+    actions = th.rand(N_SAMPLES, BATCH, ACTION_DIM, device=device) * 2 - 1
     bound = EnsembleQ(critic, obs)
     assert bound._members is not None  # the fast path is the one under test
 

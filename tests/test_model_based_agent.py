@@ -30,6 +30,15 @@ def model_based(actor: str = "iterative", env="Pendulum-v1", seed: int = 0, **kw
 
 
 @pytest.mark.parametrize("actor", ["iterative", "direct"])
+def test_trains_and_acts_on_the_device(actor, device):
+    model = model_based(actor, env=short_pendulum(), device=device).learn(80)
+    assert model._n_updates == 30 and model.policy.estimator.gamma.device.type == device
+    assert all(parameter.device.type == device for parameter in model.policy.estimator.parameters())
+    actions, _ = model.predict(np.zeros((3, 3), dtype=np.float32), deterministic=True)
+    assert actions.shape == (3, 1) and np.isfinite(actions).all()
+
+
+@pytest.mark.parametrize("actor", ["iterative", "direct"])
 def test_learn_trains_model_and_distilled_policy_and_logs_them(actor):
     model = model_based(actor, env=short_pendulum())
     recorder = recording_logger(model)
