@@ -17,9 +17,6 @@ import numpy as np
 import torch as th
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import distance_matrix
 
 from sb3_iterative.analysis.agent import (
     Model,
@@ -77,6 +74,11 @@ class PolicyModes:
 
         :param radius: L2 distance in the action space [−1, 1]^|A| (None: 0.1 · 2√|A|)
         """
+        # scipy where it is used: the package imports without it (the GPU check carries no scipy)
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import connected_components
+        from scipy.spatial import distance_matrix
+
         radius = MODE_RADIUS_SHARE * self.max_distance if radius is None else check_positive("radius", radius)
         # the connected components of the graph whose edges join runs within the radius
         return np.array(

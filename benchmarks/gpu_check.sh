@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Everything the package has to show on a GPU, in one command, on a machine with Python, a CUDA build of torch
+# and pytest but no network: install the dependencies from the wheels carried beside the checkout, run the CUDA
+# tests, time every algorithm on CUDA (benchmarks/speed.py --device cuda) and profile a training step and an act
+# (benchmarks/profile_step.py). Each stage has its own time limit, so that a slow one leaves the rest their turn;
+# the whole takes under 8 minutes on one H100.
+#
+# Prepare the wheels where pip reaches PyPI (they are not committed; 27 wheels, about 50 MiB):
+#   python benchmarks/gpu_wheels.py --python-version 3.12 --out gpu_wheels
+# Then, on the GPU machine, from the checkout's root:
+#   bash benchmarks/gpu_check.sh [WHEELS] [OUT]      (defaults: gpu_wheels gpu_out)
+# OUT receives gpu.txt (GPU, driver, torch and CUDA versions), cuda_tests.txt, speed_cuda.md and profile_cuda.md.
+set -uo pipefail
+WHEELS=${1:-gpu_wheels}
+OUT=${2:-gpu_out}
+mkdir -p "$OUT"
+
+python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device: this check needs one')" || exit 1
+{
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+  python -c "import platform, torch; print('python', platform.python_version(), '| torch', torch.__version__, '| CUDA', torch.version.cuda, '| cuDNN', torch.backends.cudnn.version())"
+  nproc
+} 2>&1 | tee "$OUT/gpu.txt"
+
+# The dependencies, each pinned wheel without its own dependencies (the list is their closure, less torch and
+# pytest); numpy stays as the machine has it when it has one, so that torch keeps the numpy it was built with.
+wheels=$(ls "$WHEELS"/*.whl)
+if python -c "import numpy" 2>/dev/null; then wheels=$(ls "$WHEELS"/*.whl | grep -v '/numpy-'); fi
+# shellcheck disable=SC2086
+python -m pip install --quiet --no-index --no-deps $wheels 2>&1 | tail -3
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # the package from the checkout, without building it
+python -c "import sb3_iterative, stable_baselines3, gymnasium; print('sb3_iterative', sb3_iterative.__version__, '| SB3', stable_baselines3.__version__, '| gymnasium', gymnasium.__version__)" 2>&1 | tee -a "$OUT/gpu.txt"
+
+# The CUDA tests: every test of the device fixture, on CUDA
+timeout 200 python -m pytest tests/test_algorithms.py tests/test_critics.py tests/test_model_based_agent.py \
+  tests/test_save_load.py -k cuda -q -n 4 -p no:cacheprovider 2>&1 | tail -40 | tee "$OUT/cuda_tests.txt"
+
+# The speed of every algorithm on CUDA, in one run (SAC is always in it)
+timeout 170 python benchmarks/speed.py --device cuda --rounds 2 --gradient-steps 12 --predict-calls 100 \
+  --learn-steps 200 --configurations "IterativeSAC K=5 N=1" "IterativeSAC K=5 N=1, model-based h=2" TQC \
+  "IterativeTQC K=5 N=1" 2>&1 | grep -v -i warn | tee "$OUT/speed_cuda.md"
+
+# Where the time of a step and an act goes
+timeout 60 python benchmarks/profile_step.py --device cuda --steps 10 --rows 15 --out "$OUT/profile_cuda.md" >/dev/null 2>&1
+tail -5 "$OUT/profile_cuda.md" 2>/dev/null
+echo "gpu_check done: $(ls "$OUT")"
