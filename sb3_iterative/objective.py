@@ -33,7 +33,7 @@ action does not depend on the rest of the batch.
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import torch as th
 
@@ -108,6 +108,15 @@ class ValueEstimate(Protocol):
 
     def value_and_action_gradient(self, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
         """Q̂_β [N, B] and ∂Q̂_β/∂a [N, B, A]."""
+        ...
+
+
+@runtime_checkable
+class ReadiesForCompiled(Protocol):
+    """A value estimate that readies itself before a compiled region calls it (compiled acting)."""
+
+    def before_compiled(self, n_calls: int, n_samples: int, batch_size: int, action_dim: int) -> None:
+        """Called before a compiled region calls the estimate ``n_calls`` times with actions [N, B, A]."""
         ...
 
 

@@ -51,7 +51,6 @@ def test_gsde_policy():
         (dict(value_estimator="model", rollout_horizon=1.5), "rollout_horizon"),
         (dict(value_estimator="model", retrace_lambda=1.1), "retrace_lambda"),
         (dict(value_estimator="model", retrace_lambda=-0.1), "retrace_lambda"),
-        (dict(value_estimator="model", compile_acting=True), "compile_acting"),
     ],
 )
 def test_bad_policy_kwargs(policy_kwargs, match):

@@ -175,7 +175,10 @@ def test_progress_bar(capsys):
     assert "100/100" in capsys.readouterr().out
 
 
-def test_compiled_acting_matches_eager_acting():
+@pytest.mark.parametrize("value_estimator", ["critic", "model"])
+def test_compiled_acting_matches_eager_acting(value_estimator):
+    # the model's estimate is differentiated by autograd: its torch.autograd.grad is compiled with the rest
+    model_options = dict(model_pretrain_steps=5) if value_estimator == "model" else {}
     model = IterativeSAC(
         "MlpPolicy",
         "Pendulum-v1",
@@ -183,7 +186,8 @@ def test_compiled_acting_matches_eager_acting():
         batch_size=32,
         seed=0,
         device="cpu",
-        policy_kwargs=dict(net_arch=[32, 32], compile_acting=True),
+        policy_kwargs=dict(net_arch=[32, 32], compile_acting=True, value_estimator=value_estimator),
+        **model_options,
     )
     model.learn(80)  # collection runs through the compiled path
     assert model.policy._compiled_act is not None

@@ -23,7 +23,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
-from sb3_iterative.objective import ObjectiveEstimate, ValueEstimate, noise_plan, objective, objective_gradient
+from sb3_iterative.objective import (
+    ObjectiveEstimate,
+    ReadiesForCompiled,
+    ValueEstimate,
+    noise_plan,
+    objective,
+    objective_gradient,
+)
 
 # (x − mean) / (std + 1e−7) in the authors' code; layer_norm puts its epsilon under the root
 NORMALIZATION_EPSILON = 1e-14
@@ -402,7 +409,11 @@ class IterativeActor(BaseModel):
         :param initial: λ_0 (a warm start); None: the fixed λ_0
         :param optimized_parameters: :meth:`optimized_parameters` compiled (None: as it is)
         """
-        noise, initial = self.acting_draws(observation_batch_size(obs), deterministic, initial)
+        batch_size = observation_batch_size(obs)
+        noise, initial = self.acting_draws(batch_size, deterministic, initial)
+        if optimized_parameters is not None and isinstance(value_estimate, ReadiesForCompiled):
+            # after the acting draws: a model's rollouts draw their noise in the order eager acting does
+            value_estimate.before_compiled(self.n_iterations, self.n_action_samples, batch_size, self.action_dim)
         mu, log_std = (optimized_parameters or self.optimized_parameters)(
             obs, value_estimate, self.ent_coef if ent_coef is None else ent_coef, beta, noise, initial
         )

@@ -562,7 +562,14 @@ class IterativePolicy(BasePolicy):
             return None
         if self._compiled_act is None:
             assert isinstance(self.actor, IterativeActor)
-            self._compiled_act = th.compile(self.actor.optimized_parameters, dynamic=False, options={"cpp_wrapper": True})
+            compiled = th.compile(self.actor.optimized_parameters, dynamic=False, options={"cpp_wrapper": True})
+
+            def optimized_parameters(*args: Any) -> tuple[th.Tensor, th.Tensor]:
+                # an estimate differentiated by autograd (a model's) keeps its torch.autograd.grad in the graph
+                with th._dynamo.config.patch(trace_autograd_ops=True):
+                    return compiled(*args)
+
+            self._compiled_act = optimized_parameters
         return self._compiled_act
 
 

@@ -23,6 +23,7 @@ objective (for a direct agent the rollout policy is the actor itself, which J mu
 through its future actions).
 """
 
+import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -116,8 +117,6 @@ class ModelValueEstimator(ValueEstimator):
                 "value_estimator='model' needs flat vector observations (a 1-D Box) for the model to predict, got "
                 f"{observation_space}; image and dict observations take value_estimator='critic'"
             )
-        if compile_acting:
-            raise ValueError("compile_acting applies to the model-free value estimate only (value_estimator='critic')")
         if actor == "flow":
             raise ValueError(
                 "value_estimator='model' needs a Gaussian rollout policy: use it with actor='iterative' or "
@@ -231,6 +230,22 @@ class ModelBasedValue:
         self.generator = generator
         self.shared_noise = shared_noise
         self._common_noise: dict[tuple[int, ...], th.Tensor] | None = {} if common_noise else None
+        # compiled acting (:meth:`before_compiled`): the rollouts' noise drawn ahead, one slice per call
+        self._ahead: th.Tensor | None = None
+        self._calls = 0
+
+    def before_compiled(self, n_calls: int, n_samples: int, batch_size: int, action_dim: int) -> None:
+        """Ready the estimate for a compiled region that calls it ``n_calls`` times (compiled acting: K gradients
+        of J): the rollouts' noise for every call is drawn now, from the same generator in the same order as the
+        calls would draw it, so that the region has no generator to trace; the region then neither checks the
+        model's predictions (the actor checks the λ they lead to) nor makes the parameters constants (acting
+        backpropagates into the actions only)."""
+        shape = (self.estimator.horizon, n_samples, 1 if self.shared_noise else batch_size, action_dim)
+        # one draw per call, as the calls draw (one draw of them all would give other numbers: torch's CPU
+        # normal fills a tensor of 16 or more elements by another algorithm than a smaller one)
+        draws = [th.randn(shape, generator=self.generator, device=self.obs.device) for _ in range(n_calls)]
+        self._ahead = th.stack(draws).expand(-1, -1, -1, batch_size, -1)
+        self._calls = 0
 
     def value(self, actions: th.Tensor, beta: float) -> th.Tensor:
         """Q̂_MB [N, B] of the first actions a_0 [N, B, A], differentiable in them."""
@@ -257,12 +272,16 @@ class ModelBasedValue:
         states = [self.obs.expand(n_samples, -1, -1)]
         rewards, entropy_terms, q_values = [], [], []
         noise = None if deterministic or horizon == 0 else self._noise(horizon, n_samples, batch_size, action_dim)
-        with parameters_as_constants(self.critic, self.estimator, self.rollout_policy):
+        compiled = self._ahead is not None
+        constants = (
+            contextlib.nullcontext() if compiled else parameters_as_constants(self.critic, self.estimator, self.rollout_policy)
+        )
+        with constants:
             if horizon == 0:
                 q_values.append(self._q_hat(states[0], actions, beta))
             for step in range(horizon):
                 next_states, reward = self.estimator.dynamics(states[-1], actions)
-                if not (th.isfinite(next_states).all() and th.isfinite(reward).all()):
+                if not compiled and not (th.isfinite(next_states).all() and th.isfinite(reward).all()):
                     raise RuntimeError(
                         "The model-based value estimate: the model predicted non-finite states or rewards "
                         "(the model diverged); check the model's losses (train/model_state_loss, "
@@ -296,6 +315,9 @@ class ModelBasedValue:
 
     def _noise(self, horizon: int, n_samples: int, batch_size: int, action_dim: int) -> th.Tensor:
         """ε of the rollout actions [h, N, B, A]."""
+        if self._ahead is not None:
+            self._calls += 1
+            return self._ahead[self._calls - 1]
         shape = (horizon, n_samples, 1 if self.shared_noise else batch_size, action_dim)
         if self._common_noise is not None and shape in self._common_noise:
             return self._common_noise[shape].expand(-1, -1, batch_size, -1)
