@@ -16,6 +16,11 @@ distillation; the model's 1 000 pre-training updates fall in the warm-up, not in
 Each iterative algorithm is also compared with its base in a third table (IterativeSAC ÷ SAC, IterativeTQC
 ÷ TQC, IterativeCrossQ ÷ CrossQ): there the training step is the mean over each round's steps (CrossQ's
 actor trains every third step: give ``--gradient-steps`` a multiple of 3), median over rounds.
+``compile_training`` (each gradient step's updates through torch.compile) is timed for IterativeSAC and for SAC
+itself (IterativeSAC's direct actor with β = 1, SAC bit for bit): "SAC, compiled" and "IterativeSAC K=5 N=1,
+compiled" (torch.compile's default mode), and with CUDA graphs, the "... compiled reduce-overhead" pair (named
+only: not in the default list). A compiled configuration compiles in its first round's warm-up step and its first
+``predict`` (``compile_acting``): read the medians over rounds.
 Measurements go round-robin over the configurations and the median is reported (of every timed
 training step, and of the rounds for the rest), so that the machine's load falls on all of them alike.
 
@@ -61,6 +66,14 @@ CONFIGURATIONS: dict[str, tuple[type[BaseAlgorithm], dict]] = {
     ),
     # the model-based value estimate (h = 2, Retrace λ = 0.9): iterative, and SAC's direct actor (β = 1)
     "IterativeSAC K=5 N=1, model-based h=2": (IterativeSAC, dict(n_iterations=5, n_action_samples=1, value_estimator="model")),
+    "IterativeSAC K=5 N=1, model-based h=2, compile_acting": (
+        IterativeSAC,
+        dict(n_iterations=5, n_action_samples=1, value_estimator="model", compile_acting=True),
+    ),
+    "IterativeSAC K=5 N=1, model-based h=2, compiled": (
+        IterativeSAC,
+        dict(n_iterations=5, n_action_samples=1, value_estimator="model", compile_acting=True),
+    ),
     "direct actor, model-based h=2": (IterativeSAC, dict(actor="direct", value_estimator="model")),
     # the flow-policy baseline (flow_sac.yml): SAC with two 2 x 256 inverse autoregressive transforms
     "flow policy (flow_sac)": (IterativeSAC, dict(actor="flow")),
@@ -72,6 +85,11 @@ CONFIGURATIONS: dict[str, tuple[type[BaseAlgorithm], dict]] = {
     "IterativeCrossQ K=5 N=1": (IterativeCrossQ, dict(n_iterations=5, n_action_samples=1)),
     "CrossQ, critics 2 x 256": (CrossQ, NARROW_CROSSQ),
     "IterativeCrossQ K=5 N=1, critics 2 x 256": (IterativeCrossQ, dict(NARROW_CROSSQ, n_iterations=5, n_action_samples=1)),
+    # compile_training: IterativeSAC, and SAC itself compiled (IterativeSAC's direct actor with β = 1 is SAC bit for bit)
+    "SAC, compiled": (IterativeSAC, dict(actor="direct")),
+    "IterativeSAC K=5 N=1, compiled": (IterativeSAC, dict(n_iterations=5, n_action_samples=1)),
+    "SAC, compiled reduce-overhead": (IterativeSAC, dict(actor="direct")),
+    "IterativeSAC K=5 N=1, compiled reduce-overhead": (IterativeSAC, dict(n_iterations=5, n_action_samples=1)),
 }
 # Each iterative configuration and its base, for the table of ratios per base
 BASES = {
@@ -79,9 +97,24 @@ BASES = {
     "IterativeTQC K=5 N=1": "TQC",
     "IterativeCrossQ K=5 N=1": "CrossQ",
     "IterativeCrossQ K=5 N=1, critics 2 x 256": "CrossQ, critics 2 x 256",
+    "IterativeSAC K=5 N=1, compiled": "SAC, compiled",
+    "IterativeSAC K=5 N=1, compiled reduce-overhead": "SAC, compiled reduce-overhead",
 }
 # IterativeSAC's β for the direct actors, as its hyperparameter files give it (1: SAC's min over two critics)
-BETA = {"direct actor, model-based h=2": 1.0, "flow policy (flow_sac)": 1.0}
+BETA = {
+    "direct actor, model-based h=2": 1.0,
+    "flow policy (flow_sac)": 1.0,
+    "SAC, compiled": 1.0,
+    "SAC, compiled reduce-overhead": 1.0,
+}
+# The configurations that compile their training step, and torch.compile's mode for each (True: its default)
+COMPILE_TRAINING = {
+    "IterativeSAC K=5 N=1, model-based h=2, compiled": True,
+    "SAC, compiled": True,
+    "IterativeSAC K=5 N=1, compiled": True,
+    "SAC, compiled reduce-overhead": "reduce-overhead",
+    "IterativeSAC K=5 N=1, compiled reduce-overhead": "reduce-overhead",
+}
 MODEL_FREE = "IterativeSAC K=5 N=1"
 
 
@@ -129,6 +162,8 @@ def build(names: list[str], env: str, device: str) -> dict[str, BaseAlgorithm]:
     for name in names:
         algorithm, policy_kwargs = CONFIGURATIONS[name]
         extra = dict(beta=BETA[name]) if name in BETA else {}
+        if name in COMPILE_TRAINING:
+            extra["compile_training"] = COMPILE_TRAINING[name]
         model = algorithm(
             "MlpPolicy",
             env,
@@ -185,7 +220,7 @@ def main() -> None:
         "--configurations",
         nargs="+",
         choices=list(CONFIGURATIONS),
-        default=list(CONFIGURATIONS),
+        default=[name for name in CONFIGURATIONS if "reduce-overhead" not in name],  # CUDA graphs: name them
         help="the configurations to measure (default: all; SAC, and the base of each iterative one, are always measured)",
     )
     args = parser.parse_args()

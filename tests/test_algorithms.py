@@ -15,6 +15,8 @@ from sb3_iterative import IterativeCrossQ, IterativeSAC, IterativeTQC, analysis
 from sb3_iterative.analyze import load_model
 from sb3_iterative.common.iterative_actor import IterativeActor
 
+from helpers import recording_logger
+
 ENV = "Pendulum-v1"
 # Small networks of each algorithm's own shape: a run takes a second or two
 POLICY_KWARGS = {
@@ -172,6 +174,37 @@ def test_same_seed_same_run(algorithm, device):
 
 
 @pytest.mark.parametrize("algorithm", MODEL_LIST)
+def test_compiled_training_matches_eager_training(tmp_path, algorithm):
+    """compile_training: each gradient step's updates through torch.compile give eager's losses and parameters (within
+    float tolerance: the random draws are eager's); the option survives save/load, and the loaded model compiles anew."""
+    models = {}
+    for compiled in (False, True):
+        model = algorithm(
+            "MlpPolicy", ENV, learning_starts=50, batch_size=32, seed=0, device="cpu",
+            policy_kwargs=POLICY_KWARGS[algorithm], compile_training=compiled,
+        )  # fmt: skip
+        model.learn(50)  # the buffer, no training yet
+        recorder = recording_logger(model)
+        np.random.seed(1)  # the replay samples (SB3 draws them from numpy's global state)
+        th.manual_seed(1)
+        model.train(3, batch_size=32)  # three steps: CrossQ's critics alone twice, its actor on the third
+        model.logger.dump(0)
+        models[compiled] = (model, recorder)
+    (eager, eager_logs), (compiled, compiled_logs) = models[False], models[True]
+    assert compiled._compiled_update is not None and eager._compiled_update is None
+    for key in ("train/critic_loss", "train/actor_loss", "train/ent_coef_loss"):
+        np.testing.assert_allclose(compiled_logs.values[key], eager_logs.values[key], rtol=1e-4, err_msg=key)
+    for key, value in eager.policy.state_dict().items():
+        th.testing.assert_close(compiled.policy.state_dict()[key], value, rtol=1e-4, atol=1e-5, msg=key)
+
+    compiled.save(tmp_path / "model.zip")
+    loaded = algorithm.load(tmp_path / "model.zip", env=make_vec_env(ENV, n_envs=1, seed=1), device="cpu")
+    assert loaded.compile_training is True and loaded._compiled_update is not compiled._compiled_update
+    loaded.learn(10, reset_num_timesteps=False)
+    assert loaded._n_updates == compiled._n_updates + 10
+
+
+@pytest.mark.parametrize("algorithm", MODEL_LIST)
 def test_bad_input(algorithm):
     name = algorithm.__name__
     with pytest.raises(ValueError, match=rf"env: {name} needs a continuous action space"):
@@ -180,6 +213,8 @@ def test_bad_input(algorithm):
         algorithm("MlpPolicy", ENV, use_sde=True, device="cpu")
     with pytest.raises(ValueError, match=r"beta"):
         algorithm("MlpPolicy", ENV, beta=float("nan"), device="cpu", policy_kwargs=POLICY_KWARGS[algorithm])
+    with pytest.raises(ValueError, match=r"compile_training must be True, False or one of torch.compile's modes"):
+        algorithm("MlpPolicy", ENV, compile_training="fast", device="cpu")
     with pytest.raises(ValueError, match=r"log_std_init is an option of gSDE \(use_sde=True\), which .* does not support"):
         make(algorithm, log_std_init=-2)
     with pytest.raises(ValueError, match=r"n_iterations must be an integer >= 1, got 0"):

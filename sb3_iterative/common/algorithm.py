@@ -32,11 +32,29 @@ TRAINING_LOGS = (
     "model_reward_loss",
     "distillation_kl",
 )
+# torch.compile's modes, which compile_training takes by name (True: its default)
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # The saved optimizers' names of earlier releases, and their names now (a saved model of then loads)
 RENAMED_OPTIMIZERS = {
     "policy.model_based.optimizer": "policy.estimator.optimizer",
     "policy.rollout_policy.optimizer": "policy.distilled_policy.optimizer",
 }
+
+
+class StepLogs:
+    """What one gradient step logs and checks, as tensors (a new one per step: a compiled step sees the same
+    empty object every time)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, th.Tensor] = {}
+
+    def add(self, key: str, value: th.Tensor) -> None:
+        """The step's value of ``key`` (a 0-d tensor, detached here)."""
+        self.values[key] = value.detach()
+
+    def check_finite(self, value: th.Tensor) -> None:
+        """Values J returned in the step, that :meth:`TrainingLogs.read` checks are finite."""
+        self.values["finite"] = th.isfinite(value).all()
 
 
 class TrainingLogs:
@@ -47,13 +65,10 @@ class TrainingLogs:
         self.values: dict[str, list[th.Tensor]] = {key: [] for key in TRAINING_LOGS}
         self.finite: list[th.Tensor] = []
 
-    def add(self, key: str, value: th.Tensor) -> None:
-        """One gradient step's value of ``key`` (a 0-d tensor, detached here)."""
-        self.values[key].append(value.detach())
-
-    def check_finite(self, value: th.Tensor) -> None:
-        """Values J returned in a gradient step, that :meth:`read` checks are finite."""
-        self.finite.append(th.isfinite(value).all())
+    def record(self, step: StepLogs) -> None:
+        """One gradient step's logs and checks."""
+        for key, value in step.values.items():
+            (self.finite if key == "finite" else self.values[key]).append(value)
 
     def read(self) -> dict[str, float]:
         """The mean of each logged value over the gradient steps (one host read); a RuntimeError if J returned
@@ -103,10 +118,18 @@ class IterativeAmortization(OffPolicyAlgorithm):
         use_sde: bool,
         use_sde_at_warmup: bool,
         policy_kwargs: dict[str, Any] | None,
+        compile_training: bool | str = False,
         model_pretrain_steps: int | None = None,
         model_based_target: bool | None = None,
     ) -> None:
         """Check and keep the iterative options, before the base algorithm's ``__init__``."""
+        if not (isinstance(compile_training, bool) or compile_training in COMPILE_MODES):
+            raise ValueError(
+                f"compile_training must be True, False or one of torch.compile's modes {COMPILE_MODES}, "
+                f"got {compile_training!r}"
+            )
+        self.compile_training = compile_training
+        self._compiled_update: Any = None
         if use_sde or use_sde_at_warmup:
             raise ValueError(
                 f"{type(self).__name__} does not support gSDE (use_sde=True): the iterative actor has no state-dependent noise"
@@ -141,6 +164,29 @@ class IterativeAmortization(OffPolicyAlgorithm):
         self._check_estimator_options()
         self._sync_gamma()
         self._sync_ent_coef(self._current_ent_coef())
+        self._compile_update()
+
+    def _compile_update(self) -> None:
+        """:meth:`_update` through ``torch.compile`` with ``compile_training`` (compiled on first use; None without).
+
+        The random draws are eager's (inductor's ``fallback_random``), so that a compiled run draws the numbers an
+        eager one does. Dynamo's ``trace_autograd_ops`` stays off here: with it, ``loss.backward()`` inside the
+        graph leaves the parameters' ``.grad`` unset (torch 2.13), so an estimate's ``torch.autograd.grad`` (a
+        model's) breaks the graph instead."""
+        if not self.compile_training:
+            self._compiled_update = None
+            return
+        mode = None if self.compile_training is True else self.compile_training
+        compiled = th.compile(self._update, mode=mode)
+
+        def update(*args: Any) -> None:
+            with th._inductor.config.patch(fallback_random=True):
+                compiled(*args)
+
+        self._compiled_update = update
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "_compiled_update"]  # rebuilt on load
 
     def _check_pessimism(self) -> None:
         """The algorithm's pessimism arguments, against the policy's pessimism (its critics)."""
@@ -234,20 +280,28 @@ class IterativeAmortization(OffPolicyAlgorithm):
             self.logger.record(f"train/{key}", value)
 
     def _gradient_step(self, replay_data: ReplayBufferSamples, gradient_step: int, logs: TrainingLogs) -> None:
-        """One gradient step, as named steps: the value estimator's own (a model), the critics, the
-        actor with α and the distilled policy (where :meth:`_trains_actor`), the target networks."""
+        """One gradient step, as named steps: the updates (:meth:`_update`: the value estimator's own, the critics,
+        the actor with α and the distilled policy where :meth:`_trains_actor`), compiled with ``compile_training``,
+        then the target networks."""
+        step_logs = StepLogs()
+        (self._compiled_update or self._update)(replay_data, self._trains_actor(), step_logs)
+        logs.record(step_logs)
+        self._target_step(gradient_step)
+
+    def _update(self, replay_data: ReplayBufferSamples, train_actor: bool, logs: StepLogs) -> None:
+        """A gradient step's updates, as named steps: the value estimator's own (a model), the critics, the actor
+        with α and the distilled policy (with ``train_actor``). Tensors in, parameters and ``logs`` changed: what
+        ``compile_training`` compiles."""
         # For n-step replay, the discount is gamma**n_steps (when no early termination)
         discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
         ent_coef = self._current_ent_coef()
         logs.add("ent_coef", ent_coef)
-        train_actor = self._trains_actor()
         noise, next_noise = self._draw_noise(replay_data.rewards.shape[0], train_actor)
         self._value_estimator_step(replay_data, logs)
         self._critic_step(replay_data, discounts, ent_coef, next_noise, logs)
         if train_actor:
             assert noise is not None
             self._actor_step(replay_data, ent_coef, noise, logs)
-        self._target_step(gradient_step)
 
     def _trains_actor(self) -> bool:
         """Whether this gradient step trains the actor (and α): every step, as SAC and TQC."""
@@ -260,7 +314,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
         noise = self.policy.sample_noise(batch_size) if train_actor else None
         return noise, self.policy.sample_noise(batch_size)
 
-    def _value_estimator_step(self, replay_data: ReplayBufferSamples, logs: TrainingLogs) -> None:
+    def _value_estimator_step(self, replay_data: ReplayBufferSamples, logs: StepLogs) -> None:
         """The value estimator's own training on the batch (the model's maximum-likelihood step)."""
         for key, value in self.policy.estimator.fit(replay_data).items():
             logs.add(key, value)
@@ -271,7 +325,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
         discounts: th.Tensor | float,
         ent_coef: th.Tensor,
         next_noise: th.Tensor,
-        logs: TrainingLogs,
+        logs: StepLogs,
     ) -> None:
         """One step of the critics on their loss (:meth:`_critic_loss`)."""
         critic_loss = self._critic_loss(replay_data, discounts, ent_coef, next_noise)
@@ -280,7 +334,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
         critic_loss.backward()
         self.critic.optimizer.step()
 
-    def _actor_step(self, replay_data: ReplayBufferSamples, ent_coef: th.Tensor, noise: th.Tensor, logs: TrainingLogs) -> None:
+    def _actor_step(self, replay_data: ReplayBufferSamples, ent_coef: th.Tensor, noise: th.Tensor, logs: StepLogs) -> None:
         """The actor optimizes J on the updated critics (Algorithm 2), then α, then the distilled policy."""
         # every estimate of ∇_λ J is both the next update's input and a term of the loss
         obs = replay_data.observations
@@ -304,7 +358,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
         if self.policy.distilled_policy is not None:
             logs.add("distillation_kl", self._distill(obs, trace.mu, trace.log_std))
 
-    def _temperature_step(self, log_prob: th.Tensor, logs: TrainingLogs) -> None:
+    def _temperature_step(self, log_prob: th.Tensor, logs: StepLogs) -> None:
         """One step of log α towards the target entropy, from log π of the actor's samples [N, B]."""
         if self.ent_coef_optimizer is None or self.log_ent_coef is None:
             return

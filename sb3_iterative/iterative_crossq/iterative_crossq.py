@@ -65,6 +65,10 @@ class IterativeCrossQ(IterativeAmortization, CrossQ):  # type: ignore[misc]
     :param device: Device (cpu, cuda, ...) on which the code should be run
     :param beta: β, the training pessimism of Q̂_β = mean − β·std (paper Eq. 13) in the critics' target
         and the actor's objective: 2.5 as IterativeSAC; β = 1 with two critics is CrossQ's min(Q1, Q2)
+    :param compile_training: compile each gradient step's updates (value estimator, critics, actor, α, distilled
+        policy) with ``torch.compile``: True (its default mode) or a mode's name (``"reduce-overhead"`` for CUDA
+        graphs, ``"max-autotune"``, ...); the same results as eager within float tolerance (the random draws
+        are eager's); off by default (BENCHMARKS.md, "Compiled training", says what it costs and gives)
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
@@ -100,6 +104,7 @@ class IterativeCrossQ(IterativeAmortization, CrossQ):  # type: ignore[misc]
         seed: int | None = None,
         device: th.device | str = "auto",
         beta: float = 2.5,
+        compile_training: bool | str = False,
         _init_setup_model: bool = True,
     ):
         check_count("policy_delay", policy_delay)
@@ -108,7 +113,7 @@ class IterativeCrossQ(IterativeAmortization, CrossQ):  # type: ignore[misc]
                 f"policy: IterativeCrossQ has MlpPolicy only, as sb3-contrib's CrossQ (no {policy}): its critics' "
                 "joint pass and batch renormalization take flat vector observations"
             )
-        self._set_iterative_options(beta, use_sde, use_sde_at_warmup, policy_kwargs)
+        self._set_iterative_options(beta, use_sde, use_sde_at_warmup, policy_kwargs, compile_training)
         super().__init__(
             policy,
             env,

@@ -80,6 +80,10 @@ class IterativeSAC(IterativeAmortization, SAC):  # type: ignore[misc]
     :param model_based_target: the critic's target with the model-based estimate (the target critics
         bootstrapped through the model, the next action from the rollout policy; the paper's Table 9)
         instead of the model-free target (model-based value estimate only; True by default)
+    :param compile_training: compile each gradient step's updates (value estimator, critics, actor, α, distilled
+        policy) with ``torch.compile``: True (its default mode) or a mode's name (``"reduce-overhead"`` for CUDA
+        graphs, ``"max-autotune"``, ...); the same results as eager within float tolerance (the random draws
+        are eager's); off by default (BENCHMARKS.md, "Compiled training", says what it costs and gives)
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
@@ -122,9 +126,12 @@ class IterativeSAC(IterativeAmortization, SAC):  # type: ignore[misc]
         beta: float = 2.5,
         model_pretrain_steps: int | None = None,
         model_based_target: bool | None = None,
+        compile_training: bool | str = False,
         _init_setup_model: bool = True,
     ):
-        self._set_iterative_options(beta, use_sde, use_sde_at_warmup, policy_kwargs, model_pretrain_steps, model_based_target)
+        self._set_iterative_options(
+            beta, use_sde, use_sde_at_warmup, policy_kwargs, compile_training, model_pretrain_steps, model_based_target
+        )
         super().__init__(
             policy,
             env,

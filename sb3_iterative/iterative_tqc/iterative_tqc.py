@@ -69,6 +69,10 @@ class IterativeTQC(IterativeAmortization, TQC):  # type: ignore[misc]
     :param device: Device (cpu, cuda, ...) on which the code should be run
     :param beta: β, the quantiles dropped per critic in J while training (the actor's objective and
         the target's next actions; an integer in [0, n_quantiles)); None: ``top_quantiles_to_drop_per_net``
+    :param compile_training: compile each gradient step's updates (value estimator, critics, actor, α, distilled
+        policy) with ``torch.compile``: True (its default mode) or a mode's name (``"reduce-overhead"`` for CUDA
+        graphs, ``"max-autotune"``, ...); the same results as eager within float tolerance (the random draws
+        are eager's); off by default (BENCHMARKS.md, "Compiled training", says what it costs and gives)
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
@@ -112,11 +116,11 @@ class IterativeTQC(IterativeAmortization, TQC):  # type: ignore[misc]
         seed: int | None = None,
         device: th.device | str = "auto",
         beta: float | None = None,
+        compile_training: bool | str = False,
         _init_setup_model: bool = True,
     ):
-        self._set_iterative_options(
-            top_quantiles_to_drop_per_net if beta is None else beta, use_sde, use_sde_at_warmup, policy_kwargs
-        )
+        beta = top_quantiles_to_drop_per_net if beta is None else beta
+        self._set_iterative_options(beta, use_sde, use_sde_at_warmup, policy_kwargs, compile_training)
         super().__init__(
             policy,
             env,
