@@ -177,7 +177,8 @@ class IterativeAmortization(OffPolicyAlgorithm):
             self._compiled_update = None
             return
         mode = None if self.compile_training is True else self.compile_training
-        compiled = th.compile(self._update, mode=mode)
+        # static shapes: one graph per configuration (K, N, batch size), none with symbolic sizes
+        compiled = th.compile(self._update, mode=mode, dynamic=False)
 
         def update(*args: Any) -> None:
             with th._inductor.config.patch(fallback_random=True):

@@ -11,7 +11,6 @@ from typing import Any, Protocol
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.preprocessing import get_action_dim
 from stable_baselines3.common.torch_layers import (
     BaseFeaturesExtractor,
 )
@@ -442,7 +441,7 @@ class IterativePolicy(BasePolicy):
         :return: [K + 1, N, B, A] for the iterative actor, [1, N, B, A] for the direct one
         """
         n_estimates = self.n_iterations + 1 if self.iterative else 1
-        action_dim = get_action_dim(self.action_space)
+        action_dim = math.prod(self.action_space.shape or ())  # a Box's (a compiled step traces it without a break)
         return noise_plan(n_estimates, self.n_action_samples, batch_size, action_dim, device=self.device)
 
     def optimize(
