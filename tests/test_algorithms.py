@@ -173,6 +173,28 @@ def test_same_seed_same_run(algorithm, device):
     assert th.equal(th.get_rng_state(), rng_state)  # deterministic acting draws from its own generator
 
 
+@pytest.mark.parametrize("algorithm", [IterativeSAC, IterativeTQC])
+def test_gradient_step_waits_for_no_device_on_cuda(algorithm):
+    """No host synchronization inside a gradient step: logs and checks are read once per train() call. CrossQ is
+    left out: sb3-contrib's batch renormalization compares its step counter in Python in every training pass."""
+    if not th.cuda.is_available():
+        pytest.skip("CUDA is not available")
+    from sb3_iterative.common.algorithm import TrainingLogs
+
+    model = make(algorithm, device="cuda").learn(60)
+    replay_data = model.replay_buffer.sample(32)  # the copy to the device waits for it: before the step
+    model.policy.set_training_mode(True)
+    logs = TrainingLogs()
+    th.cuda.synchronize()
+    th.cuda.set_sync_debug_mode("error")
+    try:
+        for gradient_step in range(2):
+            model._gradient_step(replay_data, gradient_step, logs)
+    finally:
+        th.cuda.set_sync_debug_mode(0)
+    assert set(logs.read()) >= {"critic_loss", "actor_loss", "ent_coef"}
+
+
 @pytest.mark.parametrize("algorithm", MODEL_LIST)
 def test_compiled_training_matches_eager_training(tmp_path, algorithm):
     """compile_training: each gradient step's updates through torch.compile give eager's losses and parameters (within
