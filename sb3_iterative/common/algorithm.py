@@ -181,7 +181,9 @@ class IterativeAmortization(OffPolicyAlgorithm):
         compiled = th.compile(self._update, mode=mode, dynamic=False)
 
         def update(*args: Any) -> None:
-            with th._inductor.config.patch(fallback_random=True):
+            # each optimizer's step is a graph of its own (dynamo guards on the optimizer): a model has up to five,
+            # and a process may hold several models, more than the default limit of 8 before falling back to eager
+            with th._inductor.config.patch(fallback_random=True), th._dynamo.config.patch(recompile_limit=64):
                 compiled(*args)
 
         self._compiled_update = update
