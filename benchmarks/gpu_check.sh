@@ -27,7 +27,7 @@ python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no C
 wheels=$(ls "$WHEELS"/*.whl)
 if python -c "import numpy" 2>/dev/null; then wheels=$(ls "$WHEELS"/*.whl | grep -v '/numpy-'); fi
 # shellcheck disable=SC2086
-python -m pip install --quiet --no-index --no-deps $wheels 2>&1 | tail -3
+PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python -m pip install --quiet --no-index --no-deps $wheels 2>&1 | tail -3
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # the package from the checkout, without building it
 python -c "import sb3_iterative, stable_baselines3, gymnasium; print('sb3_iterative', sb3_iterative.__version__, '| SB3', stable_baselines3.__version__, '| gymnasium', gymnasium.__version__)" 2>&1 | tee -a "$OUT/gpu.txt"
 
