@@ -24,7 +24,7 @@ python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no C
 
 # The dependencies, each pinned wheel without its own dependencies (the list is their closure, less torch and
 # pytest); numpy stays as the machine has it when it has one, so that torch keeps the numpy it was built with.
-wheels=$(ls "$WHEELS"/*.whl)
+wheels=$(ls "$WHEELS"/*.whl 2>/dev/null) || { echo "no wheels in $WHEELS: prepare them with benchmarks/gpu_wheels.py" >&2; exit 1; }
 if python -c "import numpy" 2>/dev/null; then wheels=$(ls "$WHEELS"/*.whl | grep -v '/numpy-'); fi
 # shellcheck disable=SC2086
 PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python -m pip install --quiet --no-index --no-deps $wheels 2>&1 | tail -3
@@ -32,8 +32,10 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # the package from the chec
 python -c "import sb3_iterative, stable_baselines3, gymnasium; print('sb3_iterative', sb3_iterative.__version__, '| SB3', stable_baselines3.__version__, '| gymnasium', gymnasium.__version__)" 2>&1 | tee -a "$OUT/gpu.txt"
 
 # The CUDA tests: every test of the device fixture, on CUDA
+# (and both directions of the cross-device load: a model saved on the CPU loads on CUDA, and the other way)
 timeout 150 python -m pytest tests/test_algorithms.py tests/test_critics.py tests/test_model_based_agent.py \
-  tests/test_save_load.py -k cuda -q -n 4 -p no:cacheprovider 2>&1 | tail -40 | tee "$OUT/cuda_tests.txt"
+  tests/test_save_load.py -k "cuda or loads_on_the_other" -q -n 4 -p no:cacheprovider 2>&1 | tail -40 | tee "$OUT/cuda_tests.txt"
+tests_status=${PIPESTATUS[0]}
 
 # The speed of every algorithm on CUDA, eager and compiled, in one run (eager SAC is always in it): the goals are
 # IterativeSAC compiled's learn() steps/s against SAC eager's, IterativeSAC compiled ÷ SAC compiled per training
@@ -47,4 +49,5 @@ timeout 270 python benchmarks/speed.py --device cuda --rounds 2 --gradient-steps
 # Where the time of a step and an act goes
 timeout 45 python benchmarks/profile_step.py --device cuda --steps 10 --rows 15 --out "$OUT/profile_cuda.md" >/dev/null 2>&1
 tail -5 "$OUT/profile_cuda.md" 2>/dev/null
-echo "gpu_check done: $(ls "$OUT")"
+echo "gpu_check done: $(ls "$OUT"); the CUDA tests' exit status: $tests_status"
+exit "$tests_status"

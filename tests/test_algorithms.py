@@ -195,10 +195,29 @@ def test_gradient_step_waits_for_no_device_on_cuda(algorithm):
     assert set(logs.read()) >= {"critic_loss", "actor_loss", "ent_coef"}
 
 
+def test_training_compiled_with_cuda_graphs_on_cuda():
+    """compile_training="reduce-overhead" (CUDA graphs): several gradient steps in one train() call, each step's logs
+    kept apart from the graphs' memory, which the next replay overwrites."""
+    if not th.cuda.is_available():
+        pytest.skip("CUDA is not available")
+    model = IterativeSAC(
+        "MlpPolicy", ENV, learning_starts=50, batch_size=32, seed=0, device="cuda",
+        policy_kwargs=POLICY_KWARGS[IterativeSAC], compile_training="reduce-overhead",
+    )  # fmt: skip
+    recorder = recording_logger(model)
+    model.learn(50)
+    model.train(3, batch_size=32)
+    model.logger.dump(0)
+    losses = recorder.values["train/critic_loss"]
+    assert model._n_updates == 3 and len(losses) == 1 and np.isfinite(losses[0]) and losses[0] > 0
+    assert all(th.isfinite(parameter).all() for parameter in model.policy.parameters())
+
+
 @pytest.mark.parametrize("algorithm", MODEL_LIST)
 def test_compiled_training_matches_eager_training(tmp_path, algorithm):
     """compile_training: each gradient step's updates through torch.compile give eager's losses and parameters (within
     float tolerance: the random draws are eager's); the option survives save/load, and the loaded model compiles anew."""
+    graphs = th._dynamo.utils.counters["stats"]["unique_graphs"]
     models = {}
     for compiled in (False, True):
         model = algorithm(
@@ -214,6 +233,7 @@ def test_compiled_training_matches_eager_training(tmp_path, algorithm):
         models[compiled] = (model, recorder)
     (eager, eager_logs), (compiled, compiled_logs) = models[False], models[True]
     assert compiled._compiled_update is not None and eager._compiled_update is None
+    assert th._dynamo.utils.counters["stats"]["unique_graphs"] > graphs  # compiled, not fallen back to eager
     for key in ("train/critic_loss", "train/actor_loss", "train/ent_coef_loss"):
         np.testing.assert_allclose(compiled_logs.values[key], eager_logs.values[key], rtol=1e-4, err_msg=key)
     for key, value in eager.policy.state_dict().items():

@@ -251,3 +251,9 @@ def test_renamed_names_warn_and_answer():
     from sb3_iterative.model_based import ModelValueEstimator
 
     assert ModelBasedQ is ModelValueEstimator
+    import sb3_iterative.model_based as model_based
+    import sb3_iterative.model_based.estimator as estimator
+
+    for module in (model_based, estimator):  # the package and the module it lived in
+        with pytest.warns(DeprecationWarning, match="value_estimators.VALUE_ESTIMATORS"):
+            assert module.VALUE_ESTIMATORS == ("critic", "model")

@@ -14,10 +14,11 @@ from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_iterative.common.iterative_actor import IterativeActor, actor_loss
-from sb3_iterative.common.policies import DirectActor, IterativePolicy
+from sb3_iterative.common.policies import DirectActor, IterativePolicy, dynamo_config
 from sb3_iterative.critics import CriticEnsemble
 from sb3_iterative.distributions import PolicyDistribution
 from sb3_iterative.model_based import distillation_kl
+from sb3_iterative.model_based.estimator import DEFAULT_MODEL_PRETRAIN_STEPS  # noqa: F401  # here in earlier releases
 from sb3_iterative.value_estimators import VALUE_ESTIMATORS, option_owner
 
 # What train() logs (the means over its gradient steps, under train/)
@@ -65,10 +66,11 @@ class TrainingLogs:
         self.values: dict[str, list[th.Tensor]] = {key: [] for key in TRAINING_LOGS}
         self.finite: list[th.Tensor] = []
 
-    def record(self, step: StepLogs) -> None:
-        """One gradient step's logs and checks."""
+    def record(self, step: StepLogs, copy: bool = False) -> None:
+        """One gradient step's logs and checks; ``copy``: kept as copies (a compiled step's outputs may live in a CUDA
+        graph's memory, which its next replay overwrites)."""
         for key, value in step.values.items():
-            (self.finite if key == "finite" else self.values[key]).append(value)
+            (self.finite if key == "finite" else self.values[key]).append(value.clone() if copy else value)
 
     def read(self) -> dict[str, float]:
         """The mean of each logged value over the gradient steps (one host read); a RuntimeError if J returned
@@ -183,7 +185,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
         def update(*args: Any) -> None:
             # each optimizer's step is a graph of its own (dynamo guards on the optimizer): a model has up to five,
             # and a process may hold several models, more than the default limit of 8 before falling back to eager
-            with th._inductor.config.patch(fallback_random=True), th._dynamo.config.patch(recompile_limit=64):
+            with th._inductor.config.patch(fallback_random=True), dynamo_config(recompile_limit=64):
                 compiled(*args)
 
         self._compiled_update = update
@@ -203,7 +205,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
 
     def _estimator_training_options(self) -> dict[str, Any]:
         """The algorithm's options that the policy's value estimator reads, by name."""
-        return {name: getattr(self, name) for name in type(self.policy.estimator).training_options}
+        return {name: getattr(self, name, None) for name in type(self.policy.estimator).training_options}
 
     def _sync_gamma(self) -> None:
         """A value estimator that discounts (the model's) discounts with the algorithm's γ (kept in the policy for
@@ -288,7 +290,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
         then the target networks."""
         step_logs = StepLogs()
         (self._compiled_update or self._update)(replay_data, self._trains_actor(), step_logs)
-        logs.record(step_logs)
+        logs.record(step_logs, copy=self._compiled_update is not None)
         self._target_step(gradient_step)
 
     def _update(self, replay_data: ReplayBufferSamples, train_actor: bool, logs: StepLogs) -> None:

@@ -420,7 +420,8 @@ class IterativeActor(BaseModel):
         if not all_finite(mu, log_std):
             raise RuntimeError(
                 "The iterative actor produced non-finite action parameters: the value estimate returned non-finite "
-                "values or gradients while the actor optimized λ. Check the critic (and the rewards) for NaN or inf."
+                "values or gradients while the actor optimized λ. Check the critics (and a model-based estimate's model, "
+                "and the rewards) for NaN or inf."
             )
         if deterministic:
             return th.tanh(mu)

@@ -22,6 +22,10 @@ from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, Critic
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.flow_actor import DEFAULT_FLOW_NET_ARCH, DEFAULT_FLOW_TRANSFORMS, FlowActor
 from sb3_iterative.model_based import ModelValueEstimator  # registers value_estimator="model"
+from sb3_iterative.model_based.estimator import (  # noqa: F401  # here in earlier releases
+    DEFAULT_RETRACE_LAMBDA,
+    DEFAULT_ROLLOUT_HORIZON,
+)
 from sb3_iterative.objective import ValueEstimate, noise_plan
 from sb3_iterative.pessimism import EnsembleStd, Pessimism
 from sb3_iterative.value_estimators import ValueEstimator, value_estimator_class
@@ -565,11 +569,18 @@ class IterativePolicy(BasePolicy):
 
             def optimized_parameters(*args: Any) -> tuple[th.Tensor, th.Tensor]:
                 # an estimate differentiated by autograd (a model's) keeps its torch.autograd.grad in the graph
-                with th._dynamo.config.patch(trace_autograd_ops=True):
+                # (torch >= 2.13; an older one breaks the graph there)
+                with dynamo_config(trace_autograd_ops=True):
                     return compiled(*args)
 
             self._compiled_act = optimized_parameters
         return self._compiled_act
+
+
+def dynamo_config(**settings: Any) -> Any:
+    """``torch._dynamo.config.patch`` of the settings this torch has (older releases lack some; the dependency
+    allows torch >= 2.3)."""
+    return th._dynamo.config.patch(**{name: value for name, value in settings.items() if hasattr(th._dynamo.config, name)})
 
 
 def check_count(name: str, value: Any, minimum: int = 1) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from sb3_iterative.model_based.distillation import distillation_kl
 from sb3_iterative.model_based.dynamics import DynamicsModel
 from sb3_iterative.model_based.estimator import ModelBasedValue, ModelValueEstimator, Rollout
-from sb3_iterative.value_estimators import VALUE_ESTIMATORS
+from sb3_iterative.value_estimators import VALUE_ESTIMATORS as _REGISTRY
 
 __all__ = ["DynamicsModel", "ModelBasedValue", "ModelValueEstimator", "Rollout", "distillation_kl"]
 
@@ -37,5 +37,5 @@ def __getattr__(name: str) -> Any:
             DeprecationWarning,
             stacklevel=2,
         )
-        return tuple(VALUE_ESTIMATORS)
+        return tuple(_REGISTRY)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

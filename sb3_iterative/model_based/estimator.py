@@ -271,8 +271,8 @@ class ModelBasedValue:
         horizon = self.estimator.horizon
         states = [self.obs.expand(n_samples, -1, -1)]
         rewards, entropy_terms, q_values = [], [], []
+        compiled = self._ahead is not None  # before the draw: the last call ahead clears it
         noise = None if deterministic or horizon == 0 else self._noise(horizon, n_samples, batch_size, action_dim)
-        compiled = self._ahead is not None
         constants = (
             contextlib.nullcontext() if compiled else parameters_as_constants(self.critic, self.estimator, self.rollout_policy)
         )
@@ -316,8 +316,11 @@ class ModelBasedValue:
     def _noise(self, horizon: int, n_samples: int, batch_size: int, action_dim: int) -> th.Tensor:
         """ε of the rollout actions [h, N, B, A]."""
         if self._ahead is not None:
+            noise = self._ahead[self._calls]
             self._calls += 1
-            return self._ahead[self._calls - 1]
+            if self._calls == self._ahead.shape[0]:  # every call ahead made: later calls are eager ones again
+                self._ahead = None
+            return noise
         shape = (horizon, n_samples, 1 if self.shared_noise else batch_size, action_dim)
         if self._common_noise is not None and shape in self._common_noise:
             return self._common_noise[shape].expand(-1, -1, batch_size, -1)
@@ -325,6 +328,15 @@ class ModelBasedValue:
         if self._common_noise is not None:
             self._common_noise[shape] = noise
         return noise.expand(-1, -1, batch_size, -1)
+
+
+def __getattr__(name: str) -> Any:
+    """The names this module had in earlier releases (``sb3_iterative.model_based`` warns about them)."""
+    if name in ("ModelBasedQ", "VALUE_ESTIMATORS"):
+        import sb3_iterative.model_based as package  # the package imports this module first
+
+        return getattr(package, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
