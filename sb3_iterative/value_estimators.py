@@ -27,6 +27,11 @@ from sb3_iterative.objective import ValueEstimate
 from sb3_iterative.pessimism import Pessimism
 
 
+def with_defaults(options: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """Each option of ``defaults``, its value in ``options`` or its default where that is None or absent."""
+    return {name: default if options.get(name) is None else options[name] for name, default in defaults.items()}
+
+
 class ValueEstimator(nn.Module):
     """A kind of value estimate inside J: what a kind declares and the methods it answers.
 
@@ -57,7 +62,7 @@ class ValueEstimator(nn.Module):
             if name not in cls.policy_options and value is not None:
                 owner = option_owner(name, "policy_options")
                 raise ValueError(f"{name} {owner} (this policy has value_estimator={cls.kind!r})")
-        return {name: default if options.get(name) is None else options[name] for name, default in cls.policy_options.items()}
+        return with_defaults(options, cls.policy_options)
 
     @classmethod
     def make(
@@ -75,8 +80,7 @@ class ValueEstimator(nn.Module):
     @classmethod
     def check_training_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
         """The algorithm's options of this kind, with their defaults where None, checked."""
-        defaults = cls.training_options
-        return {name: default if options.get(name) is None else options[name] for name, default in defaults.items()}
+        return with_defaults(options, cls.training_options)
 
     def build(
         self,

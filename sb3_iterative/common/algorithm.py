@@ -14,7 +14,7 @@ from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.common.vec_env import VecEnv
 
 from sb3_iterative.common.iterative_actor import IterativeActor, actor_loss
-from sb3_iterative.common.policies import DirectActor, IterativePolicy, dynamo_config
+from sb3_iterative.common.policies import RENAMED_MODULES, DirectActor, IterativePolicy, dynamo_config
 from sb3_iterative.critics import CriticEnsemble
 from sb3_iterative.distributions import PolicyDistribution
 from sb3_iterative.model_based import distillation_kl
@@ -35,11 +35,9 @@ TRAINING_LOGS = (
 )
 # torch.compile's modes, which compile_training takes by name (True: its default)
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-# The saved optimizers' names of earlier releases, and their names now (a saved model of then loads)
-RENAMED_OPTIMIZERS = {
-    "policy.model_based.optimizer": "policy.estimator.optimizer",
-    "policy.rollout_policy.optimizer": "policy.distilled_policy.optimizer",
-}
+# The saved optimizers' names of earlier releases, and their names now (a saved model of then loads): the optimizers
+# of the modules the policy renamed
+RENAMED_OPTIMIZERS = {f"policy.{old}optimizer": f"policy.{new}optimizer" for old, new in RENAMED_MODULES}
 
 
 class StepLogs:
