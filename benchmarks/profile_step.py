@@ -1,9 +1,11 @@
 """Where a training step and an act go: torch.profiler over a few of each, as markdown tables.
 
-For SAC and IterativeSAC (K = 5, N = 1) on HalfCheetah-v5 with a filled buffer: the operators by total time
-(self CPU time, and self device time on CUDA), and the count of operator calls and of device kernels per
-training step and per ``predict`` on one observation: on a GPU, a step bound by dispatch costs what its
-launches cost, whatever the arithmetic.
+For SAC, IterativeSAC (K = 5, N = 1) and IterativeSAC with the model-based estimate (h = 2) on HalfCheetah-v5
+with a filled buffer: the operators by total time (self CPU time, and self device time on CUDA), and per
+training step and per ``predict`` on one observation the count of operator calls and of device kernels, the
+floating-point operations of the matrix products (torch.profiler's count) and the matrix products' share of the
+operators' self CPU time. On a GPU, a step bound by dispatch costs what its launches cost, whatever the
+arithmetic; on a CPU whose matrix products take most of a step, the step costs at least its FLOPs.
 
     python benchmarks/profile_step.py                      # on the CPU
     python benchmarks/profile_step.py --device cuda --steps 20 --out profile.md
@@ -19,9 +21,23 @@ from torch.profiler import ProfilerActivity, profile
 
 from sb3_iterative import IterativeSAC
 
+# What is profiled: a name, the algorithm and its keywords (the model-based estimate without its model's
+# pre-training, which would only lengthen the warm-up)
+AGENTS = (
+    ("SAC", SAC, {}),
+    ("IterativeSAC", IterativeSAC, {}),
+    (
+        "IterativeSAC, model-based h=2",
+        IterativeSAC,
+        dict(policy_kwargs=dict(value_estimator="model"), model_pretrain_steps=0),
+    ),
+)
+# The matrix products, whose FLOPs torch.profiler counts
+MATRIX_PRODUCTS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul")
 
-def build(algorithm, env: str, device: str):
-    model = algorithm("MlpPolicy", env, learning_starts=1000, batch_size=256, seed=0, device=device)
+
+def build(algorithm, env: str, device: str, **kwargs):
+    model = algorithm("MlpPolicy", env, learning_starts=1000, batch_size=256, seed=0, device=device, **kwargs)
     model.learn(1000)  # random actions fill the buffer
     model.train(2, batch_size=256)  # warm-up
     return model
@@ -29,7 +45,7 @@ def build(algorithm, env: str, device: str):
 
 def profiled(function, repeats: int, device: str):
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
-    with profile(activities=activities) as prof:
+    with profile(activities=activities, with_flops=True) as prof:
         for _ in range(repeats):
             function()
         if device == "cuda":
@@ -42,7 +58,15 @@ def summary(prof, repeats: int, device: str, rows: int) -> str:
     operators = sum(event.count for event in events if event.key.startswith("aten::"))
     kernels = sum(event.count for event in prof.events() if event.device_type == th.autograd.DeviceType.CUDA)
     sort = "self_cuda_time_total" if device == "cuda" else "self_cpu_time_total"
-    lines = [f"aten operator calls per call: {operators / repeats:.0f}; device kernels per call: {kernels / repeats:.0f}", ""]
+    flops = sum(event.flops for event in events)
+    self_time = sum(event.self_cpu_time_total for event in events)
+    products = sum(event.self_cpu_time_total for event in events if event.key in MATRIX_PRODUCTS)
+    lines = [
+        f"aten operator calls per call: {operators / repeats:.0f}; device kernels per call: {kernels / repeats:.0f}; "
+        f"matrix products: {flops / repeats / 1e9:.3f} GFLOP per call, {products / max(self_time, 1):.0%} of the "
+        "operators' self CPU time",
+        "",
+    ]
     lines.append("```")
     lines.append(events.table(sort_by=sort, row_limit=rows))
     lines.append("```")
@@ -64,15 +88,15 @@ def main() -> None:
     parts = [
         f"# Profile, {args.env}, batch 256, {args.steps} calls each; {name}, torch {th.__version__}{cuda}; {date.today()}"
     ]
-    for algorithm in (SAC, IterativeSAC):
-        model = build(algorithm, args.env, args.device)
+    for label, algorithm, kwargs in AGENTS:
+        model = build(algorithm, args.env, args.device, **kwargs)
         obs = model.get_env().reset()
         for what, function in (
             ("training step", lambda m=model: m.train(1, 256)),
             ("predict", lambda m=model, o=obs: m.predict(o)),
         ):
             prof = profiled(function, args.steps, device.type)
-            parts.append(f"\n## {algorithm.__name__}, {what}\n\n{summary(prof, args.steps, device.type, args.rows)}")
+            parts.append(f"\n## {label}, {what}\n\n{summary(prof, args.steps, device.type, args.rows)}")
     text = "\n".join(parts)
     print(text)
     if args.out:
