@@ -10,7 +10,6 @@ sb3-contrib TQC's quantile critic does (each maps it to quantiles). :class:`Ense
 of them to a batch of observations for the objective J.
 """
 
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, Protocol
 
@@ -199,41 +198,49 @@ def _stack_mlp_members(q_networks: Sequence[nn.Module]) -> list[_Layer] | None:
 
 
 class _StackedMembers(NamedTuple):
-    """An MLP ensemble as batched tensors, shared by every binding until a parameter changes."""
+    """An MLP ensemble as batched tensors, for every binding that reads one :class:`CriticStacks`."""
 
     layers: list[_Layer]
     action_weight_t: th.Tensor  # the first layer's action columns, transposed and contiguous [n, A, H]
 
 
-# Per critic: its parameters' and buffers' (storage, version) when stacked (and its renormalizations' modes), and
-# the stack. An optimizer step, a Polyak update, a load or a training pass changes a tensor in place and so its
-# version: the stack is rebuilt.
-_STACKS: "weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], _StackedMembers | None]]" = weakref.WeakKeyDictionary()
-
-
 def _stacked_members(critic: CriticEnsemble, n_features: int) -> _StackedMembers | None:
-    """The critic's members stacked (:func:`_stack_mlp_members`), cached while its parameters are unchanged."""
-    compiling = th.compiler.is_compiling()  # the cache is not traceable: a compiled graph stacks the weights itself
-    if not compiling:
-        modules = [module for q_net in critic.q_networks for module in q_net.modules()]
-        key = tuple(
-            (tensor.data_ptr(), tensor._version)
-            for q_net in critic.q_networks
-            for tensor in (*q_net.parameters(), *q_net.buffers())  # a renormalization's running statistics too
-        ) + tuple(module.training for module in modules if isinstance(module, BatchRenorm))
-        cached = _STACKS.get(critic)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-    # ordinary tensors even when first stacked while acting (inference mode): training reuses them.
-    # inference_mode(False) turns grad mode on, so no_grad comes after it.
+    """The critic's members stacked now (:func:`_stack_mlp_members`), with the first layer's action columns."""
+    # ordinary tensors even when stacked while acting (inference mode): a later binding under autograd may read
+    # them (CriticStacks). inference_mode(False) turns grad mode on, so no_grad comes after it.
     with th.inference_mode(False), th.no_grad():
         layers = _stack_mlp_members(critic.q_networks)
-        stacked = None
-        if layers is not None:
-            stacked = _StackedMembers(layers, layers[0].weight[:, :, n_features:].transpose(1, 2).contiguous())
-    if not compiling:
-        _STACKS[critic] = (key, stacked)
-    return stacked
+        if layers is None:
+            return None
+        return _StackedMembers(layers, layers[0].weight[:, :, n_features:].transpose(1, 2).contiguous())
+
+
+class CriticStacks:
+    """Critics' members stacked for the hand-written gradient, kept from one binding of :class:`EnsembleQ` to the
+    next by their owner, which clears them whenever the critics may change.
+
+    The policy's value estimator owns one (``policy.estimator.stacks``, every kind of
+    :class:`sb3_iterative.value_estimators.ValueEstimator`). It lends it to the bindings it makes while the policy acts (evaluation mode), so that
+    one ``predict`` after another stacks the weights once. It clears it when the policy turns to training (the
+    start of every ``train()``: optimizer steps, Polyak updates and CrossQ's statistics then change the critics,
+    and each binding stacks its own), loads a state dict, or moves to another device or dtype. Whoever changes
+    the critics' tensors in place by other means while the policy acts calls :meth:`clear`.
+    """
+
+    def __init__(self) -> None:
+        self._stacks: dict[CriticEnsemble, _StackedMembers | None] = {}
+
+    def stacked(self, critic: CriticEnsemble, n_features: int) -> _StackedMembers | None:
+        """The critic's members stacked: kept from an earlier call, or stacked now and kept."""
+        if critic not in self._stacks:
+            self._stacks[critic] = _stacked_members(critic, n_features)
+        return self._stacks[critic]
+
+    def clear(self) -> None:
+        self._stacks.clear()
+
+    def __len__(self) -> int:
+        return len(self._stacks)
 
 
 class _BatchedMembers(NamedTuple):
@@ -260,14 +267,20 @@ class EnsembleQ(EnsembleValue):
 
     The observations' features are a constant of J: the actor's gradients stop at the action.
     The batched weights are a snapshot taken at the first action gradient: bind again
-    after the critic is updated.
+    after the critic is updated. ``stacks`` (the policy's, while it acts) lends a snapshot made by
+    an earlier binding of the same critic; without it each binding stacks its own.
     """
 
     def __init__(
-        self, critic: CriticEnsemble, obs: PyTorchObs, pessimism: Pessimism = ENSEMBLE_STD
+        self,
+        critic: CriticEnsemble,
+        obs: PyTorchObs,
+        pessimism: Pessimism = ENSEMBLE_STD,
+        stacks: CriticStacks | None = None,
     ):  # the members' outputs come from __call__
         self.critic = critic
         self.pessimism = pessimism
+        self.stacks = stacks
         with th.no_grad():
             self.features = critic.extract_features(obs, critic.features_extractor)
         self._bound = False  # the batched members are made on first use (a lazy attribute torch.compile can trace)
@@ -297,7 +310,11 @@ class EnsembleQ(EnsembleValue):
         if self.critic.n_critics == 0:
             return None
         n_features = self.features.shape[1]
-        stacked = _stacked_members(self.critic, n_features)
+        # a compiled graph stacks the weights itself: the kept stacks are not traceable
+        if self.stacks is None or th.compiler.is_compiling():
+            stacked = _stacked_members(self.critic, n_features)
+        else:
+            stacked = self.stacks.stacked(self.critic, n_features)
         if stacked is None:
             return None
         with th.no_grad():

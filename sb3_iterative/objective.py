@@ -51,11 +51,6 @@ from sb3_iterative.pessimism import EnsembleStd, Pessimism
 QFunction = Callable[[th.Tensor], th.Tensor]
 # The paper's mean − β·std, for an ensemble of any size
 ENSEMBLE_STD = EnsembleStd()
-# 1 as a 0-dim tensor, exact in every dtype and usable with tensors on any device: ``ONE - x`` costs
-# a third of ``1 - x`` at acting sizes (a Python number is wrapped in a tensor and cast on every call)
-ONE = th.ones(())
-# J and log π of an estimate made for its gradient alone
-NAN = th.full((), math.nan)
 
 
 def noise_plan(
@@ -230,9 +225,9 @@ def objective_gradient(
             log_prob = squashed_gaussian_log_prob(mu, std, gaussian_actions, actions)
             value = (q_hat - ent_coef * log_prob).mean(dim=0)
         else:
-            log_prob = value = NAN
+            log_prob = value = actions.new_full((), math.nan)  # an estimate made for its gradient alone
 
-        tanh_derivative = ONE - actions * actions
+        tanh_derivative = 1 - actions * actions
         grad_log_prob = (actions + actions) * tanh_derivative / (tanh_derivative + TANH_EPSILON)
         grad_gaussian = grad_actions * tanh_derivative - ent_coef * grad_log_prob  # ∂J/∂u [N, B, A]
         grad_mu = sample_mean(grad_gaussian)

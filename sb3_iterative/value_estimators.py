@@ -22,7 +22,7 @@ from gymnasium import spaces
 from stable_baselines3.common.type_aliases import PyTorchObs, ReplayBufferSamples
 from torch import nn
 
-from sb3_iterative.critics import CriticEnsemble, EnsembleQ
+from sb3_iterative.critics import CriticEnsemble, CriticStacks, EnsembleQ
 from sb3_iterative.objective import ValueEstimate
 from sb3_iterative.pessimism import Pessimism
 
@@ -36,7 +36,9 @@ class ValueEstimator(nn.Module):
     """A kind of value estimate inside J: what a kind declares and the methods it answers.
 
     A module of the policy (``policy.estimator``): its parameters and buffers are the policy's, saved with it;
-    its optimizers are named in :attr:`optimizer_names` and saved beside the policy's.
+    its optimizers are named in :attr:`optimizer_names` and saved beside the policy's. It keeps the policy's
+    critics stacked for the hand-written gradient while the policy acts (:attr:`stacks`, lent to the critics'
+    bindings by :meth:`critic_stacks`), and clears them when the policy turns to training, loads or moves.
     """
 
     #: the name ``value_estimator`` gives it
@@ -51,6 +53,28 @@ class ValueEstimator(nn.Module):
     draws_samples: ClassVar[bool] = False
     #: its optimizers, as attributes of the component
     optimizer_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stacks = CriticStacks()
+
+    def critic_stacks(self) -> CriticStacks | None:
+        """The stacks a binding of the critics may keep and reuse: the component's while the policy acts, none
+        while it trains (each binding then stacks its own, as the critics change between steps)."""
+        return None if self.training else self.stacks
+
+    def train(self, mode: bool = True) -> "ValueEstimator":
+        if mode:  # the policy turns to training: its critics change from here
+            self.stacks.clear()
+        return super().train(mode)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> "ValueEstimator":  # to(), cuda(), float(), ...
+        self.stacks.clear()
+        return super()._apply(fn, recurse)
+
+    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:  # the policy loads a state dict
+        self.stacks.clear()
+        super()._load_from_state_dict(*args, **kwargs)
 
     @classmethod
     def check_options(
@@ -140,7 +164,7 @@ class CriticValueEstimator(ValueEstimator):
         shared_noise: bool = False,
         common_noise: bool = False,
     ) -> ValueEstimate:
-        return EnsembleQ(critic, obs, pessimism)
+        return EnsembleQ(critic, obs, pessimism, self.critic_stacks())
 
 
 #: The kinds of value estimate a policy can take (``value_estimator``), by name; a kind registers itself

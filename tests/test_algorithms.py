@@ -14,6 +14,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from sb3_iterative import IterativeCrossQ, IterativeSAC, IterativeTQC, analysis
 from sb3_iterative.analyze import load_model
 from sb3_iterative.common.iterative_actor import IterativeActor
+from sb3_iterative.objective import autograd_action_gradient
 
 from helpers import recording_logger
 
@@ -171,6 +172,41 @@ def test_same_seed_same_run(algorithm, device):
     rng_state = th.get_rng_state()
     np.testing.assert_array_equal(first.predict(obs, deterministic=True)[0], first.predict(obs, deterministic=True)[0])
     assert th.equal(th.get_rng_state(), rng_state)  # deterministic acting draws from its own generator
+
+
+@pytest.mark.parametrize("algorithm", MODEL_LIST)
+def test_policy_keeps_its_critics_stacked_while_it_acts_only(algorithm, device):
+    """One predict after another stacks the critics once (the policy's value estimator keeps the stacks); train(),
+    which changes the critics, a load and a move clear them, so that the next act reads the critics as they are:
+    its hand-written gradient is autograd's through the critics' modules."""
+    model = make(algorithm, device=device).learn(60)
+    policy, obs = model.policy, states(model)
+    stacks = policy.estimator.stacks
+    model.predict(obs)
+    assert len(stacks) == 1
+    kept = stacks.stacked(policy.critic, 0)
+    model.predict(obs)
+    assert stacks.stacked(policy.critic, 0) is kept
+
+    def act_reads_the_critics_as_they_are():
+        model.predict(obs)
+        estimate = policy.value_estimate(policy.obs_to_tensor(obs)[0], 0.1)
+        actions = th.rand(1, len(obs), 1, device=policy.device) * 2 - 1
+        q_values, gradient = estimate.action_gradient(actions, 2.5)
+        reference_q_values, reference_gradient = autograd_action_gradient(estimate, actions, 2.5, estimate.pessimism)
+        th.testing.assert_close(q_values, reference_q_values, rtol=1e-5, atol=1e-5)
+        th.testing.assert_close(gradient, reference_gradient, rtol=1e-5, atol=1e-5)
+        assert stacks.stacked(policy.critic, 0) is not kept
+
+    model.train(2, batch_size=32)
+    act_reads_the_critics_as_they_are()
+    kept = stacks.stacked(policy.critic, 0)
+    other = make(algorithm, seed=1, device=device).learn(60)
+    policy.load_state_dict(other.policy.state_dict())
+    act_reads_the_critics_as_they_are()
+    kept = stacks.stacked(policy.critic, 0)
+    policy.to(policy.device)  # a move, even to where it is, may give new tensors
+    assert len(stacks) == 0
 
 
 @pytest.mark.parametrize("algorithm", [IterativeSAC, IterativeTQC])

@@ -10,7 +10,7 @@ from stable_baselines3.common.policies import ContinuousCritic
 from stable_baselines3.common.torch_layers import FlattenExtractor
 from torch import nn
 
-from sb3_iterative.critics import EnsembleQ, HighwayCritic, make_critic
+from sb3_iterative.critics import CriticStacks, EnsembleQ, HighwayCritic, make_critic
 from sb3_iterative.objective import autograd_action_gradient, autograd_value_gradient
 
 BATCH, ACTION_DIM, N_SAMPLES = 8, 3, 4
@@ -74,46 +74,52 @@ def test_ensemble_value_and_action_gradient_is_autograds(n_critics, beta):
     assert grad.abs().sum() > 0
 
 
-def test_stacked_members_are_rebuilt_after_the_critic_changes():
-    """The batched weights are shared between bindings while the critic is unchanged, and an optimizer
-    step (an in-place change of its parameters) makes the next binding use the new weights."""
+def test_bindings_share_the_stacks_they_are_lent_and_stack_their_own_without():
+    """Bindings lent one CriticStacks share the batched weights; a binding without stacks makes its own, so after
+    an optimizer step (an in-place change of the parameters) it uses the new weights, as does a binding lent the
+    stacks once they are cleared."""
     observation_space = spaces.Box(-1, 1, (5,), dtype=np.float32)
     action_space = spaces.Box(-1, 1, (ACTION_DIM,), dtype=np.float32)
     critic = ContinuousCritic(observation_space, action_space, [16, 16], nn.Flatten(), 5, n_critics=2)
     obs, actions = th.randn(BATCH, 5), th.rand(N_SAMPLES, BATCH, ACTION_DIM) * 2 - 1
-    first, second = EnsembleQ(critic, obs), EnsembleQ(critic, obs)
+    stacks = CriticStacks()
+    first, second = EnsembleQ(critic, obs, stacks=stacks), EnsembleQ(critic, obs, stacks=stacks)
     assert first._members is not None and second._members is not None
     assert first._members.layers[1].weight is second._members.layers[1].weight  # one stack for both bindings
+    own = EnsembleQ(critic, obs)
+    assert own._members is not None and own._members.layers[1].weight is not first._members.layers[1].weight
 
     optimizer = th.optim.SGD(critic.parameters(), lr=0.1)
     optimizer.zero_grad()
     th.cat(critic(obs, actions[0]), dim=1).sum().backward()
     optimizer.step()
-    after = EnsembleQ(critic, obs)
-    q_values, grad = after.action_gradient(actions, 2.5)
-    reference_q, reference_grad = autograd_action_gradient(after, actions, 2.5)
-    th.testing.assert_close(q_values, reference_q, rtol=0, atol=1e-5)
-    th.testing.assert_close(grad, reference_grad, rtol=0, atol=1e-5)
-    assert not th.allclose(q_values, first.action_gradient(actions, 2.5)[0])  # the old binding keeps its snapshot
+    stacks.clear()
+    for after in (EnsembleQ(critic, obs), EnsembleQ(critic, obs, stacks=stacks)):
+        q_values, grad = after.action_gradient(actions, 2.5)
+        reference_q, reference_grad = autograd_action_gradient(after, actions, 2.5)
+        th.testing.assert_close(q_values, reference_q, rtol=0, atol=1e-5)
+        th.testing.assert_close(grad, reference_grad, rtol=0, atol=1e-5)
+        assert not th.allclose(q_values, first.action_gradient(actions, 2.5)[0])  # the old binding keeps its snapshot
 
 
-def test_stack_made_while_acting_serves_training():
+def test_stack_made_while_acting_serves_a_binding_under_autograd():
     """Acting runs in inference mode; the batched weights it stacks first are ordinary tensors without
-    a graph, which a later binding (the critic's target, the actor's loss) reuses under autograd."""
+    a graph, which a later binding lent the same stacks reuses under autograd."""
     observation_space = spaces.Box(-1, 1, (5,), dtype=np.float32)
     action_space = spaces.Box(-1, 1, (ACTION_DIM,), dtype=np.float32)
     critic = ContinuousCritic(observation_space, action_space, [16, 16], nn.Flatten(), 5, n_critics=2)
     obs, actions = th.randn(BATCH, 5), th.rand(N_SAMPLES, BATCH, ACTION_DIM) * 2 - 1
+    stacks = CriticStacks()
     with th.inference_mode():
-        acting = EnsembleQ(critic, obs)
+        acting = EnsembleQ(critic, obs, stacks=stacks)
         assert acting.hand_written_gradient
         acting.action_gradient(actions, 1.0)
     layers = acting._members.layers  # type: ignore[union-attr]
     assert not any(layer.weight.is_inference() or layer.weight.requires_grad for layer in layers)
-    training = EnsembleQ(critic, obs)
-    assert training._members.layers[1].weight is layers[1].weight  # type: ignore[union-attr]
-    q_values, grad = training.action_gradient(actions, 2.5)
-    reference_q, reference_grad = autograd_action_gradient(training, actions, 2.5)
+    later = EnsembleQ(critic, obs, stacks=stacks)
+    assert later._members.layers[1].weight is layers[1].weight  # type: ignore[union-attr]
+    q_values, grad = later.action_gradient(actions, 2.5)
+    reference_q, reference_grad = autograd_action_gradient(later, actions, 2.5)
     th.testing.assert_close(q_values, reference_q, rtol=0, atol=1e-5)
     th.testing.assert_close(grad, reference_grad, rtol=0, atol=1e-5)
 
@@ -182,8 +188,8 @@ def test_critic_architectures_a_and_b():
 
 def test_crossq_critic_on_running_statistics_takes_the_fast_path():
     """CrossQ's batch-renormalized critic in evaluation mode: each renormalization is folded into the Linear layer
-    after it, and the hand-written gradient is autograd's through the modules; its statistics moving (a training
-    pass) rebuilds the stack; in training mode (batch statistics) J takes autograd's path."""
+    after it, and the hand-written gradient is autograd's through the modules; after its statistics move (a training
+    pass) a binding stacks the new ones; in training mode (batch statistics) J takes autograd's path."""
     observation_space = spaces.Box(-1, 1, (5,), dtype=np.float32)
     action_space = spaces.Box(-1, 1, (ACTION_DIM,), dtype=np.float32)
     critic = CrossQCritic(observation_space, action_space, [32, 16], nn.Flatten(), 5, n_critics=2)

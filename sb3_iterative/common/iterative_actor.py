@@ -34,9 +34,6 @@ from sb3_iterative.objective import (
 
 # (x − mean) / (std + 1e−7) in the authors' code; layer_norm puts its epsilon under the root
 NORMALIZATION_EPSILON = 1e-14
-# SAC's bounds of log σ as 0-dim tensors (exact in every dtype): arithmetic with a Python number
-# wraps and casts it on every call, which triples the cost of the operation at acting sizes
-LOG_STD_BOUNDS = (th.tensor(float(LOG_STD_MIN)), th.tensor(float(LOG_STD_MAX)))
 # Seed of the samples behind ∇_λ J (and of a random λ_0) when acting deterministically
 DETERMINISTIC_SEED = 0
 # p of Andrychowicz et al. (2016)'s gradient preprocessing: log|g| / p, clipped below at −1 (|g| < e^−p)
@@ -149,6 +146,8 @@ class IterativeActor(BaseModel):
 
     action_space: spaces.Box
     ent_coef: th.Tensor  # a buffer: α of J while acting
+    log_std_min: th.Tensor  # buffers: SAC's bounds of log σ
+    log_std_max: th.Tensor
 
     def __init__(
         self,
@@ -193,6 +192,10 @@ class IterativeActor(BaseModel):
         nn.init.zeros_(self.update_and_gate.bias)
         # α of J while acting; the algorithm keeps it equal to its entropy coefficient
         self.register_buffer("ent_coef", th.ones(()))
+        # SAC's bounds of log σ as 0-dim tensors on the actor's device (exact in every dtype; not saved): arithmetic
+        # with a Python number wraps and casts it on every call, which triples the cost of the operation at acting sizes
+        self.register_buffer("log_std_min", th.tensor(float(LOG_STD_MIN)), persistent=False)
+        self.register_buffer("log_std_max", th.tensor(float(LOG_STD_MAX)), persistent=False)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
@@ -304,7 +307,7 @@ class IterativeActor(BaseModel):
         gate_mu, gate_log_std = gate.chunk(2, dim=1)
         # ω ⊙ λ + (1 − ω) ⊙ δ
         mu = th.lerp(update_mu, mu, gate_mu)
-        log_std = th.lerp(soft_clamp(update_log_std, LOG_STD_BOUNDS[0], LOG_STD_BOUNDS[1]), log_std, gate_log_std)
+        log_std = th.lerp(soft_clamp(update_log_std, self.log_std_min, self.log_std_max), log_std, gate_log_std)
         return mu, log_std, gate
 
     def optimize(
