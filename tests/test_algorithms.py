@@ -282,6 +282,33 @@ def test_compiled_training_matches_eager_training(tmp_path, algorithm):
     assert loaded._n_updates == compiled._n_updates + 10
 
 
+def test_compiled_training_follows_a_learning_rate_schedule_without_recompiling():
+    """compile_training with a schedule: the rate reaches the compiled optimizer steps as a tensor filled in place, so a
+    train() call at another rate compiles nothing new (as a Python float it recompiled them at every call), and the
+    parameters follow eager's under the same schedule."""
+    counters = th._dynamo.utils.counters["stats"]
+    models = {}
+    for compiled in (False, True):
+        model = IterativeSAC(
+            "MlpPolicy", ENV, learning_starts=50, batch_size=32, seed=0, device="cpu", learning_rate=lambda p: 3e-3 * p,
+            policy_kwargs=POLICY_KWARGS[IterativeSAC], compile_training=compiled,
+        )  # fmt: skip
+        model.learn(50)
+        np.random.seed(1)
+        th.manual_seed(1)
+        for call, progress in enumerate((1.0, 0.5, 0.25)):
+            model._current_progress_remaining = progress
+            model.train(2, batch_size=32)
+            if compiled and call == 0:
+                graphs = counters["unique_graphs"]
+        models[compiled] = model
+    assert counters["unique_graphs"] == graphs  # the later rates compiled nothing
+    for optimizer in (models[True].actor.optimizer, models[True].critic.optimizer, models[True].ent_coef_optimizer):
+        assert float(optimizer.param_groups[0]["lr"]) == pytest.approx(3e-3 * 0.25)
+    for key, value in models[False].policy.state_dict().items():
+        th.testing.assert_close(models[True].policy.state_dict()[key], value, rtol=1e-4, atol=1e-5, msg=key)
+
+
 @pytest.mark.parametrize("algorithm", MODEL_LIST)
 def test_bad_input(algorithm):
     name = algorithm.__name__

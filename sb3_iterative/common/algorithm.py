@@ -191,6 +191,23 @@ class IterativeAmortization(OffPolicyAlgorithm):
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_compiled_update"]  # rebuilt on load
 
+    def _update_learning_rate(self, optimizers: list[th.optim.Optimizer] | th.optim.Optimizer) -> None:
+        """The schedule's rate into every optimizer, as SB3 sets it; with ``compile_training`` as a 0-d tensor on the
+        parameters' device, filled in place: the compiled optimizer steps read it as an input, where a Python float
+        would be a constant they are specialized on (a schedule would recompile them at every ``train()`` call)."""
+        if not self.compile_training:
+            super()._update_learning_rate(optimizers)
+            return
+        rate = self.lr_schedule(self._current_progress_remaining)
+        self.logger.record("train/learning_rate", rate)
+        for optimizer in optimizers if isinstance(optimizers, list) else [optimizers]:
+            for group in optimizer.param_groups:
+                device = group["params"][0].device  # where the group's step runs
+                if isinstance(group["lr"], th.Tensor) and group["lr"].device == device:
+                    group["lr"].fill_(rate)
+                else:  # the first call, or optimizers loaded from a file
+                    group["lr"] = th.tensor(float(rate), device=device)
+
     def _check_pessimism(self) -> None:
         """The algorithm's pessimism arguments, against the policy's pessimism (its critics)."""
         self.policy.pessimism.check("beta", self.beta)
