@@ -220,10 +220,11 @@ class CriticStacks:
     next by their owner, which clears them whenever the critics may change.
 
     The policy's value estimator owns one (``policy.estimator.stacks``, every kind of
-    :class:`sb3_iterative.value_estimators.ValueEstimator`). It lends it to the bindings it makes while the policy acts (evaluation mode), so that
-    one ``predict`` after another stacks the weights once. It clears it when the policy turns to training (the
-    start of every ``train()``: optimizer steps, Polyak updates and CrossQ's statistics then change the critics,
-    and each binding stacks its own), loads a state dict, or moves to another device or dtype. Whoever changes
+    :class:`sb3_iterative.value_estimators.ValueEstimator`). It lends it to the bindings it makes while the
+    policy acts (evaluation mode), so that one ``predict`` after another stacks the weights once. It clears it
+    when the policy turns to training (the start of every ``train()``: optimizer steps, Polyak updates and
+    CrossQ's statistics then change the critics, and each binding stacks its own), loads a state dict, or moves
+    to another device or dtype. Whoever changes
     the critics' tensors in place by other means while the policy acts calls :meth:`clear`.
     """
 
