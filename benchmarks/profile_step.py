@@ -88,6 +88,7 @@ def main() -> None:
     parts = [
         f"# Profile, {args.env}, batch 256, {args.steps} calls each; {name}, torch {th.__version__}{cuda}; {date.today()}"
     ]
+    print(parts[0])
     for label, algorithm, kwargs in AGENTS:
         model = build(algorithm, args.env, args.device, **kwargs)
         obs = model.get_env().reset()
@@ -97,11 +98,10 @@ def main() -> None:
         ):
             prof = profiled(function, args.steps, device.type)
             parts.append(f"\n## {label}, {what}\n\n{summary(prof, args.steps, device.type, args.rows)}")
-    text = "\n".join(parts)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as file:
-            file.write(text + "\n")
+            print(parts[-1], flush=True)
+            if args.out:  # written after each part: a run cut by a time limit keeps what it profiled
+                with open(args.out, "w") as file:
+                    file.write("\n".join(parts) + "\n")
 
 
 if __name__ == "__main__":
