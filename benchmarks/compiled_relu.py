@@ -3,7 +3,9 @@
 SB3's critic (2 x 256, ReLU) on a batch of 256, its output summed and differentiated with respect to its input
 (what J's gradient does), the parameters constants. Prints the time per call of each and, for the compiled one,
 its generated kernels by self time (inductor's kernel profile): on the 2-core AMD EPYC with torch 2.13.0+cpu,
-the fused kernel that applies ReLU and stores the backward's mask takes about 100 times an eager ReLU.
+the fused kernel that applies ReLU and stores the backward's mask takes about 100 times an eager ReLU. Then the
+cause alone: a comparison's boolean result stored by inductor's vectorized code, by its scalar code
+(``cpp.simdlen=1``) and by eager PyTorch.
 
     python benchmarks/compiled_relu.py
 """
@@ -55,6 +57,23 @@ def main() -> None:
         for _ in range(20):
             gradient_call(compiled, inputs)
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=6))
+
+    def mask(inputs: th.Tensor) -> th.Tensor:
+        return inputs <= 0
+
+    hidden = th.randn(256, 256)
+    for label, function in (
+        ("compiled, vectorized", th.compile(mask, dynamic=False)),
+        ("compiled, scalar (cpp.simdlen=1)", th.compile(mask, dynamic=False, options={"cpp.simdlen": 1})),
+        ("eager", mask),
+    ):
+        for _ in range(10):
+            function(hidden)
+        start = time.perf_counter()
+        for _ in range(args.repeats):
+            function(hidden)
+        per_call = (time.perf_counter() - start) / args.repeats
+        print(f"a 256 x 256 comparison stored as booleans, {label}: {per_call * 1e6:.0f} us")
 
 
 if __name__ == "__main__":
