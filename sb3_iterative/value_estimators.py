@@ -53,6 +53,8 @@ class ValueEstimator(nn.Module):
     draws_samples: ClassVar[bool] = False
     #: its optimizers, as attributes of the component
     optimizer_names: ClassVar[tuple[str, ...]] = ()
+    #: what the error of a training that diverged adds (J's values are checked once per ``train()`` call)
+    divergence_hint: ClassVar[str] = ""
 
     def __init__(self) -> None:
         super().__init__()

@@ -209,15 +209,18 @@ def test_policy_keeps_its_critics_stacked_while_it_acts_only(algorithm, device):
     assert len(stacks) == 0
 
 
-@pytest.mark.parametrize("algorithm", [IterativeSAC, IterativeTQC])
-def test_gradient_step_waits_for_no_device_on_cuda(algorithm):
-    """No host synchronization inside a gradient step: logs and checks are read once per train() call. CrossQ is
-    left out: sb3-contrib's batch renormalization compares its step counter in Python in every training pass."""
+@pytest.mark.parametrize(
+    "algorithm, policy_kwargs", [(IterativeSAC, {}), (IterativeTQC, {}), (IterativeSAC, dict(value_estimator="model"))]
+)
+def test_gradient_step_waits_for_no_device_on_cuda(algorithm, policy_kwargs):
+    """No host synchronization inside a gradient step: logs and checks are read once per train() call, the model's
+    predictions included. CrossQ is left out: sb3-contrib's batch renormalization compares its step counter in
+    Python in every training pass."""
     if not th.cuda.is_available():
         pytest.skip("CUDA is not available")
     from sb3_iterative.common.algorithm import TrainingLogs
 
-    model = make(algorithm, device="cuda").learn(60)
+    model = make(algorithm, device="cuda", **policy_kwargs).learn(60)
     replay_data = model.replay_buffer.sample(32)  # the copy to the device waits for it: before the step
     model.policy.set_training_mode(True)
     logs = TrainingLogs()

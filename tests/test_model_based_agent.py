@@ -1,6 +1,8 @@
 """IterativeSAC with the model-based value estimate: runs, logging, save/load, transfer (Fig. 9),
 the analyses on a model-based J (Fig. 13b, c), and learning a task with a known optimum."""
 
+import math
+
 import numpy as np
 import pytest
 import torch as th
@@ -36,6 +38,19 @@ def test_trains_and_acts_on_the_device(actor, device):
     assert all(parameter.device.type == device for parameter in model.policy.estimator.parameters())
     actions, _ = model.predict(np.zeros((3, 3), dtype=np.float32), deterministic=True)
     assert actions.shape == (3, 1) and np.isfinite(actions).all()
+
+
+@pytest.mark.parametrize("actor", ["iterative", "direct"])
+def test_model_that_diverges_stops_training_at_the_end_of_its_train_call_naming_the_model(actor):
+    """No host synchronization inside a gradient step: the model's non-finite predictions make J non-finite, which
+    train() checks once, after every step of the call, with the model's losses named in its error."""
+    model = model_based(actor, env=short_pendulum()).learn(60)
+    with th.no_grad():
+        model.policy.estimator.dynamics.reward_net[-1].bias.fill_(math.inf)
+    updates = model._n_updates
+    with pytest.raises(RuntimeError, match=r"training diverged .*value_estimator='model', the model's predictions"):
+        model.train(3, batch_size=32)
+    assert model._n_updates == updates + 3
 
 
 @pytest.mark.parametrize("actor", ["iterative", "direct"])

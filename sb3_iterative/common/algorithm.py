@@ -70,13 +70,13 @@ class TrainingLogs:
         for key, value in step.values.items():
             (self.finite if key == "finite" else self.values[key]).append(value.clone() if copy else value)
 
-    def read(self) -> dict[str, float]:
+    def read(self, divergence_hint: str = "") -> dict[str, float]:
         """The mean of each logged value over the gradient steps (one host read); a RuntimeError if J returned
-        non-finite values in any of them."""
+        non-finite values in any of them, which ends with ``divergence_hint`` (the value estimator's)."""
         if self.finite and not bool(th.stack(self.finite).all()):
             raise RuntimeError(
                 "The value estimate returned non-finite values while the actor optimized J: training diverged "
-                "(check the rewards and the learning rate)"
+                f"(check the rewards and the learning rate){divergence_hint}"
             )
         keys = [key for key, values in self.values.items() if values]
         if not keys:
@@ -293,7 +293,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
             replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
             self._gradient_step(replay_data, gradient_step, logs)
 
-        means = logs.read()  # the gradient steps' one host synchronization
+        means = logs.read(self.policy.estimator.divergence_hint)  # the gradient steps' one host synchronization
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/beta", self.beta)
         for key, value in means.items():

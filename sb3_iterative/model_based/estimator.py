@@ -90,6 +90,10 @@ class ModelValueEstimator(ValueEstimator):
     reads_direct_policy = True
     draws_samples = True
     optimizer_names = ("optimizer",)
+    divergence_hint = (
+        "; with value_estimator='model', the model's predictions may have diverged: check its losses "
+        "(train/model_state_loss, train/model_reward_loss) and the observations' scale"
+    )
 
     gamma: th.Tensor
     optimizer: th.optim.Optimizer  # set by make(), or by whoever builds one alone
@@ -272,6 +276,10 @@ class ModelBasedValue:
         states = [self.obs.expand(n_samples, -1, -1)]
         rewards, entropy_terms, q_values = [], [], []
         compiled = self._ahead is not None  # before the draw: the last call ahead clears it
+        # the model's predictions checked here while acting eagerly; in training non-finite predictions make J
+        # non-finite, which train() checks once at its end (no host synchronization inside a gradient step), and a
+        # compiled act leaves the check to the actor's output
+        check = not (compiled or self.estimator.training)
         noise = None if deterministic or horizon == 0 else self._noise(horizon, n_samples, batch_size, action_dim)
         constants = (
             contextlib.nullcontext() if compiled else parameters_as_constants(self.critic, self.estimator, self.rollout_policy)
@@ -281,7 +289,7 @@ class ModelBasedValue:
                 q_values.append(self._q_hat(states[0], actions, beta))
             for step in range(horizon):
                 next_states, reward = self.estimator.dynamics(states[-1], actions)
-                if not compiled and not (th.isfinite(next_states).all() and th.isfinite(reward).all()):
+                if check and not (th.isfinite(next_states).all() and th.isfinite(reward).all()):
                     raise RuntimeError(
                         "The model-based value estimate: the model predicted non-finite states or rewards "
                         "(the model diverged); check the model's losses (train/model_state_loss, "
