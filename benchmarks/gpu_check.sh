@@ -42,11 +42,11 @@ timeout 120 python -m pytest tests/test_algorithms.py tests/test_critics.py test
   tests/test_save_load.py -k "cuda or loads_on_the_other" -q -n 4 -p no:cacheprovider 2>&1 | tail -40 | tee "$OUT/cuda_tests.txt"
 tests_status=${PIPESTATUS[0]}
 
-# The speed on CUDA, in two runs (each prints its tables at its end, so a run cut by its time limit loses only
-# itself), eager SAC in both: every algorithm eagerly; then compiled, where the goals are IterativeSAC compiled's
+# The speed on CUDA, in two runs (each prints its tables after each of its two rounds, so a run cut by its time
+# limit keeps its first round), eager SAC in both: every algorithm eagerly; then compiled, where the goals are IterativeSAC compiled's
 # learn() steps/s against SAC eager's, IterativeSAC compiled ÷ SAC compiled per training step (the per-base
 # table) and predict with compile_acting
-SPEED="python benchmarks/speed.py --device $DEVICE --rounds 2 --gradient-steps 10 --predict-calls 50 --learn-steps 100"
+SPEED="python benchmarks/speed.py --device $DEVICE --rounds 2 --gradient-steps 10 --predict-calls 50 --learn-steps 100 --report-each-round"
 timeout 100 $SPEED --configurations "IterativeSAC K=5 N=1" "IterativeSAC K=5 N=1, model-based h=2" TQC \
   "IterativeTQC K=5 N=1" 2>&1 | grep -v -i warn | tee "$OUT/speed_cuda.md"
 timeout 200 $SPEED --configurations "IterativeSAC K=5 N=1" "IterativeSAC K=5 N=1, compiled" "SAC, compiled" \

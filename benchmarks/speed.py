@@ -179,12 +179,15 @@ def build(names: list[str], env: str, device: str) -> dict[str, BaseAlgorithm]:
     return models
 
 
-def measure(models: dict[str, BaseAlgorithm], args: argparse.Namespace) -> Timings:
-    """Round-robin over the configurations: a slow phase of a shared machine falls on all of them alike."""
+def measure(
+    models: dict[str, BaseAlgorithm], args: argparse.Namespace, after_round: Callable[[Timings, int], None] | None = None
+) -> Timings:
+    """Round-robin over the configurations: a slow phase of a shared machine falls on all of them alike.
+    ``after_round`` receives the timings so far and the number of rounds done, after each round."""
     timings = Timings(
         train={name: [] for name in models}, act={name: [] for name in models}, steps_per_second={name: [] for name in models}
     )
-    for _ in range(args.rounds):
+    for done in range(args.rounds):
         for model in models.values():
             model.train(1, batch_size=256)  # warm-up
         # one training step of each configuration in turn
@@ -202,6 +205,8 @@ def measure(models: dict[str, BaseAlgorithm], args: argparse.Namespace) -> Timin
                 seconds[name] += seconds_per_call(lambda m=model, n=chunk: m.learn(n, reset_num_timesteps=False), 1)
         for name in models:
             timings.steps_per_second[name].append(chunk * args.learn_chunks / seconds[name])
+        if after_round is not None:
+            after_round(timings, done + 1)
     return timings
 
 
@@ -216,6 +221,11 @@ def main() -> None:
         "--learn-chunks", type=int, default=4, help="learn() calls each round's steps are split into, taken in turns"
     )
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--report-each-round",
+        action="store_true",
+        help="print the tables after every round, not only at the end (a run cut by a time limit keeps its rounds)",
+    )
     parser.add_argument(
         "--configurations",
         nargs="+",
@@ -243,11 +253,28 @@ def main() -> None:
                 seconds_per_call(lambda m=model, o=obs: m.predict(o, deterministic=True), 1),
             )
 
-    timings = measure(models, args)
+    def after_round(timings: Timings, rounds: int) -> None:
+        if rounds < args.rounds:
+            report(timings, models, args, compile_seconds, rounds)
+
+    timings = measure(models, args, after_round if args.report_each_round else None)
+    report(timings, models, args, compile_seconds, args.rounds)
+
+
+def report(
+    timings: Timings,
+    models: dict[str, BaseAlgorithm],
+    args: argparse.Namespace,
+    compile_seconds: dict[str, tuple[float, float]],
+    rounds: int,
+) -> None:
+    """The tables of the first ``rounds`` rounds."""
     sac_train = statistics.median(timings.train["SAC"])
     print(
         f"{args.env}, batch 256, device {args.device}, {th.get_num_threads()} torch thread; {cpu_name()}, "
-        f"{platform.system()}, torch {th.__version__}; {date.today()}; median of {args.rounds} rounds\n"
+        f"{platform.system()}, torch {th.__version__}; {date.today()}; median of {rounds} round{'s' * (rounds != 1)}"
+        + (f" (of {args.rounds}: the tables so far)" if rounds < args.rounds else "")
+        + "\n"
     )
     print("| configuration | training step (ms) | × SAC | predict, 1 obs (ms) | learn() env steps/s | ÷ SAC |")
     print("|---|---|---|---|---|---|")
@@ -276,6 +303,7 @@ def main() -> None:
             )
 
     if MODEL_FREE not in models or not any("model-based" in name for name in models):
+        print(flush=True)
         return
     free_train = statistics.median(timings.train[MODEL_FREE])
     print(f"\nThe model-based value estimate against the model-free {MODEL_FREE} (same run):\n")
@@ -285,6 +313,7 @@ def main() -> None:
         if "model-based" in name:
             train, act = statistics.median(timings.train[name]), statistics.median(timings.act[name])
             print(f"| {name} | {train / free_train:.2f} | {act * 1e3:.3f} | {timings.slowdown(name, MODEL_FREE):.2f} |")
+    print(flush=True)
 
 
 if __name__ == "__main__":
