@@ -25,9 +25,10 @@ quantile critics); Q̂_β [N, B]; J [B].
 
 The noise plan (:func:`noise_plan`): every ε behind an estimate of J comes from one function, [E, N, B, A]:
 E estimates (in training K + 1: the K of ∇_λ J in one optimization and the one at λ_K, for the actor's step and
-the critic target's each; in acting K; in the analyses 1 per evaluation), N reparameterised samples, B states,
-A action dimensions. Deterministic acting shares one state's ε across the batch (``shared``), so that a state's
-action does not depend on the rest of the batch.
+the critic target's each; in acting K; in the analyses and their baseline optimizers 1 per evaluation; inside a
+model rollout, its h steps' actions), N reparameterised samples, B states, A action dimensions. Deterministic
+acting shares one state's ε across the batch (``shared``), so that a state's action does not depend on the rest
+of the batch.
 """
 
 import math

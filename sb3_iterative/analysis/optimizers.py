@@ -18,7 +18,7 @@ import torch as th
 from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN
 
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
-from sb3_iterative.objective import ValueEstimate, objective, objective_gradient
+from sb3_iterative.objective import ValueEstimate, noise_plan, objective, objective_gradient
 
 
 @dataclass
@@ -59,7 +59,7 @@ def adam(
     lambdas, seconds = [(mu.clone(), log_std.clone())], []
     for _ in range(n_steps):
         start = time.perf_counter()
-        noise = th.randn(n_action_samples, *mu.shape, generator=generator, device=mu.device)
+        noise = noise_plan(1, n_action_samples, mu.shape[0], mu.shape[1], generator, device=mu.device)[0]
         estimate = objective_gradient(value_estimate, mu, log_std, noise, ent_coef, beta, False, distribution)
         mu.grad, log_std.grad = estimate.grad_mu, estimate.grad_log_std
         optimizer.step()
@@ -97,7 +97,7 @@ def action_cross_entropy_method(
     for _ in range(n_steps):
         start = time.perf_counter()
         with th.no_grad():
-            noise = th.randn(n_samples, *mu.shape, generator=generator, device=mu.device)
+            noise = noise_plan(1, n_samples, mu.shape[0], mu.shape[1], generator, device=mu.device)[0]
             terms = objective(value_estimate, mu, log_std, noise, ent_coef, beta).terms  # [S, B]
             assert terms is not None
             elites = terms.topk(n_elites, dim=0).indices.unsqueeze(-1).expand(-1, -1, mu.shape[-1])  # [E, B, A]
@@ -146,7 +146,7 @@ def cross_entropy_method(
             candidates = mean + std * th.randn(n_candidates, *mean.shape, generator=generator, device=mean.device)
             candidate_mu, candidate_log_std = candidates.split(action_dim, dim=-1)  # [C, B, A] each
             candidate_log_std = candidate_log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
-            noise = th.randn(n_action_samples, 1, batch_size, action_dim, generator=generator, device=mean.device)
+            noise = noise_plan(1, n_action_samples, batch_size, action_dim, generator, device=mean.device)[0].unsqueeze(1)
             noise = noise.expand(-1, n_candidates, -1, -1).reshape(n_action_samples, n_candidates * batch_size, action_dim)
             values = objective(
                 repeated_value_estimate,

@@ -39,7 +39,7 @@ from torch import nn
 
 from sb3_iterative.critics import CriticEnsemble
 from sb3_iterative.model_based.dynamics import DynamicsModel
-from sb3_iterative.objective import ValueEstimate, autograd_value_gradient, squashed_gaussian_log_prob
+from sb3_iterative.objective import ValueEstimate, autograd_value_gradient, noise_plan, squashed_gaussian_log_prob
 from sb3_iterative.pessimism import Pessimism, pessimistic_value
 from sb3_iterative.value_estimators import ValueEstimator, register_value_estimator
 
@@ -247,7 +247,7 @@ class ModelBasedValue:
         shape = (self.estimator.horizon, n_samples, 1 if self.shared_noise else batch_size, action_dim)
         # one draw per call, as the calls draw (one draw of them all would give other numbers: torch's CPU
         # normal fills a tensor of 16 or more elements by another algorithm than a smaller one)
-        draws = [th.randn(shape, generator=self.generator, device=self.obs.device) for _ in range(n_calls)]
+        draws = [noise_plan(*shape, self.generator, device=self.obs.device) for _ in range(n_calls)]
         self._ahead = th.stack(draws).expand(-1, -1, -1, batch_size, -1)
         self._calls = 0
 
@@ -322,7 +322,8 @@ class ModelBasedValue:
         return pessimistic_value(q_values.view(n_samples, batch_size, -1), beta)
 
     def _noise(self, horizon: int, n_samples: int, batch_size: int, action_dim: int) -> th.Tensor:
-        """ε of the rollout actions [h, N, B, A]."""
+        """ε of the rollout actions [h, N, B, A] (the noise plan's, one draw for the h steps; a shared draw is one
+        state's, expanded to the batch)."""
         if self._ahead is not None:
             noise = self._ahead[self._calls]
             self._calls += 1
@@ -332,7 +333,7 @@ class ModelBasedValue:
         shape = (horizon, n_samples, 1 if self.shared_noise else batch_size, action_dim)
         if self._common_noise is not None and shape in self._common_noise:
             return self._common_noise[shape].expand(-1, -1, batch_size, -1)
-        noise = th.randn(shape, generator=self.generator, device=self.obs.device)
+        noise = noise_plan(*shape, self.generator, device=self.obs.device)
         if self._common_noise is not None:
             self._common_noise[shape] = noise
         return noise.expand(-1, -1, batch_size, -1)
