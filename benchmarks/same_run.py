@@ -12,14 +12,13 @@ import gymnasium as gym
 import torch as th
 
 from sb3_iterative import IterativeSAC
-
-# The digest names the modules as they were named when it was introduced, so that digests compare across
-# the renames (the model-based estimate's component and the distilled policy were "model_based" and "rollout_policy")
-FIRST_NAMES = (("estimator.", "model_based."), ("distilled_policy.", "rollout_policy."))
+from sb3_iterative.common.policies import RENAMED_MODULES
 
 
 def first_name(key: str) -> str:
-    for now, then in FIRST_NAMES:
+    """The digest names the modules as they were named when it was introduced, so that digests compare across
+    the renames (the policy's RENAMED_MODULES: "model_based" and "rollout_policy" then)."""
+    for then, now in RENAMED_MODULES:
         if key.startswith(now):
             return then + key[len(now) :]
     return key
