@@ -17,8 +17,11 @@ from typing import Protocol
 
 import torch as th
 from torch.distributions import Independent, Normal, TanhTransform, Transform
-from zuko.distributions import NormalizingFlow
-from zuko.transforms import ComposedTransform
+
+from sb3_iterative.extras import import_extra
+
+# The flow family's library (zuko) comes with the package's [flow] extra
+FLOW_FEATURE = "The flow policy (actor='flow')"
 
 # Keeps log(1 - tanh(u)^2) finite; SB3's SquashedDiagGaussianDistribution uses the same value.
 TANH_EPSILON = 1e-6
@@ -82,7 +85,7 @@ class TanhFlow:
     """
 
     def __init__(self, flow: Transform):
-        self.squash = ComposedTransform(flow, TanhTransform())
+        self.squash = import_extra("zuko.transforms", "flow", FLOW_FEATURE).ComposedTransform(flow, TanhTransform())
 
     def sample(self, mu: th.Tensor, log_std: th.Tensor, noise: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
         """Actions tanh(T(µ + σ·ε)) [N, B, A] and their log π [N, B]."""
@@ -97,4 +100,5 @@ class TanhFlow:
 
     def distribution(self, mu: th.Tensor, log_std: th.Tensor) -> th.distributions.Distribution:
         """π(·|s; λ) as the flow library's distribution (``log_prob``, ``rsample_and_log_prob``)."""
-        return NormalizingFlow(self.squash.inv, Independent(Normal(mu, log_std.exp()), 1))
+        flows = import_extra("zuko.distributions", "flow", FLOW_FEATURE)
+        return flows.NormalizingFlow(self.squash.inv, Independent(Normal(mu, log_std.exp()), 1))

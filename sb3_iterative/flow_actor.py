@@ -28,10 +28,9 @@ from gymnasium import spaces
 from stable_baselines3.common.type_aliases import PyTorchObs
 from stable_baselines3.sac.policies import Actor
 from torch import nn
-from zuko.flows.autoregressive import MaskedAutoregressiveTransform
-from zuko.transforms import ComposedTransform
 
-from sb3_iterative.distributions import TanhFlow
+from sb3_iterative.distributions import FLOW_FEATURE, TanhFlow
+from sb3_iterative.extras import import_extra
 
 DEFAULT_FLOW_TRANSFORMS = 2
 DEFAULT_FLOW_NET_ARCH = (256, 256)
@@ -59,8 +58,9 @@ class FlowActor(Actor):
         self.flow_net_arch = list(flow_net_arch)
         action_dim = self.action_space.shape[0]
         forward, reversed_order = th.arange(action_dim), th.arange(action_dim).flip(0)
+        autoregressive = import_extra("zuko.flows.autoregressive", "flow", FLOW_FEATURE)
         self.flow = nn.ModuleList(
-            MaskedAutoregressiveTransform(
+            autoregressive.MaskedAutoregressiveTransform(
                 features=action_dim,
                 context=self.features_dim,
                 order=reversed_order if i % 2 else forward,
@@ -83,7 +83,8 @@ class FlowActor(Actor):
         """
         mu, log_std, _ = self.get_action_dist_params(obs)
         features = self.extract_features(obs, self.features_extractor)
-        return mu, log_std, TanhFlow(ComposedTransform(*(transform(features) for transform in self.flow)))
+        transforms = import_extra("zuko.transforms", "flow", FLOW_FEATURE)
+        return mu, log_std, TanhFlow(transforms.ComposedTransform(*(transform(features) for transform in self.flow)))
 
     def forward(self, obs: PyTorchObs, deterministic: bool = False) -> th.Tensor:
         """An action per state: tanh(T(µ)) when deterministic, else tanh(T(µ + σ·ε))."""

@@ -1,0 +1,46 @@
+"""The optional features: the core imports without their packages, and a feature whose extra is missing fails
+with the ``pip install`` line of that extra (the missing package simulated by a None in ``sys.modules``)."""
+
+import subprocess
+import sys
+
+import pytest
+
+from sb3_iterative import IterativeSAC
+from sb3_iterative.extras import import_extra
+
+from helpers import SMALL
+
+
+def hide(monkeypatch: pytest.MonkeyPatch, package: str) -> None:
+    """Make ``package`` and its submodules unimportable, as if it were not installed."""
+    for name in [name for name in sys.modules if name == package or name.startswith(package + ".")] + [package]:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_import_extra_names_the_install_line(monkeypatch):
+    assert import_extra("json", "report", "a feature").dumps([1]) == "[1]"
+    hide(monkeypatch, "json")
+    message = r'a feature needs json, which is not installed: pip install "sb3-iterative\[report]"'
+    with pytest.raises(ImportError, match=message):
+        import_extra("json", "report", "a feature")
+
+
+def test_flow_policy_without_zuko_names_the_flow_extra(monkeypatch):
+    IterativeSAC("MlpPolicy", "Pendulum-v1", policy_kwargs=dict(actor="flow", net_arch=[8], flow_net_arch=[8]), **SMALL)
+    hide(monkeypatch, "zuko")
+    with pytest.raises(ImportError, match=r'actor=.flow.\) needs zuko.*pip install "sb3-iterative\[flow\]"'):
+        IterativeSAC("MlpPolicy", "Pendulum-v1", policy_kwargs=dict(actor="flow", net_arch=[8], flow_net_arch=[8]), **SMALL)
+    IterativeSAC("MlpPolicy", "Pendulum-v1", policy_kwargs=dict(net_arch=[8]), **SMALL)  # the iterative actor needs none
+
+
+def test_core_imports_without_the_extras():
+    """Training, acting and rl-zoo3's command lines import none of the extras' packages."""
+    blocked = ("zuko", "scipy", "moviepy", "ray", "seaborn", "rliable")
+    code = (
+        f"import sys\nfor name in {blocked!r}: sys.modules[name] = None\n"
+        "import sb3_iterative, sb3_iterative.train, sb3_iterative.enjoy, sb3_iterative.record_video, sb3_iterative.zoo\n"
+        "from sb3_iterative import IterativeSAC, IterativeTQC, IterativeCrossQ\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
