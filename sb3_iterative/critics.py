@@ -10,6 +10,7 @@ sb3-contrib TQC's quantile critic does (each maps it to quantiles). :class:`Ense
 of them to a batch of observations for the objective J.
 """
 
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, Protocol
 
@@ -215,29 +216,55 @@ def _stacked_members(critic: CriticEnsemble, n_features: int) -> _StackedMembers
         return _StackedMembers(layers, layers[0].weight[:, :, n_features:].transpose(1, 2).contiguous())
 
 
+def _fingerprint(critic: CriticEnsemble, n_features: int) -> tuple[Any, ...]:
+    """What a stack of the critic's members is derived from: every parameter and buffer of the members as the tensor it
+    is (its memory) and as it is now (torch's version counter, which every in-place change advances: an optimizer step,
+    an edit under ``torch.no_grad()``, ``load_state_dict``), every module's mode (a renormalization folds only in
+    evaluation mode) and the features' width."""
+    tensors = [tensor for q_net in critic.q_networks for tensor in (*q_net.parameters(), *q_net.buffers())]
+    modes = tuple(module.training for q_net in critic.q_networks for module in q_net.modules())
+    return n_features, modes, tuple((tensor.data_ptr(), tensor._version) for tensor in tensors)
+
+
+class _Stack(NamedTuple):
+    """A kept stack, the fingerprint it was made at, and the tensors it was made from (held, so that their memory
+    is not handed to a new tensor that could then pass for them)."""
+
+    fingerprint: tuple[Any, ...]
+    sources: list[th.Tensor]
+    members: _StackedMembers | None
+
+
 class CriticStacks:
     """Critics' members stacked for the hand-written gradient, kept from one binding of :class:`EnsembleQ` to the
-    next by their owner, which clears them whenever the critics may change.
+    next and checked against the critics before each use.
 
     The policy's value estimator owns one (``policy.estimator.stacks``, every kind of
-    :class:`sb3_iterative.value_estimators.ValueEstimator`). It lends it to the bindings it makes while the
-    policy acts (evaluation mode), so that one ``predict`` after another stacks the weights once. It clears it
-    when the policy turns to training (the start of every ``train()``: optimizer steps, Polyak updates and
-    CrossQ's statistics then change the critics, and each binding stacks its own), loads a state dict, or moves
-    to another device or dtype. Whoever changes
-    the critics' tensors in place by other means while the policy acts calls :meth:`clear`.
+    :class:`sb3_iterative.value_estimators.ValueEstimator`) and lends it to every binding of the critics it makes,
+    so that one ``predict`` after another stacks the weights once. A kept stack serves a binding only while the
+    critic's members are the tensors it was made from, unchanged since, in the same modes (:func:`_fingerprint`);
+    otherwise the binding stacks them again. Optimizer steps, Polyak updates, loads, moves, resets and edits under
+    ``torch.no_grad()`` all advance the tensors' version counters or replace the tensors. Edits through
+    ``tensor.data`` do neither (torch keeps no count of them, as autograd does not see them): change a critic's
+    weights under ``torch.no_grad()`` instead, or call :meth:`clear`.
     """
 
     def __init__(self) -> None:
-        self._stacks: dict[CriticEnsemble, _StackedMembers | None] = {}
+        self._stacks: weakref.WeakKeyDictionary[Any, _Stack] = weakref.WeakKeyDictionary()
 
     def stacked(self, critic: CriticEnsemble, n_features: int) -> _StackedMembers | None:
-        """The critic's members stacked: kept from an earlier call, or stacked now and kept."""
-        if critic not in self._stacks:
-            self._stacks[critic] = _stacked_members(critic, n_features)
-        return self._stacks[critic]
+        """The critic's members stacked: kept from an earlier call while the critic is as it was then, or stacked now
+        and kept."""
+        fingerprint = _fingerprint(critic, n_features)
+        kept = self._stacks.get(critic)
+        if kept is None or kept.fingerprint != fingerprint:
+            sources = [tensor.detach() for q_net in critic.q_networks for tensor in (*q_net.parameters(), *q_net.buffers())]
+            kept = _Stack(fingerprint, sources, _stacked_members(critic, n_features))
+            self._stacks[critic] = kept
+        return kept.members
 
     def clear(self) -> None:
+        """Forget every kept stack (memory only: a kept stack is never used stale)."""
         self._stacks.clear()
 
     def __len__(self) -> int:
@@ -268,8 +295,8 @@ class EnsembleQ(EnsembleValue):
 
     The observations' features are a constant of J: the actor's gradients stop at the action.
     The batched weights are a snapshot taken at the first action gradient: bind again
-    after the critic is updated. ``stacks`` (the policy's, while it acts) lends a snapshot made by
-    an earlier binding of the same critic; without it each binding stacks its own.
+    after the critic is updated. ``stacks`` (the policy's) lends a snapshot made by an earlier binding
+    of the same critic while the critic is unchanged since; without it each binding stacks its own.
     """
 
     def __init__(

@@ -37,8 +37,8 @@ class ValueEstimator(nn.Module):
 
     A module of the policy (``policy.estimator``): its parameters and buffers are the policy's, saved with it;
     its optimizers are named in :attr:`optimizer_names` and saved beside the policy's. It keeps the policy's
-    critics stacked for the hand-written gradient while the policy acts (:attr:`stacks`, lent to the critics'
-    bindings by :meth:`critic_stacks`), and clears them when the policy turns to training, loads or moves.
+    critics stacked for the hand-written gradient (:attr:`stacks`, lent to every binding of the critics it makes,
+    which checks them against the critics before it uses them).
     """
 
     #: the name ``value_estimator`` gives it
@@ -59,24 +59,6 @@ class ValueEstimator(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.stacks = CriticStacks()
-
-    def critic_stacks(self) -> CriticStacks | None:
-        """The stacks a binding of the critics may keep and reuse: the component's while the policy acts, none
-        while it trains (each binding then stacks its own, as the critics change between steps)."""
-        return None if self.training else self.stacks
-
-    def train(self, mode: bool = True) -> "ValueEstimator":
-        if mode:  # the policy turns to training: its critics change from here
-            self.stacks.clear()
-        return super().train(mode)
-
-    def _apply(self, fn: Any, recurse: bool = True) -> "ValueEstimator":  # to(), cuda(), float(), ...
-        self.stacks.clear()
-        return super()._apply(fn, recurse)
-
-    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:  # the policy loads a state dict
-        self.stacks.clear()
-        super()._load_from_state_dict(*args, **kwargs)
 
     @classmethod
     def check_options(
@@ -166,7 +148,7 @@ class CriticValueEstimator(ValueEstimator):
         shared_noise: bool = False,
         common_noise: bool = False,
     ) -> ValueEstimate:
-        return EnsembleQ(critic, obs, pessimism, self.critic_stacks())
+        return EnsembleQ(critic, obs, pessimism, self.stacks)
 
 
 #: The kinds of value estimate a policy can take (``value_estimator``), by name; a kind registers itself

@@ -74,10 +74,10 @@ def test_ensemble_value_and_action_gradient_is_autograds(n_critics, beta):
     assert grad.abs().sum() > 0
 
 
-def test_bindings_share_the_stacks_they_are_lent_and_stack_their_own_without():
-    """Bindings lent one CriticStacks share the batched weights; a binding without stacks makes its own, so after
-    an optimizer step (an in-place change of the parameters) it uses the new weights, as does a binding lent the
-    stacks once they are cleared."""
+def test_bindings_share_the_stacks_they_are_lent_and_restack_after_an_optimizer_step():
+    """Bindings lent one CriticStacks share the batched weights; a binding without stacks makes its own. After an
+    optimizer step (an in-place change of the parameters) a binding lent the same stacks, uncleared, stacks the new
+    weights: the kept stack is checked against the critic before it is used."""
     observation_space = spaces.Box(-1, 1, (5,), dtype=np.float32)
     action_space = spaces.Box(-1, 1, (ACTION_DIM,), dtype=np.float32)
     critic = ContinuousCritic(observation_space, action_space, [16, 16], nn.Flatten(), 5, n_critics=2)
@@ -93,7 +93,6 @@ def test_bindings_share_the_stacks_they_are_lent_and_stack_their_own_without():
     optimizer.zero_grad()
     th.cat(critic(obs, actions[0]), dim=1).sum().backward()
     optimizer.step()
-    stacks.clear()
     for after in (EnsembleQ(critic, obs), EnsembleQ(critic, obs, stacks=stacks)):
         q_values, grad = after.action_gradient(actions, 2.5)
         reference_q, reference_grad = autograd_action_gradient(after, actions, 2.5)
@@ -201,8 +200,9 @@ def test_crossq_critic_on_running_statistics_takes_the_fast_path():
     for parameter in critic.parameters():
         parameter.data.add_(0.1 * th.randn_like(parameter))
     critic.set_bn_training_mode(False)
+    stacks = CriticStacks()  # kept from one binding to the next while the statistics and modes are as they were
     for _ in range(2):
-        bound = EnsembleQ(critic, obs)
+        bound = EnsembleQ(critic, obs, stacks=stacks)
         assert bound.hand_written_gradient
         q_values, grad = bound.action_gradient(actions, 2.5)
         reference_q, reference_grad = autograd_action_gradient(bound, actions, 2.5)
@@ -213,3 +213,4 @@ def test_crossq_critic_on_running_statistics_takes_the_fast_path():
         critic.set_bn_training_mode(False)
     critic.set_bn_training_mode(True)
     assert not EnsembleQ(critic, obs).hand_written_gradient
+    assert not EnsembleQ(critic, obs, stacks=stacks).hand_written_gradient  # a mode is part of what a stack is checked on

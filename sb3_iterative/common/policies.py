@@ -356,7 +356,7 @@ class IterativePolicy(BasePolicy):
         """
         critic = self.critic_target if target else self.critic
         if critic_only:
-            return EnsembleQ(critic, obs, self.pessimism, self.estimator.critic_stacks())
+            return EnsembleQ(critic, obs, self.pessimism, self.estimator.stacks)
         direct_policy = self.direct_policy if self.estimator.reads_direct_policy else None
         return self.estimator.build(
             obs, critic, self.pessimism, ent_coef, direct_policy, generator, shared_noise, common_noise
