@@ -39,6 +39,7 @@ from sb3_iterative import (
 )
 from sb3_iterative.analysis.models import TrainedModel
 from sb3_iterative.common.iterative_actor import observation_batch_size
+from sb3_iterative.extras import import_extra
 
 FIGURES = {
     "amortization_gap": "amortization gap (Fig. 6)",
@@ -297,6 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: most batches here are small)")
     args = parser.parse_args(argv)
+    import_extra("scipy", "analysis", "python -m sb3_iterative.analyze (the policy modes)")
     matplotlib.use("Agg")
     th.set_num_threads(args.threads)
 

@@ -11,10 +11,12 @@ Without a display (no ``DISPLAY``), MuJoCo renders off-screen with EGL unless ``
 import os
 import runpy
 
+from sb3_iterative.extras import import_extra
 from sb3_iterative.zoo import register_for_loading
 
 
 def main() -> None:
+    import_extra("moviepy", "video", "python -m sb3_iterative.record_video")
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("MUJOCO_GL", "egl")
     register_for_loading()

@@ -44,3 +44,36 @@ def test_core_imports_without_the_extras():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_report_without_scipy_names_the_report_extra(monkeypatch, tmp_path, capsys):
+    from sb3_iterative.compare.__main__ import main
+
+    monkeypatch.delitem(sys.modules, "sb3_iterative.compare.report", raising=False)
+    hide(monkeypatch, "scipy")
+    assert main(["--report", "-f", str(tmp_path), "--out", str(tmp_path / "report")]) == 2
+    assert 'The comparison report (--report) needs scipy, which is not installed: pip install "sb3-iterative[report]"' in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize(
+    "command, argv, package, extra",
+    [
+        ("sb3_iterative.analyze", ["model.zip", "--env", "Pendulum-v1", "--out", "out"], "scipy", "analysis"),
+        ("sb3_iterative.record_video", None, "moviepy", "video"),
+    ],
+)
+def test_command_lines_without_their_extra_name_it(monkeypatch, command, argv, package, extra):
+    main = __import__(command, fromlist=["main"]).main
+    hide(monkeypatch, package)
+    with pytest.raises(ImportError, match=rf'needs {package}, which is not installed: pip install "sb3-iterative\[{extra}]"'):
+        main(argv) if argv is not None else main()
+
+
+def test_ray_executor_without_ray_names_the_ray_extra(monkeypatch):
+    from sb3_iterative.compare.executors import RayExecutor
+
+    hide(monkeypatch, "ray")
+    with pytest.raises(ImportError, match=r'--executor ray needs ray, .* pip install "sb3-iterative\[ray]"'):
+        RayExecutor("local", 1)

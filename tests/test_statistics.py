@@ -164,3 +164,52 @@ def test_report_joins_runs_of_several_folders_and_refuses_a_run_given_twice(fewe
         assert [(row["algo"], row["seeds"]) for row in csv.DictReader(file)] == [("sac", "2"), ("iterative_sac", "2")]
     assert main(["--report", "-f", str(logs), "--also", str(logs), "--out", str(tmp_path / "twice")]) == 2
     assert "the same run in two folders: sac Pendulum-v1 seed 1" in capsys.readouterr().err
+
+
+# rliable 1.2's numbers (with arch 7.2 and pandas 2.3) for the report of benchmarks/report_crossq, which the report
+# no longer computes with rliable: crossq's IQM curve on HalfCheetah-v5 (its interval [2, evaluations]) and its
+# performance profile's bands at every 20th τ; the estimates of statistics.csv are that report's own file.
+RLIABLE_CROSSQ_CURVE_INTERVAL = [
+    [-3.086540333333333, -2.6839053333333336, -130.24000866666665, -4.937594666666667, 1097.840746, 1294.900178],
+    [-1.5297453333333333, -0.6977746666666667, 185.92319066666667, 731.3493396666667, 2214.8223366666666, 3224.393727],
+]
+RLIABLE_CROSSQ_PROFILE_BANDS = [[1.0, 1 / 3, 0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.5, 0.0, 0.0, 0.0]]
+REPORT_CROSSQ = Path(__file__).parent.parent / "benchmarks" / "report_crossq"
+
+
+def recording(function, calls: list):
+    def record(*args):
+        result = function(*args)
+        calls.append((args, result))
+        return result
+
+    return record
+
+
+def test_report_reproduces_rliables_estimates_and_intervals(monkeypatch, tmp_path):
+    """The report of 4 algorithms × 2 environments × 3 seeds regenerated from its runs.csv and curves.csv: every
+    point and interval (2 000 replications) as rliable computed them when the report was written with it."""
+    curves, profiles = [], []
+    monkeypatch.setattr(statistics, "iqm_curves", recording(statistics.iqm_curves, curves))
+    monkeypatch.setattr(statistics, "performance_profiles", recording(statistics.performance_profiles, profiles))
+    write_report(REPORT_CROSSQ, tmp_path)
+    expected, computed = read_statistics(REPORT_CROSSQ), read_statistics(tmp_path)
+    assert computed.keys() == expected.keys() and len(expected) == 51
+    for key, row in expected.items():
+        for column in ("point", "ci_low", "ci_high"):
+            assert float(computed[key][column]) == pytest.approx(float(row[column]), rel=1e-12, abs=1e-12), (key, column)
+    (halfcheetah,), (_, intervals) = curves[0]
+    assert halfcheetah["crossq"].shape == (3, 1, 6)
+    np.testing.assert_allclose(intervals["crossq"], RLIABLE_CROSSQ_CURVE_INTERVAL, rtol=1e-12)
+    (((_, taus), (_, bands)),) = profiles
+    assert len(taus) == 101
+    np.testing.assert_allclose(bands["crossq"][:, ::20], RLIABLE_CROSSQ_PROFILE_BANDS, rtol=1e-12)
+
+
+def test_bootstrap_draws_depend_on_the_seed(monkeypatch):
+    """A negative control for the test above: another seed gives other intervals."""
+    scores = np.random.default_rng(0).normal(size=(5, 2))
+    first = statistics.location({"a": scores})["a"]["IQM"]
+    monkeypatch.setattr(statistics, "SEED", 1)
+    second = statistics.location({"a": scores})["a"]["IQM"]
+    assert first[0] == second[0] and first[1:] != second[1:]

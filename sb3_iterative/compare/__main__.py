@@ -77,11 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    from sb3_iterative.compare.report import write_report
-
     try:
+        from sb3_iterative.compare.report import write_report
+
         path = write_report([args.log_folder, *args.also], args.out, envs=args.env, algos=args.algo or ())
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"report: {path}")

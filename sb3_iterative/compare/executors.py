@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sb3_iterative.compare.layout import LOG_NAME
+from sb3_iterative.extras import import_extra
 
 # One thread per run: the runs are the parallelism. Set before the process starts, so that every
 # library's thread pool (OpenMP, MKL, OpenBLAS) is sized by it; `--num-threads 1` sets torch's.
@@ -189,12 +190,7 @@ class RayExecutor:
                 "--executor ray needs Python >= 3.10.12 or >= 3.11.4 (tarfile's extraction filters, to unpack the runs "
                 f"safely); this is Python {sys.version.split()[0]}. Use --executor local, or a newer Python."
             )
-        try:
-            import ray  # noqa: F401
-        except ImportError as error:
-            raise ImportError(
-                "--executor ray needs Ray, an optional dependency: pip install 'sb3-iterative[ray]' (or pip install ray)"
-            ) from error
+        import_extra("ray", "ray", "--executor ray")
         self.address = address
         self.workers = workers
 

@@ -16,12 +16,12 @@ the same when one sweep made them):
   from Welch's t-test (unequal variances; needs at least 2 seeds each);
 - ``ENV_iqm.png`` and a second table: the interquartile mean (IQM) and the mean over seeds of the final
   return and of the AUC, and the IQM at every evaluation, each with a 95 % stratified bootstrap
-  interval computed by rliable (:mod:`sb3_iterative.compare.statistics`);
+  interval as rliable computes them (:mod:`sb3_iterative.compare.statistics`);
 - across the environments, on normalized scores (:mod:`sb3_iterative.compare.references`): aggregate
   IQM, mean, median and optimality gap, the probability of improvement on SAC, and performance
   profiles (``performance_profiles.png``);
 - ``runs.csv`` (one row per run), ``curves.csv`` (one row per run and evaluation),
-  ``summary.csv`` (the first table's numbers) and ``statistics.csv`` (every rliable estimate).
+  ``summary.csv`` (the first table's numbers) and ``statistics.csv`` (every bootstrap estimate).
 
 Environment steps per second are measured from the run's training monitor file(s)
 (``*.monitor.csv``): the steps of its completed episodes divided by the time from the monitor's
@@ -46,11 +46,14 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter
 from rl_zoo3.utils import EnvironmentName
-from scipy import integrate, stats
 
 from sb3_iterative.compare import statistics
 from sb3_iterative.compare.layout import MARKER
 from sb3_iterative.compare.references import normalize
+from sb3_iterative.extras import import_extra
+
+integrate = import_extra("scipy.integrate", "report", "The comparison report (--report)")
+stats = import_extra("scipy.stats", "report", "The comparison report (--report)")
 
 BASELINE = "sac"
 # Algorithms in this order first (the baseline, then ours; TQC, then ours on it; CrossQ, then ours on it), the
@@ -264,8 +267,8 @@ of Welch's t-test (unequal variances) over seeds.
 
 STATISTICS_HEADER = f"""\
 IQM: the interquartile mean over seeds (the mean of the middle 50 % of runs; with fewer than 4 seeds
-rliable interpolates, and it is close to the mean). Intervals in this table and below: {CONFIDENCE:.0%}
-stratified bootstrap (rliable, {statistics.REPS} replications, runs resampled within each environment);
+it interpolates, and it is close to the mean). Intervals in this table and below: {CONFIDENCE:.0%}
+stratified bootstrap (rliable's, {statistics.REPS} replications, runs resampled within each environment);
 "unavailable" with one seed.
 """
 
