@@ -194,7 +194,8 @@ def test_report_reproduces_rliables_estimates_and_intervals(monkeypatch, tmp_pat
     monkeypatch.setattr(statistics, "performance_profiles", recording(statistics.performance_profiles, profiles))
     write_report(REPORT_CROSSQ, tmp_path)
     expected, computed = read_statistics(REPORT_CROSSQ), read_statistics(tmp_path)
-    assert computed.keys() == expected.keys() and len(expected) == 51
+    # one estimate more than that report had: IterativeCrossQ's probability of improvement on CrossQ, its own base
+    assert computed.keys() - expected.keys() == {("all", "iterative_crossq", "P(X > crossq)")} and len(expected) == 51
     for key, row in expected.items():
         for column in ("point", "ci_low", "ci_high"):
             assert float(computed[key][column]) == pytest.approx(float(row[column]), rel=1e-12, abs=1e-12), (key, column)
@@ -213,3 +214,22 @@ def test_bootstrap_draws_depend_on_the_seed(monkeypatch):
     monkeypatch.setattr(statistics, "SEED", 1)
     second = statistics.location({"a": scores})["a"]["IQM"]
     assert first[0] == second[0] and first[1:] != second[1:]
+
+
+def test_report_compares_each_algorithm_with_its_own_base(tmp_path):
+    """IterativeCrossQ against CrossQ, IterativeSAC against SAC, on each environment (Welch's t on the final return
+    and the AUC; the intervals BENCHMARKS.md quotes for these runs) and across them (P(X > base), within [0, 1])."""
+    write_report(REPORT_CROSSQ, tmp_path)
+    with open(tmp_path / "own_base.csv") as file:
+        rows = {(row["env"], row["algo"]): row for row in csv.DictReader(file)}
+    algos = ("iterative_sac", "iterative_crossq")
+    assert set(rows) == {(env, algo) for env in ("HalfCheetah-v5", "Hopper-v5") for algo in algos}
+    halfcheetah = rows["HalfCheetah-v5", "iterative_crossq"]
+    assert halfcheetah["base"] == "crossq" and halfcheetah["seeds"] == halfcheetah["base_seeds"] == "3"
+    numbers = [float(halfcheetah[key]) for key in ("delta_final_return", "ci_low", "ci_high", "welch_p_value")]
+    np.testing.assert_allclose(numbers, [1376.24, -851.14, 3603.62, 0.1590], rtol=1e-3)
+    assert float(rows["Hopper-v5", "iterative_crossq"]["welch_p_value"]) == pytest.approx(0.4368, abs=1e-4)
+    point, low, high = (float(read_statistics(tmp_path)["all", "iterative_crossq", "P(X > crossq)"][key])
+                        for key in ("point", "ci_low", "ci_high"))  # fmt: skip
+    assert 0 <= low <= point <= high <= 1 and point > 0.5
+    assert "| iterative_crossq | crossq | 3 / 3 |" in (tmp_path / "report.md").read_text()

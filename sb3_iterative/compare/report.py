@@ -63,6 +63,11 @@ ORDER = (
     "tqc", "iterative_tqc", "crossq", "iterative_crossq",
 )  # fmt: skip
 CONFIDENCE = statistics.CONFIDENCE  # of Welch's intervals and the bootstrap's alike
+# The base each of the package's algorithms is built on: the comparison a user of that base asks for first
+OWN_BASE = {
+    "flow_sac": "sac", "iterative_sac": "sac", "iterative_sac_dt": "sac", "iterative_sac_ws": "sac",
+    "iterative_sac_mb": "sac", "direct_sac_mb": "sac", "iterative_tqc": "tqc", "iterative_crossq": "crossq",
+}  # fmt: skip
 
 
 @dataclass
@@ -371,6 +376,21 @@ def _aggregate_section(
         for algo, probability in improvement.items():
             lines.append(f"| {algo} | {_estimate(*probability, 2)} |")
             records.append(_record("all", algo, len(scores[algo]), f"P(X > {BASELINE})", *probability))
+    # against the other bases (against SAC: the table above)
+    pairs = [(algo, base) for algo in scores if (base := OWN_BASE.get(algo, BASELINE)) != BASELINE and base in scores]
+    if pairs:
+        lines += [
+            "",
+            "Probability of improvement of each algorithm on the base it is built on, P(X > base), as above (each pair "
+            "bootstrapped on its own).",
+            "",
+            "| algorithm | base | P(X > base) |",
+            "|---|---|---|",
+        ]
+        for algo, base in pairs:
+            (probability,) = statistics.probability_of_improvement({algo: scores[algo], base: scores[base]}, base).values()
+            lines.append(f"| {algo} | {base} | {_estimate(*probability, 2)} |")
+            records.append(_record("all", algo, len(scores[algo]), f"P(X > {base})", *probability))
     statistics.plot_performance_profiles(scores, colors, str(out / "performance_profiles.png"))
     lines += ["", "![performance profiles](performance_profiles.png)", ""]
     return lines, records, notes
@@ -399,6 +419,52 @@ def _section(env: str, rows: Sequence[Row], numbers: Sequence[dict[str, Any]], i
     if not any(row.algo == BASELINE for row in rows):
         lines += ["", f"No {BASELINE} runs on {env}: no difference computed."]
     return [*lines, ""]
+
+
+def own_base_rows(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Each algorithm against the base it is built on (:data:`OWN_BASE`), where both ran: the differences of the mean
+    final return and of the mean AUC with Welch's interval and p-value (a row of ``own_base.csv``)."""
+    by_algo = {row.algo: row for row in rows}
+    numbers = []
+    for row in rows:
+        base = by_algo.get(OWN_BASE.get(row.algo, ""))
+        if base is None:
+            continue
+        difference, low, high, p_value = welch_interval(row.final, base.final)
+        auc_difference, auc_low, auc_high, auc_p_value = welch_interval(row.auc, base.auc)
+        numbers.append({
+            "env": row.env, "algo": row.algo, "base": base.algo, "seeds": len(row.runs), "base_seeds": len(base.runs),
+            "delta_final_return": difference, "ci_low": low, "ci_high": high, "welch_p_value": p_value,
+            "delta_auc": auc_difference, "auc_ci_low": auc_low, "auc_ci_high": auc_high, "auc_welch_p_value": auc_p_value,
+        })  # fmt: skip
+    return numbers
+
+
+def _own_base_section(numbers: Sequence[dict[str, Any]]) -> list[str]:
+    """The table of each algorithm against its own base on one environment."""
+    if not numbers:
+        return []
+    lines = [
+        f"Each algorithm against the base it is built on (Welch's t, {CONFIDENCE:.0%} CI; p two-sided):",
+        "",
+        "| algorithm | base | seeds | Δ final return | p | Δ AUC | p |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for number in numbers:
+        lines.append(
+            f"| {number['algo']} | {number['base']} | {number['seeds']} / {number['base_seeds']} "
+            f"| {_interval(number['delta_final_return'], number['ci_low'], number['ci_high'])} "
+            f"| {number['welch_p_value']:.2f} "
+            f"| {_interval(number['delta_auc'], number['auc_ci_low'], number['auc_ci_high'])} "
+            f"| {number['auc_welch_p_value']:.2f} |"
+        )
+    return [*lines, ""]
+
+
+def _interval(point: float, low: float, high: float) -> str:
+    if math.isnan(low):
+        return f"{point:+.1f} (no CI: needs ≥ 2 seeds each)"
+    return f"{point:+.1f} [{low:+.1f}, {high:+.1f}]"
 
 
 def _delta(number: dict[str, Any], prefix: str) -> str:
@@ -468,13 +534,16 @@ def write_report(
 
     generated = datetime.now().astimezone().isoformat(timespec="seconds")
     lines = ["# Comparison", "", f"Runs in `{log_folder}`, report written {generated}.", "", HEADER, STATISTICS_HEADER]
-    summary, per_run, curves, estimates = [], [], [], []
+    summary, per_run, curves, estimates, own_bases = [], [], [], [], []
     for env, rows in tables.items():
         image = f"{EnvironmentName(env)}.png"
         plot(rows, colors, out / image)
         baseline = next((row for row in rows if row.algo == BASELINE), None)
         numbers = [summarize(row, baseline) for row in rows]
         lines += _section(env, rows, numbers, image)
+        own_base = own_base_rows(rows)
+        lines += _own_base_section(own_base)
+        own_bases += own_base
         iqm_image = f"{EnvironmentName(env)}_iqm.png"
         statistics.plot_iqm_curves(
             rows[0].timesteps, {row.algo: row.curves[:, None, :] for row in rows}, colors, env, str(out / iqm_image)
@@ -496,6 +565,8 @@ def write_report(
     (out / "report.md").write_text("\n".join(lines))
     _write_csv(out / "statistics.csv", estimates)
     _write_csv(out / "summary.csv", summary)
+    if own_bases:
+        _write_csv(out / "own_base.csv", own_bases)
     _write_csv(out / "runs.csv", per_run)
     _write_csv(out / "curves.csv", curves)
     return out / "report.md"
