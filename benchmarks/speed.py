@@ -85,6 +85,9 @@ CONFIGURATIONS: dict[str, tuple[type[BaseAlgorithm], dict]] = {
     "IterativeCrossQ K=5 N=1": (IterativeCrossQ, dict(n_iterations=5, n_action_samples=1)),
     "CrossQ, critics 2 x 256": (CrossQ, NARROW_CROSSQ),
     "IterativeCrossQ K=5 N=1, critics 2 x 256": (IterativeCrossQ, dict(NARROW_CROSSQ, n_iterations=5, n_action_samples=1)),
+    # what K costs on CrossQ (NAMED_ONLY)
+    "IterativeCrossQ K=1 N=1, critics 2 x 256": (IterativeCrossQ, dict(NARROW_CROSSQ, n_iterations=1, n_action_samples=1)),
+    "IterativeCrossQ K=2 N=1, critics 2 x 256": (IterativeCrossQ, dict(NARROW_CROSSQ, n_iterations=2, n_action_samples=1)),
     # compile_training: IterativeSAC, and SAC itself compiled (IterativeSAC's direct actor with β = 1 is SAC bit for bit)
     "SAC, compiled": (IterativeSAC, dict(actor="direct")),
     "IterativeSAC K=5 N=1, compiled": (IterativeSAC, dict(n_iterations=5, n_action_samples=1)),
@@ -97,6 +100,8 @@ BASES = {
     "IterativeTQC K=5 N=1": "TQC",
     "IterativeCrossQ K=5 N=1": "CrossQ",
     "IterativeCrossQ K=5 N=1, critics 2 x 256": "CrossQ, critics 2 x 256",
+    "IterativeCrossQ K=1 N=1, critics 2 x 256": "CrossQ, critics 2 x 256",
+    "IterativeCrossQ K=2 N=1, critics 2 x 256": "CrossQ, critics 2 x 256",
     "IterativeSAC K=5 N=1, compiled": "SAC, compiled",
     "IterativeSAC K=5 N=1, compiled reduce-overhead": "SAC, compiled reduce-overhead",
 }
@@ -116,6 +121,8 @@ COMPILE_TRAINING = {
     "IterativeSAC K=5 N=1, compiled reduce-overhead": "reduce-overhead",
 }
 MODEL_FREE = "IterativeSAC K=5 N=1"
+# Measured only when named (besides CUDA graphs' "reduce-overhead" pairs): what K costs on CrossQ
+NAMED_ONLY = ("IterativeCrossQ K=1 N=1, critics 2 x 256", "IterativeCrossQ K=2 N=1, critics 2 x 256")
 
 
 def cpu_name() -> str:
@@ -230,7 +237,7 @@ def main() -> None:
         "--configurations",
         nargs="+",
         choices=list(CONFIGURATIONS),
-        default=[name for name in CONFIGURATIONS if "reduce-overhead" not in name],  # CUDA graphs: name them
+        default=[name for name in CONFIGURATIONS if "reduce-overhead" not in name and name not in NAMED_ONLY],
         help="the configurations to measure (default: all; SAC, and the base of each iterative one, are always measured)",
     )
     args = parser.parse_args()
