@@ -187,8 +187,15 @@ def objective(
     :return: J per state and the samples behind it
     """
     actions, log_prob = distribution.sample(mu, log_std, noise)
-    q_hat = value_estimate.value(actions, beta)
-    terms = q_hat - ent_coef * log_prob
+    return sampled_objective(value_estimate, actions, log_prob, ent_coef, beta)
+
+
+def sampled_objective(
+    value_estimate: ValueEstimate, actions: th.Tensor, log_prob: th.Tensor, ent_coef: th.Tensor | float, beta: float
+) -> ObjectiveEstimate:
+    """J(s, λ) on samples of π(·|s; λ) already drawn: actions [N, B, A] and their log π [N, B] (the critic's target
+    draws a' once, for its value and for CrossQ's joint pass)."""
+    terms = value_estimate.value(actions, beta) - ent_coef * log_prob
     return ObjectiveEstimate(value=terms.mean(dim=0), actions=actions, log_prob=log_prob, terms=terms)
 
 

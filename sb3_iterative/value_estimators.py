@@ -4,8 +4,8 @@ A policy's ``value_estimator`` names the kind; the policy holds the component (`
 component owns what is its own: its parameters and optimizer (saved under ``policy.estimator``), its training
 step on a replay batch (:meth:`ValueEstimator.fit`, the algorithm's ``_value_estimator_step``), the options it
 reads from the policy and the algorithm with their defaults, and its say on the critic's target
-(:meth:`ValueEstimator.target_parameters`). It builds Q̂_β bound to a batch of observations
-(:meth:`ValueEstimator.build`), the :class:`~sb3_iterative.objective.ValueEstimate` that J reads.
+(:meth:`ValueEstimator.values_target`, :meth:`ValueEstimator.target_parameters`). It builds Q̂_β bound to a batch
+of observations (:meth:`ValueEstimator.build`), the :class:`~sb3_iterative.objective.ValueEstimate` that J reads.
 
 - ``"critic"`` (:class:`CriticValueEstimator`): the critic ensemble's Q̂_β, model-free; nothing of its own.
 - ``"model"`` (:class:`~sb3_iterative.model_based.ModelValueEstimator`): a learned model's h-step rollout
@@ -124,12 +124,13 @@ class ValueEstimator(nn.Module):
     def set_gamma(self, gamma: float) -> None:
         """The algorithm's discount, for a kind that discounts inside its estimate."""
 
-    def target_parameters(
-        self, next_obs: PyTorchObs, direct_policy: Any, training_options: Mapping[str, Any]
-    ) -> tuple[th.Tensor, th.Tensor] | None:
-        """Its say on the critic's target: λ' = (µ', log σ') of its own, which it then values (None: the policy's λ',
-        valued by the critics alone)."""
-        return None
+    def values_target(self, training_options: Mapping[str, Any]) -> bool:
+        """Whether it has its say on the critic's target: its own λ' (:meth:`target_parameters`), which it values."""
+        return False
+
+    def target_parameters(self, next_obs: PyTorchObs, direct_policy: Any) -> tuple[th.Tensor, th.Tensor]:
+        """Its λ' = (µ', log σ') of the critic's target, where :meth:`values_target`."""
+        raise NotImplementedError
 
 
 class CriticValueEstimator(ValueEstimator):

@@ -36,6 +36,13 @@ def recording_logger(model) -> KeyRecorder:
     return recorder
 
 
+def next_value(model, next_obs, ent_coef, next_noise):
+    """V(s') of the critics' target for ``next_obs``, as the algorithm's critic step computes it: a' from λ' by the
+    policy's one route, then the algorithm's own next value."""
+    next_actions, next_log_prob = model._next_sample(next_obs, ent_coef, next_noise)
+    return model._next_value(next_obs, next_actions, next_log_prob, ent_coef)
+
+
 def observations(model, n: int = 8, seed: int = 123) -> np.ndarray:
     """``n`` observations sampled from the model's observation space with a fixed seed."""
     model.observation_space.seed(seed)

@@ -13,6 +13,7 @@ from stable_baselines3.common.env_util import make_vec_env
 
 from sb3_iterative import IterativeCrossQ, IterativeSAC, IterativeTQC, analysis, critics
 from sb3_iterative.analyze import load_model
+from sb3_iterative.common import amortizers
 from sb3_iterative.common.iterative_actor import IterativeActor
 
 from helpers import recording_logger
@@ -358,6 +359,41 @@ def test_bad_input(algorithm):
         make(algorithm, log_std_init=-2)
     with pytest.raises(ValueError, match=r"n_iterations must be an integer >= 1, got 0"):
         make(algorithm, n_iterations=0)
+
+
+@pytest.mark.parametrize("algorithm", MODEL_LIST)
+def test_training_the_target_acting_and_the_analyses_enter_algorithm_2_through_the_amortizer(algorithm, monkeypatch):
+    """One entry into the iterative optimizer: a gradient step (the actor's iterations and the critic target's),
+    an act and an analysis each ask the policy's amortizer for λ_0 (a warm start's, here) once."""
+    model = make(algorithm, warm_start=True).learn(60)
+    amortizer = model.policy.amortizer
+    assert isinstance(amortizer, amortizers.IterativeAmortizer) and model.policy.amortizer.n_estimates == 5
+    starts = []
+    initial = amortizer.initial
+    monkeypatch.setattr(amortizer, "initial", lambda obs: starts.append(len(obs)) or initial(obs))
+    model._n_updates = 2  # the next is the third update: it trains the actor, CrossQ's delayed one too (policy_delay 3)
+    model.train(1, batch_size=16)
+    assert starts == [16, 16]
+    model.predict(states(model, 3), deterministic=True)
+    assert starts[2:] == [3]
+    analysis.amortization_gap(model, states(model, 4), n_steps=2)
+    assert starts[3:] == [4]
+
+
+@pytest.mark.parametrize("algorithm", MODEL_LIST)
+@pytest.mark.parametrize("actor", ["direct", "flow"])
+def test_a_direct_actor_reads_no_objective_and_draws_noise_for_its_one_sample(algorithm, actor):
+    """A direct (or flow) actor behind the same interface: one λ = f_φ(s) whatever J, the noise plan's one slice."""
+    if actor == "flow" and algorithm is not IterativeSAC:
+        pytest.skip("the flow baseline is SAC's actor")
+    model = make(algorithm, actor=actor)
+    amortizer = model.policy.amortizer
+    assert not amortizer.reads_objective and amortizer.n_estimates == 0
+    assert model.policy.sample_noise(4).shape[0] == 1
+    obs = th.as_tensor(states(model, 4))
+    trace = amortizer.trace(obs, None, 0.1, 1.0)
+    assert len(trace.lambdas) == 1 and trace.first_trained == 0 and not trace.estimates
+    assert (amortizer.direct_policy is model.policy.actor) == (actor == "direct")
 
 
 @pytest.mark.parametrize("algorithm", MODEL_LIST)

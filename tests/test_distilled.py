@@ -9,7 +9,7 @@ from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN
 from sb3_iterative import IterativeSAC, IterativeSACPolicy
 from sb3_iterative.common.iterative_actor import soft_clamp
 
-from helpers import SMALL, observations
+from helpers import SMALL, next_value, observations
 
 
 def iterative(seed: int = 0, **policy_kwargs) -> IterativeSAC:
@@ -44,11 +44,11 @@ def test_distilled_target_equals_the_iterative_one_when_the_distilled_policy_is_
     noise = model.policy.sample_noise(32)
     with th.no_grad():
         set_distilled(model, 0.3, log_std)
-        distilled = model._next_value(batch.next_observations, ent_coef, noise)
+        distilled = next_value(model, batch.next_observations, ent_coef, noise)
         set_distilled(model, -0.3, log_std)
-        other = model._next_value(batch.next_observations, ent_coef, noise)
+        other = next_value(model, batch.next_observations, ent_coef, noise)
         model.policy.distilled_target = False
-        iterative_target = model._next_value(batch.next_observations, ent_coef, noise)
+        iterative_target = next_value(model, batch.next_observations, ent_coef, noise)
     np.testing.assert_allclose(distilled.numpy(), iterative_target.numpy(), rtol=1e-6)
     assert not th.allclose(other, iterative_target)  # the target does follow the distilled policy
 
@@ -77,7 +77,7 @@ def test_warm_start_begins_at_the_distilled_policy_and_k_0_acts_as_it():
 
 def test_the_fixed_start_has_no_distilled_policy():
     model = iterative()
-    assert model.policy.distilled_policy is None and model.policy.initial_parameters(th.zeros(2, 3)) is None
+    assert model.policy.distilled_policy is None and model.policy.amortizer.initial(th.zeros(2, 3)) is None
 
 
 def test_options_train_the_distilled_policy_and_survive_save_load(tmp_path):

@@ -196,3 +196,35 @@ def test_analyses_run_on_the_quantile_critics_j():
         with pytest.raises(ValueError, match="beta is the number of top quantiles dropped per critic"):
             analysis.amortization_gap(model, states, beta=beta)
     assert analysis.amortization_gap(model, states, beta=4).beta == 4.0
+
+
+def test_critic_target_bootstraps_the_truncated_atoms_of_the_iterative_next_actions(monkeypatch):
+    """The critics' target y = r + γ (1 − done)·(z − α log π'), z the target critics' pooled quantiles at a' ~ π(·|s';
+    λ') without the d largest of each critic, λ' from K iterations on the online critics' J, a' from the noise
+    plan's last slice: TQC's target, written here from its parts."""
+    model = IterativeTQC("MlpPolicy", ENV, top_quantiles_to_drop_per_net=1, **SMALL).learn(60)
+    with th.no_grad():
+        for parameter in model.critic_target.parameters():
+            parameter.add_(0.3)  # target critics that differ from the online ones
+    batch = model.replay_buffer.sample(16)
+    ent_coef, noise = model._current_ent_coef(), model.policy.sample_noise(16)
+    targets = []
+    monkeypatch.setattr(model, "_critic_regression", lambda current, target: targets.append(target) or th.zeros(()))
+    model._critic_loss(batch, model.gamma, ent_coef, noise)
+
+    next_obs = batch.next_observations
+    with th.no_grad():
+        estimate = model.policy.value_estimate(next_obs, ent_coef)
+        trace = model.policy.optimize(next_obs, estimate, ent_coef, model.beta, noise)
+        std = trace.log_std.exp()
+        gaussian_actions = trace.mu + noise[-1, 0] * std
+        actions = th.tanh(gaussian_actions)
+        log_prob = th.distributions.Normal(trace.mu, std).log_prob(gaussian_actions).sum(dim=-1)
+        log_prob = log_prob - th.log(1 - actions**2 + 1e-6).sum(dim=-1)
+        quantiles = model.critic_target(next_obs, actions)  # [B, n critics, M]
+        kept = model.critic.n_critics * (5 - 1)
+        pooled = th.sort(quantiles.reshape(len(actions), -1), dim=1).values[:, :kept]
+        expected = batch.rewards + (1 - batch.dones) * model.gamma * (pooled - ent_coef * log_prob[:, None])
+    (target,) = targets
+    th.testing.assert_close(target, expected, rtol=1e-5, atol=1e-5)
+    assert not th.allclose(target, batch.rewards + (1 - batch.dones) * model.gamma * pooled)  # the entropy term counts

@@ -43,8 +43,9 @@ from sb3_iterative.analysis.models import (
     training_beta,
 )
 from sb3_iterative.analysis.optimizers import OptimizationPath
-from sb3_iterative.common.iterative_actor import IterativeActor, IterativeTrace
-from sb3_iterative.common.policies import ROLLOUT_SEED, DirectActor, IterativePolicy
+from sb3_iterative.common.amortizers import amortizer_of
+from sb3_iterative.common.iterative_actor import IterativeTrace
+from sb3_iterative.common.policies import ROLLOUT_SEED, IterativePolicy
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.objective import ValueEstimate, noise_plan, objective
 from sb3_iterative.pessimism import Pessimism
@@ -159,23 +160,14 @@ class Agent:
         :param n_iterations: K for the iterative optimizer (None: the model's)
         :param init_mu_std: the spread of the iterative optimizer's random λ_0 (None: the model's; 0: fixed)
         """
-        with th.no_grad():
-            if not self.iterative:
-                for name, value in (("n_iterations", n_iterations), ("init_mu_std", init_mu_std)):
-                    if value is not None:
-                        raise ValueError(f"{name} applies to an iterative optimizer; this model's actor is {self.actor}")
-                if isinstance(self.policy, IterativePolicy):
-                    return self.policy.direct_trace(obs)
-                actor: DirectActor = self.policy.actor  # type: ignore[assignment]  # a stock agent's
-                mu, log_std, _ = actor.get_action_dist_params(obs)
-                return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0)
-            policy = self.iterative_policy
-            assert isinstance(policy.actor, IterativeActor)
-            with self.iterations(n_iterations), self.starts(init_mu_std):
-                initial = policy.initial_parameters(obs)  # a warm start's λ_0
-                return policy.actor.optimize(
-                    obs, value_estimate, self.ent_coef, beta, generator=generator, with_values=False, initial=initial
-                )
+        if not self.iterative:
+            for name, value in (("n_iterations", n_iterations), ("init_mu_std", init_mu_std)):
+                if value is not None:
+                    raise ValueError(f"{name} applies to an iterative optimizer; this model's actor is {self.actor}")
+        with th.no_grad(), self.iterations(n_iterations), self.starts(init_mu_std):
+            return amortizer_of(self.policy).trace(
+                obs, value_estimate, self.ent_coef, beta, generator=generator, with_values=False
+            )
 
     def iterations(self, n_iterations: int | None) -> AbstractContextManager[None]:
         """Run the iterative optimizer with K = ``n_iterations`` (None: unchanged), then restore K."""

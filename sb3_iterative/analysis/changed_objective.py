@@ -27,7 +27,8 @@ from sb3_iterative.analysis.models import (
     model_value_estimate,
     pessimism,
 )
-from sb3_iterative.common.iterative_actor import IterativeActor
+from sb3_iterative.common.amortizers import amortizer_of
+from sb3_iterative.common.policies import IterativePolicy
 from sb3_iterative.critics import CriticEnsemble, EnsembleQ
 from sb3_iterative.objective import ValueEstimate, autograd_value_gradient
 
@@ -149,12 +150,13 @@ class ChangedObjective(BasePolicy):
         return QWithTerm(value_estimate, self.term) if self.term is not None else value_estimate
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
-        if not isinstance(self.policy.actor, IterativeActor):
+        policy = self.policy
+        if not (isinstance(policy, IterativePolicy) and policy.amortizer.reads_objective):
             raise TypeError(
                 "A direct actor cannot act on a changed objective: λ = f_φ(s) never reads the critic, so its "
                 "actions are those of the objective it was trained on. Retrain it, or use an iterative model."
             )
-        return self.policy.act_iteratively(observation, deterministic, bind=self.value_estimate, ent_coef=self.ent_coef())
+        return policy.act_iteratively(observation, deterministic, bind=self.value_estimate, ent_coef=self.ent_coef())
 
 
 def transfer_optimizer(source: TrainedModel, target: TrainedModel) -> ChangedObjective:
@@ -170,7 +172,7 @@ def transfer_optimizer(source: TrainedModel, target: TrainedModel) -> ChangedObj
     :param target: the model (of the package, or a stock agent) whose objective the optimizer runs on
     """
     check_model(source, "source")
-    if not isinstance(source.policy.actor, IterativeActor):
+    if not amortizer_of(source.policy).reads_objective:
         raise ValueError(
             "source must be a model with the iterative actor: a direct actor (SAC, TQC, CrossQ, actor='direct') "
             "has no optimizer to transfer, λ = f_φ(s) never reads the objective"

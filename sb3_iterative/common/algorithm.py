@@ -12,11 +12,12 @@ from stable_baselines3.common.save_util import load_from_zip_file, recursive_get
 from stable_baselines3.common.type_aliases import GymEnv, PyTorchObs, ReplayBufferSamples
 from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.common.vec_env import VecEnv
+from torch.nn import functional as F
 
+from sb3_iterative.common.amortizers import DirectActor
 from sb3_iterative.common.iterative_actor import IterativeActor, actor_loss
-from sb3_iterative.common.policies import RENAMED_MODULES, DirectActor, IterativePolicy, dynamo_config
+from sb3_iterative.common.policies import RENAMED_MODULES, IterativePolicy, dynamo_config
 from sb3_iterative.critics import CriticEnsemble
-from sb3_iterative.distributions import PolicyDistribution
 from sb3_iterative.model_based import distillation_kl
 from sb3_iterative.model_based.estimator import DEFAULT_MODEL_PRETRAIN_STEPS  # noqa: F401  # here in earlier releases
 from sb3_iterative.value_estimators import VALUE_ESTIMATORS, option_owner
@@ -91,10 +92,11 @@ class IterativeAmortization(OffPolicyAlgorithm):
     ``IterativeCrossQ(IterativeAmortization, CrossQ)``).
 
     It replaces the base's ``train()`` with one loop of named steps (:meth:`_gradient_step`): the value
-    estimator's own step (a model's), the critics' step on their target (:meth:`_critic_loss`, the one part
-    each algorithm writes), the actor's step, K iterations on J and the optimizer's loss (Algorithm 2), with
-    α's step and the distilled policy's, and the target networks' update. An algorithm overrides a step, not
-    the loop: CrossQ its critic loss, its delayed actor (:meth:`_trains_actor`), its order of draws
+    estimator's own step (a model's), the critics' step on their target (:meth:`_critic_loss`: y = r + γ (1 − done)
+    ·V(s'), with V(s') the one part each algorithm writes, :meth:`_next_value`), the actor's step, K iterations on J
+    and the optimizer's loss (Algorithm 2), with α's step and the distilled policy's, and the target networks'
+    update. An algorithm overrides a step, not the loop: TQC its critics' regression, CrossQ its joint pass of the
+    critics (:meth:`_critic_values`), its delayed actor (:meth:`_trains_actor`), its order of draws
     (:meth:`_draw_noise`) and its absent targets (:meth:`_target_step`). The policy is an
     :class:`~sb3_iterative.common.policies.IterativePolicy`.
     """
@@ -261,8 +263,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
 
     def _sync_ent_coef(self, ent_coef: th.Tensor) -> None:
         """The iterative actor optimizes J with α while acting: keep its copy current."""
-        if isinstance(self.actor, IterativeActor):
-            self.actor.ent_coef.copy_(ent_coef.reshape(()))
+        self.policy.amortizer.set_ent_coef(ent_coef)
 
     def train(self, gradient_steps: int, batch_size: int = 64) -> None:
         # The whole of the base's train() is replaced: its actor step, its critic target and its
@@ -397,30 +398,52 @@ class IterativeAmortization(OffPolicyAlgorithm):
             # Copy running stats, see SB3 GH issue #996
             polyak_update(self.batch_norm_stats, self.batch_norm_stats_target, 1.0)
 
-    def _next_sample(
-        self, next_obs: PyTorchObs, ent_coef: th.Tensor, next_noise: th.Tensor
-    ) -> tuple[th.Tensor, th.Tensor, th.Tensor, th.Tensor, PolicyDistribution]:
-        """The critic target's next actions a' ~ π(·|s'; λ') [N, B, A] and their log π [N, B], with λ' = (µ', log σ')
-        and its family: λ' from the policy's one dispatcher (:meth:`IterativePolicy.target_parameters`), ε
-        the noise plan's last slice."""
-        mu, log_std, distribution = self.policy.target_parameters(next_obs, ent_coef, self.beta, next_noise)
-        next_actions, next_log_prob = distribution.sample(mu, log_std, next_noise[-1])
-        return next_actions, next_log_prob, mu, log_std, distribution
-
-    @staticmethod
-    def _bootstrap(replay_data: ReplayBufferSamples, discounts: th.Tensor | float, next_value: th.Tensor) -> th.Tensor:
-        """The critics' target y = r + γ (1 − done) · V(s'), for V(s') [B, 1] (or atoms [B, n])."""
-        return replay_data.rewards + (1 - replay_data.dones) * discounts * next_value
-
     def _critic_loss(
         self, replay_data: ReplayBufferSamples, discounts: th.Tensor | float, ent_coef: th.Tensor, next_noise: th.Tensor
     ) -> th.Tensor:
-        """The critics' loss on a replay batch, against their target (the part each algorithm writes).
+        """The critics' loss on a replay batch against their target y = r + γ (1 − done)·V(s'), with
+        V(s') the soft value of a' ~ π(·|s'; λ') (TQC: its atoms).
 
         :param discounts: γ, or γ^n of n-step replay
-        :param next_noise: ε for the next observations' K iterations and the target's evaluation at λ' [K + 1, N, B, A]
+        :param next_noise: ε for the next observations' K iterations and a' [K + 1, N, B, A]
         """
+        with th.no_grad(), self.policy.target_modes():
+            next_actions, next_log_prob = self._next_sample(replay_data.next_observations, ent_coef, next_noise)
+        current, next_value = self._critic_values(replay_data, next_actions, next_log_prob, ent_coef)
+        with th.no_grad():
+            target = replay_data.rewards + (1 - replay_data.dones) * discounts * next_value
+        return self._critic_regression(current, target)
+
+    def _next_sample(self, next_obs: PyTorchObs, ent_coef: th.Tensor, next_noise: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        """The critic target's next actions a' ~ π(·|s'; λ') [N, B, A] and their log π [N, B]: λ' by the policy's one
+        route (:meth:`IterativePolicy.target_parameters`), ε the noise plan's last slice."""
+        mu, log_std, distribution = self.policy.target_parameters(
+            next_obs, ent_coef, self.beta, next_noise, self._estimator_training_options()
+        )
+        return distribution.sample(mu, log_std, next_noise[-1])
+
+    def _critic_values(
+        self, replay_data: ReplayBufferSamples, next_actions: th.Tensor, next_log_prob: th.Tensor, ent_coef: th.Tensor
+    ) -> tuple[Any, th.Tensor]:
+        """The critics' outputs at the batch's (s, a), and V(s') of the next actions (without a graph): two passes,
+        the online critics' and :meth:`_next_value` (CrossQ makes them one)."""
+        with th.no_grad():
+            next_value = self._next_value(replay_data.next_observations, next_actions, next_log_prob, ent_coef)
+        return self.critic(replay_data.observations, replay_data.actions), next_value
+
+    def _next_value(
+        self, next_obs: PyTorchObs, next_actions: th.Tensor, next_log_prob: th.Tensor, ent_coef: th.Tensor
+    ) -> th.Tensor:
+        """V(s') in the critics' target from the next actions a' [N, B, A] and their log π [N, B]: the part of the
+        target each algorithm writes (SAC's soft value [B, 1], TQC's atoms [B, N · kept])."""
         raise NotImplementedError
+
+    def _critic_regression(self, current: Any, target: th.Tensor) -> th.Tensor:
+        """The critics' loss of their outputs at (s, a) to the target y: SAC's (and CrossQ's), half the sum over the
+        critics of each one's mean squared error, for outputs [B, 1] per critic (TQC: its quantile Huber loss)."""
+        loss = 0.5 * sum(F.mse_loss(current_q, target) for current_q in current)
+        assert isinstance(loss, th.Tensor)
+        return loss
 
     def _distill(self, obs: PyTorchObs, mu: th.Tensor, log_std: th.Tensor) -> th.Tensor:
         """One step of the distilled direct policy towards the iterative optimizer's λ_K: KL(π_iter ‖ π_direct)."""

@@ -5,8 +5,8 @@ import contextlib
 import inspect
 import math
 import warnings
-from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 import torch as th
 from gymnasium import spaces
@@ -15,8 +15,8 @@ from stable_baselines3.common.torch_layers import (
     BaseFeaturesExtractor,
 )
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
-from torch import nn
 
+from sb3_iterative.common.amortizers import Amortizer, DirectActor, DirectAmortizer, FlowAmortizer, IterativeAmortizer
 from sb3_iterative.common.iterative_actor import IterativeActor, IterativeTrace
 from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, CriticEnsemble, EnsembleQ, make_critic
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
@@ -33,24 +33,6 @@ from sb3_iterative.value_estimators import ValueEstimator, value_estimator_class
 ACTOR_KINDS = ("iterative", "direct", "flow")
 # The base policies' actor options that only gSDE reads (SB3's SAC actor and sb3-contrib's take them)
 GSDE_OPTIONS = ("log_std_init", "use_expln", "clip_mean")
-
-
-class DirectActor(Protocol):
-    """The direct actor λ = f_φ(s) of a base policy: SAC's, sb3-contrib TQC's (the same network, its own
-    class) or CrossQ's (batch-renormalized); also the distilled policy of the warm start, the distilled
-    target and the model's rollouts."""
-
-    optimizer: th.optim.Optimizer
-
-    def get_action_dist_params(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor, dict[str, th.Tensor]]:
-        """λ = (µ, log σ) [B, A] each, and the distribution's keywords."""
-        ...
-
-    def __call__(self, obs: PyTorchObs, deterministic: bool = False) -> th.Tensor: ...
-
-    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
-
-    def set_training_mode(self, mode: bool) -> None: ...
 
 
 # Seed of the value estimate's own samples (a model rollout's) when acting deterministically
@@ -310,6 +292,16 @@ class IterativePolicy(BasePolicy):
             self.distilled_policy.optimizer = self.optimizer_class(  # type: ignore[call-arg]
                 self.distilled_policy.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
             )
+        self.amortizer = self.make_amortizer()
+
+    def make_amortizer(self) -> Amortizer:
+        """The actor behind the one interface training, the critic target, acting and the analyses use
+        (:mod:`sb3_iterative.common.amortizers`): where the policy asks which actor it has."""
+        if isinstance(self.actor, IterativeActor):
+            return IterativeAmortizer(self.actor, self.distilled_parameters if self.warm_start else None)
+        if isinstance(self.actor, FlowActor):
+            return FlowAmortizer(self.actor)
+        return DirectAmortizer(self.actor)
 
     @property
     def model_based(self) -> ModelValueEstimator | None:
@@ -362,42 +354,25 @@ class IterativePolicy(BasePolicy):
             obs, critic, self.pessimism, ent_coef, direct_policy, generator, shared_noise, common_noise
         )
 
-    def target_estimate(
-        self,
-        next_obs: PyTorchObs,
-        ent_coef: th.Tensor | float,
-        beta: float,
-        noise: th.Tensor,
-        training_options: dict[str, Any],
-    ) -> tuple[th.Tensor, th.Tensor, PolicyDistribution, ValueEstimate]:
-        """λ' on the next observations and the estimate that values it in the critic's target, on the target
-        critics: the value estimator's own λ' where it has its say (the model-based estimate's direct policy, with
-        ``model_based_target``), valued by it; otherwise the policy's (:meth:`target_parameters`), valued by the
-        critics alone.
-
-        :param training_options: the algorithm's options of the value estimator (``check_training_options``)
-        """
-        own = self.estimator.target_parameters(next_obs, self.direct_policy_or_none, training_options)
-        if own is not None:
-            mu, log_std = own
-            return mu, log_std, TANH_GAUSSIAN, self.value_estimate(next_obs, ent_coef, target=True)
-        mu, log_std, distribution = self.target_parameters(next_obs, ent_coef, beta, noise)
-        return mu, log_std, distribution, self.value_estimate(next_obs, ent_coef, target=True, critic_only=True)
+    def target_value_estimate(
+        self, next_obs: PyTorchObs, ent_coef: th.Tensor | float, training_options: dict[str, Any]
+    ) -> ValueEstimate:
+        """The estimate that values the critic target's next actions, on the target critics: the value estimator's own
+        where it has its say on the target (:meth:`target_parameters`), the critics' Q̂_β otherwise."""
+        own = self.estimator.values_target(training_options)
+        return self.value_estimate(next_obs, ent_coef, target=True, critic_only=not own)
 
     @property
     def direct_policy(self) -> DirectActor:
         """The direct policy λ = f(s) beside the actor: the distilled one, or the direct actor itself."""
-        if self.distilled_policy is not None:
-            return self.distilled_policy
-        assert not isinstance(self.actor, IterativeActor), "an iterative actor has a direct policy only when distilled"
-        return self.actor
+        direct_policy = self.direct_policy_or_none
+        assert direct_policy is not None, "an iterative (or flow) actor has a direct policy only when distilled"
+        return direct_policy
 
     @property
     def direct_policy_or_none(self) -> DirectActor | None:
         """:attr:`direct_policy`, or None for an iterative actor without a distilled one (or a flow actor)."""
-        if self.distilled_policy is None and isinstance(self.actor, (IterativeActor, FlowActor)):
-            return None
-        return self.direct_policy
+        return self.distilled_policy if self.distilled_policy is not None else self.amortizer.direct_policy
 
     @property
     def model_rollout_policy(self) -> DirectActor:
@@ -444,7 +419,7 @@ class IterativePolicy(BasePolicy):
 
         :return: [K + 1, N, B, A] for the iterative actor, [1, N, B, A] for the direct one
         """
-        n_estimates = self.n_iterations + 1 if self.iterative else 1
+        n_estimates = self.amortizer.n_estimates + 1  # and the evaluation at λ_K
         action_dim = math.prod(self.action_space.shape or ())  # a Box's (a compiled step traces it without a break)
         return noise_plan(n_estimates, self.n_action_samples, batch_size, action_dim, device=self.device)
 
@@ -463,20 +438,7 @@ class IterativePolicy(BasePolicy):
             is for the caller's evaluation at λ_K
         :param with_values: estimate J itself at each λ_k, not only ∇_λ J
         """
-        if isinstance(self.actor, IterativeActor):
-            initial = self.initial_parameters(obs)
-            return self.actor.optimize(
-                obs, value_estimate, ent_coef, beta, noise[:-1], with_values=with_values, initial=initial
-            )
-        return self.direct_trace(obs)
-
-    def initial_parameters(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor] | None:
-        """λ_0 of the iterative optimizer: the distilled policy's (µ, log σ), detached, with ``warm_start``;
-        None for the fixed λ_0."""
-        if not self.warm_start:
-            return None
-        with th.no_grad():
-            return self.distilled_parameters(obs)
+        return self.amortizer.trace(obs, value_estimate, ent_coef, beta, noise[:-1], with_values=with_values)
 
     def distilled_parameters(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor]:
         """The distilled direct policy's λ = (µ, log σ) for ``obs`` as the warm start and the distilled target
@@ -486,33 +448,40 @@ class IterativePolicy(BasePolicy):
         return mu, log_std
 
     def target_parameters(
-        self, next_obs: PyTorchObs, ent_coef: th.Tensor | float, beta: float, noise: th.Tensor
+        self,
+        next_obs: PyTorchObs,
+        ent_coef: th.Tensor | float,
+        beta: float,
+        noise: th.Tensor,
+        training_options: dict[str, Any],
     ) -> tuple[th.Tensor, th.Tensor, PolicyDistribution]:
-        """λ' of the critic's target on the next observations: what the policy does there (K iterations
-        on the online critics' J, or the direct actor), or the distilled policy's λ with ``distilled_target``.
-        The critics' value estimate is built only for the iterations."""
+        """λ' of the critic's target on the next observations, and its family: the one route to it.
+
+        The value estimator's own λ' where it has its say (the model-based estimate's direct policy, with
+        ``model_based_target``); else the distilled policy's λ with ``distilled_target``; else what the policy does
+        there (K iterations on the online critics' J, or the direct actor).
+
+        :param training_options: the algorithm's options of the value estimator (``check_training_options``)
+        """
+        if self.estimator.values_target(training_options):
+            mu, log_std = self.estimator.target_parameters(next_obs, self.direct_policy_or_none)
+            return mu, log_std, TANH_GAUSSIAN
         if self.distilled_target:
             mu, log_std = self.distilled_parameters(next_obs)
             return mu, log_std, TANH_GAUSSIAN
-        if not self.iterative:
-            trace = self.direct_trace(next_obs)
-        else:
-            value_estimate = self.value_estimate(next_obs, ent_coef, critic_only=True)
-            trace = self.optimize(next_obs, value_estimate, ent_coef, beta, noise, with_values=False)
+        # the critics' J (built only for an actor that reads it: a direct actor's target needs no features of s')
+        value_estimate = self.value_estimate(next_obs, ent_coef, critic_only=True) if self.amortizer.reads_objective else None
+        trace = self.amortizer.trace(next_obs, value_estimate, ent_coef, beta, noise[:-1], with_values=False)
         return trace.mu, trace.log_std, trace.distribution
 
-    def direct_trace(self, obs: PyTorchObs) -> IterativeTrace:
-        """The direct (or flow) actor's λ = f_φ(s) for ``obs``, as a path of length one with its family."""
-        if isinstance(self.actor, FlowActor):
-            mu, log_std, distribution = self.actor.get_flow_params(obs)
-            return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0, distribution=distribution)
-        assert not isinstance(self.actor, IterativeActor)
-        mu, log_std, _ = self.actor.get_action_dist_params(obs)
-        return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0)
+    def target_modes(self) -> contextlib.AbstractContextManager[Any]:
+        """The modes of the networks while the critic's target finds λ' and a' (a batch-renormalized base reads its
+        running statistics there): unchanged here."""
+        return contextlib.nullcontext()
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
-        if not isinstance(self.actor, IterativeActor):
-            return self.actor(observation, deterministic)
+        if not self.amortizer.reads_objective:
+            return self.amortizer.act(observation, None, self.beta_collect, deterministic)
         return self.act_iteratively(observation, deterministic)
 
     def act_iteratively(
@@ -528,17 +497,16 @@ class IterativePolicy(BasePolicy):
             objective's); None: the policy's own (:meth:`value_estimate`)
         :param ent_coef: α of J (None: the algorithm's)
         """
-        assert isinstance(self.actor, IterativeActor)
+        assert isinstance(self.amortizer, IterativeAmortizer), "acting by optimizing J is the iterative actor's"
         generator = None
         if deterministic and (bind is not None or self.estimator.draws_samples):  # e.g. a model rollout's samples
             generator = th.Generator(device=self.device).manual_seed(ROLLOUT_SEED)
         if bind is None:
             value_estimate = self.value_estimate(
-                observation, self.actor.ent_coef, generator=generator, shared_noise=deterministic
+                observation, self.amortizer.actor.ent_coef, generator=generator, shared_noise=deterministic
             )
         else:
             value_estimate = bind(observation, generator, deterministic)
-        initial = self.initial_parameters(observation)
         compiled = self.compiled_optimizer() if bind is None else None  # a changed objective runs eagerly
         if compiled is not None and isinstance(value_estimate, EnsembleQ):
             value_estimate.prepare()
@@ -547,15 +515,7 @@ class IterativePolicy(BasePolicy):
         # operations. An estimate differentiated by autograd (architecture B, a model) needs grad mode.
         hand_written = isinstance(value_estimate, EnsembleQ) and value_estimate.hand_written_gradient
         with th.inference_mode() if hand_written else contextlib.nullcontext():
-            return self.actor(
-                observation,
-                value_estimate,
-                beta=self.beta_collect,
-                deterministic=deterministic,
-                ent_coef=ent_coef,
-                initial=initial,
-                optimized_parameters=compiled,
-            )
+            return self.amortizer.act(observation, value_estimate, self.beta_collect, deterministic, ent_coef, compiled)
 
     def compiled_optimizer(self) -> Callable[..., tuple[th.Tensor, th.Tensor]] | None:
         """The actor's :meth:`IterativeActor.optimized_parameters` through ``torch.compile`` with
@@ -564,8 +524,8 @@ class IterativePolicy(BasePolicy):
         if not self.compile_acting:
             return None
         if self._compiled_act is None:
-            assert isinstance(self.actor, IterativeActor)
-            compiled = th.compile(self.actor.optimized_parameters, dynamic=False, options={"cpp_wrapper": True})
+            assert isinstance(self.amortizer, IterativeAmortizer)
+            compiled = th.compile(self.amortizer.actor.optimized_parameters, dynamic=False, options={"cpp_wrapper": True})
 
             def optimized_parameters(*args: Any) -> tuple[th.Tensor, th.Tensor]:
                 # an estimate differentiated by autograd (a model's) keeps its torch.autograd.grad in the graph

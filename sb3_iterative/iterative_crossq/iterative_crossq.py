@@ -8,12 +8,11 @@ from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, ReplayBufferSamples, Schedule
-from torch.nn import functional as F
 
 from sb3_iterative.common.algorithm import IterativeAmortization
 from sb3_iterative.common.policies import check_count
 from sb3_iterative.iterative_crossq.policies import IterativeCrossQPolicy, MlpPolicy
-from sb3_iterative.objective import EnsembleValue, objective
+from sb3_iterative.objective import EnsembleValue, sampled_objective
 
 SelfIterativeCrossQ = TypeVar("SelfIterativeCrossQ", bound="IterativeCrossQ")
 
@@ -153,15 +152,13 @@ class IterativeCrossQ(IterativeAmortization, CrossQ):  # type: ignore[misc]
         next_noise = self.policy.sample_noise(batch_size)
         return (self.policy.sample_noise(batch_size) if train_actor else None), next_noise
 
-    def _critic_loss(
-        self, replay_data: ReplayBufferSamples, discounts: th.Tensor | float, ent_coef: th.Tensor, next_noise: th.Tensor
-    ) -> th.Tensor:
-        """CrossQ's: the mean squared error of each critic to y = r + γ (1 − done) (Q̂_β(s', a') − α log π(a'|s')),
-        where Q(s, a) and Q(s', a') come from one pass with the batch statistics of both."""
+    def _critic_values(
+        self, replay_data: ReplayBufferSamples, next_actions: th.Tensor, next_log_prob: th.Tensor, ent_coef: th.Tensor
+    ) -> tuple[tuple[th.Tensor, ...], th.Tensor]:
+        """CrossQ's: Q(s, a) and Q(s', a') from one pass of the critics with the batch statistics of both, and V(s')
+        [B, 1] the soft value of those Q(s', a') (mean over the N samples of Q̂_β − α log π)."""
         obs, next_obs = replay_data.observations, replay_data.next_observations
         assert isinstance(obs, th.Tensor) and isinstance(next_obs, th.Tensor)  # MlpPolicy only
-        with th.no_grad(), self.policy.critics_as_j(), self.policy.actors_for_target():
-            next_actions, _, mu, log_std, distribution = self._next_sample(next_obs, ent_coef, next_noise)
         n_samples, batch_size, action_dim = next_actions.shape
         all_obs = th.cat([obs, next_obs.repeat(n_samples, *([1] * (next_obs.dim() - 1)))], dim=0)
         all_actions = th.cat([replay_data.actions, next_actions.reshape(n_samples * batch_size, action_dim)], dim=0)
@@ -169,13 +166,9 @@ class IterativeCrossQ(IterativeAmortization, CrossQ):  # type: ignore[misc]
             all_q_values = th.cat(self.critic(all_obs, all_actions), dim=1)  # [(1 + N)·B, n_critics]
         current_q_values, next_q_values = th.split(all_q_values, [batch_size, n_samples * batch_size], dim=0)
         with th.no_grad():
-            # J's soft value at λ' from the joint pass's Q values of the samples a' (the same ε)
             joint_pass = EnsembleValue(lambda _: next_q_values.reshape(n_samples, batch_size, -1), self.policy.pessimism)
-            next_value = objective(joint_pass, mu, log_std, next_noise[-1], ent_coef, self.beta, distribution).value
-            target_q_values = self._bootstrap(replay_data, discounts, next_value.reshape(-1, 1))
-        critic_loss = 0.5 * sum(F.mse_loss(current_q, target_q_values) for current_q in current_q_values.T[..., None])
-        assert isinstance(critic_loss, th.Tensor)
-        return critic_loss
+            next_value = sampled_objective(joint_pass, next_actions, next_log_prob, ent_coef, self.beta).value
+        return tuple(current_q_values.T[..., None]), next_value.reshape(-1, 1)  # [B, 1] per critic
 
     def _actor_step(self, *args: Any, **kwargs: Any) -> None:
         with self.policy.critics_as_j():  # the actor's own pass and the distilled policy's train on batch statistics

@@ -98,11 +98,11 @@ class IterativeCrossQPolicy(IterativePolicy, CrossQPolicy):  # type: ignore[misc
         """The critics on their running statistics while they serve as J (CrossQ's actor step reads them so)."""
         return batch_statistics(self.critic, False)
 
-    def actors_for_target(self) -> contextlib.ExitStack[bool | None]:
-        """The actor and the distilled policy on their running statistics while the critic target reads λ'
-        (CrossQ's next actions)."""
+    def target_modes(self) -> contextlib.AbstractContextManager[Any]:
+        """The critics (J of the iterations), the actor and the distilled policy on their running statistics while
+        the critic target finds λ' and a' (CrossQ's next actions)."""
         stack = contextlib.ExitStack()
-        for module in (self.actor, self.distilled_policy):
+        for module in (self.critic, self.actor, self.distilled_policy):
             stack.enter_context(batch_statistics(module, False))
         return stack
 

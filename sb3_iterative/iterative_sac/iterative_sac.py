@@ -7,12 +7,11 @@ from stable_baselines3 import SAC
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs, ReplayBufferSamples, Schedule
-from torch.nn import functional as F
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs, Schedule
 
 from sb3_iterative.common.algorithm import IterativeAmortization
 from sb3_iterative.iterative_sac.policies import CnnPolicy, IterativeSACPolicy, MlpPolicy, MultiInputPolicy
-from sb3_iterative.objective import objective
+from sb3_iterative.objective import sampled_objective
 
 SelfIterativeSAC = TypeVar("SelfIterativeSAC", bound="IterativeSAC")
 
@@ -163,31 +162,14 @@ class IterativeSAC(IterativeAmortization, SAC):  # type: ignore[misc]
             _init_setup_model=_init_setup_model,
         )
 
-    def _critic_loss(
-        self, replay_data: ReplayBufferSamples, discounts: th.Tensor | float, ent_coef: th.Tensor, next_noise: th.Tensor
+    def _next_value(
+        self, next_obs: PyTorchObs, next_actions: th.Tensor, next_log_prob: th.Tensor, ent_coef: th.Tensor
     ) -> th.Tensor:
-        """SAC's: the mean squared error of each critic to y = r + γ (1 − done) J_target(s', λ')."""
-        with th.no_grad():
-            next_value = self._next_value(replay_data.next_observations, ent_coef, next_noise)
-            target_q_values = self._bootstrap(replay_data, discounts, next_value)
-        current_q_values = self.critic(replay_data.observations, replay_data.actions)
-        critic_loss = 0.5 * sum(F.mse_loss(current_q, target_q_values) for current_q in current_q_values)
-        assert isinstance(critic_loss, th.Tensor)
-        return critic_loss
-
-    def _next_value(self, next_obs: PyTorchObs, ent_coef: th.Tensor, next_noise: th.Tensor) -> th.Tensor:
-        """J_target(s', λ') [B, 1], the soft value in the critic's target y = r + γ (1 − done) J_target(s', λ').
-
-        Model-free: λ' is what the policy does on s' (its K iterations on the online critics' J; the
-        distilled policy's λ with ``distilled_target``), and the target critics value it. Model-based
-        (``model_based_target``): λ' is the distilled direct policy's, as in the authors' model-based runs,
-        and the model-based estimate bootstraps from the target critics (the paper's Table 9). The policy's
-        :meth:`~sb3_iterative.common.policies.IterativePolicy.target_estimate` decides, with its value estimator.
-        """
-        mu, log_std, distribution, next_estimate = self.policy.target_estimate(
-            next_obs, ent_coef, self.beta, next_noise, self._estimator_training_options()
-        )
-        next_value = objective(next_estimate, mu, log_std, next_noise[-1], ent_coef, self.beta, distribution).value
+        """SAC's: J_target(s', λ') [B, 1], the soft value of the next actions on the target critics (mean over the N
+        samples of Q̂_β − α log π). Model-based (``model_based_target``): the model-based estimate, which bootstraps
+        from the target critics (the paper's Table 9), values λ' of the distilled direct policy."""
+        next_estimate = self.policy.target_value_estimate(next_obs, ent_coef, self._estimator_training_options())
+        next_value = sampled_objective(next_estimate, next_actions, next_log_prob, ent_coef, self.beta).value
         return next_value.reshape(-1, 1)
 
     def learn(

@@ -9,7 +9,7 @@ from sb3_contrib.tqc.policies import Critic as QuantileCritic
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, ReplayBufferSamples, Schedule
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs, Schedule
 
 from sb3_iterative.common.algorithm import IterativeAmortization
 from sb3_iterative.critics import EnsembleQ
@@ -158,34 +158,22 @@ class IterativeTQC(IterativeAmortization, TQC):  # type: ignore[misc]
         self.policy.pessimism.check("top_quantiles_to_drop_per_net", self.top_quantiles_to_drop_per_net)
         super()._check_pessimism()
 
-    def _critic_loss(
-        self, replay_data: ReplayBufferSamples, discounts: th.Tensor | float, ent_coef: th.Tensor, next_noise: th.Tensor
+    def _next_value(
+        self, next_obs: PyTorchObs, next_actions: th.Tensor, next_log_prob: th.Tensor, ent_coef: th.Tensor
     ) -> th.Tensor:
-        """TQC's: the quantile Huber loss of every critic's quantiles to the truncated target atoms."""
-        with th.no_grad():
-            target_quantiles = self._target_quantiles(replay_data, discounts, ent_coef, next_noise)
-        current_quantiles = self.critic(replay_data.observations, replay_data.actions)
-        return quantile_huber_loss(current_quantiles, target_quantiles, sum_over_quantiles=False)
-
-    def _target_quantiles(
-        self, replay_data: ReplayBufferSamples, discounts: th.Tensor | float, ent_coef: th.Tensor, next_noise: th.Tensor
-    ) -> th.Tensor:
-        """TQC's target atoms r + γ (1 − done) (z − α log π(a'|s')) [B, 1, N · kept], with a' ~ π(·|s'; λ').
-
-        λ' is what the policy does on s' (K iterations on the online critics' J, as IterativeSAC's
-        target); z are the target critics' pooled quantiles at a' without the
-        ``top_quantiles_to_drop_per_net`` largest of each critic. With N action samples the atoms of
-        every sample are pooled (N = 1: TQC's target exactly).
-        """
-        next_obs = replay_data.next_observations
-        next_actions, next_log_prob, *_ = self._next_sample(next_obs, ent_coef, next_noise)  # [N, B, A], [N, B]
+        """TQC's target atoms z − α log π(a'|s') [B, N · kept], z the target critics' pooled quantiles at a' without
+        the ``top_quantiles_to_drop_per_net`` largest of each critic. With N action samples the atoms of every sample
+        are pooled (N = 1: TQC's target exactly)."""
         next_estimate = self.policy.value_estimate(next_obs, ent_coef, target=True)
         assert isinstance(next_estimate, EnsembleQ)
         quantiles = next_estimate(next_actions)  # [N, B, n · M], member-major
         quantiles = self.policy.pessimism.truncate(quantiles, self.top_quantiles_to_drop_per_net)
         atoms = quantiles - ent_coef * next_log_prob.unsqueeze(-1)  # [N, B, kept]
-        atoms = atoms.transpose(0, 1).reshape(atoms.shape[1], -1)  # [B, N · kept]
-        return self._bootstrap(replay_data, discounts, atoms).unsqueeze(1)  # broadcast over the critics
+        return atoms.transpose(0, 1).reshape(atoms.shape[1], -1)  # [B, N · kept]
+
+    def _critic_regression(self, current: th.Tensor, target: th.Tensor) -> th.Tensor:
+        """TQC's: the quantile Huber loss of every critic's quantiles [B, n, M] to the target atoms [B, N · kept]."""
+        return quantile_huber_loss(current, target.unsqueeze(1), sum_over_quantiles=False)  # broadcast over the critics
 
     def learn(
         self: SelfIterativeTQC,

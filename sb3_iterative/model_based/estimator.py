@@ -188,12 +188,12 @@ class ModelValueEstimator(ValueEstimator):
     def set_gamma(self, gamma: float) -> None:
         self.gamma.fill_(gamma)
 
-    def target_parameters(
-        self, next_obs: PyTorchObs, direct_policy: Any, training_options: Mapping[str, Any]
-    ) -> tuple[th.Tensor, th.Tensor] | None:
-        """With ``model_based_target``: the direct policy's λ', as in the authors' model-based runs."""
-        if not training_options["model_based_target"]:
-            return None
+    def values_target(self, training_options: Mapping[str, Any]) -> bool:
+        """With ``model_based_target``, as in the authors' model-based runs."""
+        return bool(training_options["model_based_target"])
+
+    def target_parameters(self, next_obs: PyTorchObs, direct_policy: Any) -> tuple[th.Tensor, th.Tensor]:
+        """The direct policy's λ'."""
         mu, log_std, _ = direct_policy.get_action_dist_params(next_obs)
         return mu, log_std
 
