@@ -16,7 +16,7 @@ Q̂_β comes from a :class:`ValueEstimate`: the value inside J, with the state a
 policy builds it (``IterativePolicy.value_estimate``, from its value estimator), one place for every caller. Two kinds
 implement it: the critic ensemble (:class:`EnsembleValue`; :class:`sb3_iterative.critics.EnsembleQ`
 for SB3 critics, with a fast hand-written action gradient), and the model-based estimate
-(:class:`sb3_iterative.model_based.ModelBasedValue`: a short model rollout combined with the
+(:class:`sb3_iterative.model_based.estimator.ModelBasedValue`: a short model rollout combined with the
 critics by Retrace, paper Eq. 14–16).
 
 Shapes: observations' features [B, F]; λ = (µ, log σ), each [B, A]; noise and actions

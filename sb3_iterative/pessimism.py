@@ -91,7 +91,7 @@ class Pessimism(Protocol):
 class EnsembleStd:
     """mean − β·std over an ensemble of Q functions (paper Eq. 13): :func:`pessimistic_value`.
 
-    :param n_critics: the ensemble's size, for :meth:`check` (with one critic there is no std: only
+    :param n_critics: the ensemble's size, for ``check`` (with one critic there is no std: only
         β = 0); None: unknown (the aggregate reads it from the Q values)
     """
 

@@ -8,7 +8,7 @@ reads from the policy and the algorithm with their defaults, and its say on the 
 of observations (:meth:`ValueEstimator.build`), the :class:`~sb3_iterative.objective.ValueEstimate` that J reads.
 
 - ``"critic"`` (:class:`CriticValueEstimator`): the critic ensemble's Q̂_β, model-free; nothing of its own.
-- ``"model"`` (:class:`~sb3_iterative.model_based.ModelValueEstimator`): a learned model's h-step rollout
+- ``"model"`` (:class:`~sb3_iterative.model_based.estimator.ModelValueEstimator`): a learned model's h-step rollout
   combined with the critics by Retrace (paper Sec. 4.2.5).
 
 A new kind is a subclass of :class:`ValueEstimator` registered with :func:`register_value_estimator`.
@@ -37,7 +37,7 @@ class ValueEstimator(nn.Module):
 
     A module of the policy (``policy.estimator``): its parameters and buffers are the policy's, saved with it;
     its optimizers are named in :attr:`optimizer_names` and saved beside the policy's. It keeps the policy's
-    critics stacked for the hand-written gradient (:attr:`stacks`, lent to every binding of the critics it makes,
+    critics stacked for the hand-written gradient (``stacks``, lent to every binding of the critics it makes,
     which checks them against the critics before it uses them).
     """
 

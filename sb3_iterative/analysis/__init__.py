@@ -1,5 +1,7 @@
 """The paper's analyses on any trained agent (Marino et al., NeurIPS 2021: Fig. 1–4, 6, 7, Appendices A.2, A.3, B).
 
+Example::
+
     from sb3_iterative import analysis
     states = analysis.collect_states(model, env, n=100)            # on-policy states
     gap = analysis.amortization_gap(model, states)                 # Fig. 6, A.3: Adam on λ, lr 5e-3, 100 steps

@@ -78,11 +78,11 @@ class ChangedObjective(BasePolicy):
 
     J becomes E[Q̂_β + term] + α·H(π), with Q̂_β from ``critic``, or the whole value estimate and α of
     another model (``objective_of``: :func:`transfer_optimizer`), or the model's own by default (read
-    when used, so a model still training is followed). With an iterative model, :meth:`predict` runs the
+    when used, so a model still training is followed). With an iterative model, ``predict`` runs the
     trained optimizer on the new J, with the model's K, N, α and ``beta_collect``: it is a drop-in
     policy for ``evaluate_policy`` and for the analyses (``analysis.amortization_gap(changed, states)``).
     A direct actor (SAC, or ``actor="direct"``) cannot act on a changed objective: λ = f_φ(s) does not
-    read it. Its analyses still run (its gap on the new J shows what it leaves), but :meth:`predict`
+    read it. Its analyses still run (its gap on the new J shows what it leaves), but ``predict``
     raises.
 
     :param model: a model of the package (IterativeSAC, IterativeTQC, IterativeCrossQ) or a stock SAC, TQC or CrossQ agent
@@ -141,7 +141,7 @@ class ChangedObjective(BasePolicy):
         shared_noise: bool = False,
         common_noise: bool = False,
     ) -> ValueEstimate:
-        """The value estimate of the changed J, bound to ``obs`` (rollout options as :func:`model_value_estimate`)."""
+        """The value estimate of the changed J, bound to ``obs`` (rollout options as :func:`.model_value_estimate`)."""
         if self.other_critic is not None:
             value_estimate: ValueEstimate = EnsembleQ(self.other_critic, obs, pessimism(self.model))
         else:

@@ -330,7 +330,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
 
     def _draw_noise(self, batch_size: int, train_actor: bool) -> tuple[th.Tensor | None, th.Tensor]:
         """ε of the actor's step and of the critic's target, each [K + 1, N, B, A]
-        (:meth:`IterativePolicy.sample_noise`), in the base's order of draws: SAC's actor samples its
+        (:meth:`.IterativePolicy.sample_noise`), in the base's order of draws: SAC's actor samples its
         actions before the target's next actions."""
         noise = self.policy.sample_noise(batch_size) if train_actor else None
         return noise, self.policy.sample_noise(batch_size)

@@ -44,7 +44,7 @@ class DirectActor(Protocol):
 class Amortizer(Protocol):
     """What is asked of a policy's actor, whichever it is."""
 
-    #: whether λ depends on J: the actor optimizes it, reading the value estimate (else it ignores it)
+    #: whether λ depends on J (the actor optimizes it, reading the value estimate; else it ignores it)
     reads_objective: bool
     #: the direct policy λ = f(s) the actor is, if it is one (a model rollout's policy), else None
     direct_policy: DirectActor | None

@@ -305,7 +305,7 @@ class IterativePolicy(BasePolicy):
 
     @property
     def model_based(self) -> ModelValueEstimator | None:
-        """Deprecated: the model-based estimate's component is :attr:`estimator` (``value_estimator="model"``)."""
+        """Deprecated: the model-based estimate's component is ``estimator`` (``value_estimator="model"``)."""
         warnings.warn("policy.model_based is deprecated: use policy.estimator", DeprecationWarning, stacklevel=2)
         return self.estimator if isinstance(self.estimator, ModelValueEstimator) else None
 
@@ -336,7 +336,7 @@ class IterativePolicy(BasePolicy):
         common_noise: bool = False,
     ) -> ValueEstimate:
         """Q̂_β inside J, bound to ``obs``: the one place that builds it, from the policy's value estimator
-        (:attr:`estimator`; ``value_estimator="model"``: the model's rollout with the direct policy's actions,
+        (``estimator``; ``value_estimator="model"``: the model's rollout with the direct policy's actions,
         combined with the critics by Retrace).
 
         :param ent_coef: α, for the soft values inside a model rollout

@@ -1,4 +1,4 @@
-"""IterativeSACPolicy: SAC's policy with the iterative amortized actor (:class:`IterativePolicy`)."""
+"""IterativeSACPolicy: SAC's policy with the iterative amortized actor (:class:`.IterativePolicy`)."""
 
 from typing import Any
 
@@ -16,7 +16,7 @@ class IterativeSACPolicy(IterativePolicy, SACPolicy):  # type: ignore[misc]  # t
     Q̂_β = mean − β·std (paper Eq. 13).
 
     Arguments as SB3's :class:`SACPolicy` (``net_arch``, ``activation_fn``, ``n_critics``,
-    ``share_features_extractor``, ...), plus those of :class:`IterativePolicy`.
+    ``share_features_extractor``, ...), plus those of :class:`.IterativePolicy`.
     """
 
 
