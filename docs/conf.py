@@ -16,6 +16,14 @@ source_suffix = {".md": "markdown"}
 myst_enable_extensions = ["dollarmath"]
 myst_heading_anchors = 3
 exclude_patterns = ["_build"]
+# References are checked (sphinx-build -n, as CI builds): the package's must resolve. Those into torch, numpy, SB3,
+# sb3-contrib, gymnasium and the standard library, which type hints and docstrings name, are left unlinked (the build
+# reads no other project's inventory, so it needs no network).
+nitpicky = True
+nitpick_ignore_regex = [
+    (r"py:.*", r"(torch|numpy|stable_baselines3|sb3_contrib|gymnasium|collections\.abc)(\..*)?"),
+    (r"py:class", r"(VecEnv|SACPolicy|TQCPolicy|CrossQPolicy|ContinuousCritic)"),
+]
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
@@ -39,3 +47,6 @@ def setup(app):
 
 html_theme = "sphinx_rtd_theme"
 html_title = "sb3-iterative"
+# Table cells and long code lines wrap or scroll visibly instead of overflowing the theme's column
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
