@@ -116,13 +116,15 @@ def measure(args: argparse.Namespace) -> None:
                     changed = analysis.ChangedObjective(model, term) if coef else model
                     for variant, change in variants.items():
                         policy = model.policy
-                        trained_k, trained_n = policy.n_iterations, policy.actor.n_action_samples
-                        policy.n_iterations = trained_k + change.get("extra", 0)
-                        policy.actor.n_action_samples = change.get("samples", trained_n)
+                        trained = policy.options
+                        policy.set_options(
+                            n_iterations=trained.n_iterations + change.get("extra", 0),
+                            n_action_samples=change.get("samples", trained.n_action_samples),
+                        )
                         try:
                             result = analysis.amortization_gap(changed, states)
                         finally:
-                            policy.n_iterations, policy.actor.n_action_samples = trained_k, trained_n
+                            policy.set_options(n_iterations=trained.n_iterations, n_action_samples=trained.n_action_samples)
                         distance = np.linalg.norm(np.tanh(result.amortized_mu) - np.tanh(result.optimized_mu), axis=1)
                         rows.setdefault((option, kind, coef, variant), []).append(
                             (float(result.gap.mean()), float(distance.mean()))

@@ -192,7 +192,7 @@ def test_test_time_iterations():
     obs = random_obs()
     q_function = EnsembleQ(policy.critic, obs)
     policy.n_iterations = 10
-    assert policy.actor.n_iterations == 10
+    assert policy.actor.options.n_iterations == 10
     noise = policy.sample_noise(BATCH)
     assert noise.shape[0] == 11
     assert len(policy.optimize(obs, q_function, 0.1, 1.0, noise).gates) == 10
@@ -201,7 +201,7 @@ def test_test_time_iterations():
 
     with pytest.raises(ValueError, match="n_iterations"):
         policy.n_iterations = 0
-    assert policy.n_iterations == policy.actor.n_iterations == 10
+    assert policy.n_iterations == policy.actor.options.n_iterations == 10
 
     with pytest.raises(ValueError, match="n_iterations"):
         make_policy(actor="direct").n_iterations = 10
@@ -213,7 +213,7 @@ def test_random_initial_parameters():
     mu, log_std = actor.initial_parameters(4000, th.Generator().manual_seed(0))
     assert mu.shape == log_std.shape == (4000, 3)
     assert abs(mu.mean().item()) < 0.03 and mu.std().item() == pytest.approx(0.7, rel=0.03)
-    assert th.equal(log_std, th.full_like(log_std, math.log(policy.init_std)))
+    assert th.equal(log_std, th.full_like(log_std, math.log(policy.options.init_std)))
     again, _ = actor.initial_parameters(4000, th.Generator().manual_seed(0))
     assert th.equal(mu, again)
     shared, _ = actor.initial_parameters(5, th.Generator().manual_seed(0), shared=True)
@@ -252,7 +252,7 @@ def test_deterministic_acting_with_a_random_start_is_deterministic_and_batch_ind
     np.testing.assert_allclose(alone[0], batch[0], atol=1e-6)
     # stochastic actions start each optimization anew: the same observation gets different λ_K
     repeated = np.repeat(obs[:1], 2, axis=0)
-    policy.actor.n_iterations = 1
+    policy.actor.options = policy.actor.options.replace(n_iterations=1)
     with th.no_grad():
         _, initial = policy.actor.acting_draws(2, deterministic=False, initial=None)
     assert initial is not None and not th.equal(initial[0][0], initial[0][1])
@@ -314,10 +314,10 @@ def test_bad_lever_options(kwargs, match):
 def test_random_start_set_after_training():
     policy = make_policy()
     policy.init_mu_std = 0.3
-    assert policy.actor.init_mu_std == 0.3 and policy._get_constructor_parameters()["init_mu_std"] == 0.3
+    assert policy.actor.options.init_mu_std == 0.3 and policy._get_constructor_parameters()["init_mu_std"] == 0.3
     with pytest.raises(ValueError, match="init_mu_std"):
         policy.init_mu_std = -1
-    assert policy.init_mu_std == policy.actor.init_mu_std == 0.3
+    assert policy.init_mu_std == policy.actor.options.init_mu_std == 0.3
     with pytest.raises(ValueError, match="iterative actor only"):
         make_policy(actor="direct").init_mu_std = 0.3
 

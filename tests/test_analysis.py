@@ -189,7 +189,7 @@ def test_improvement_per_iteration_beyond_the_trained_k():
     curve = analysis.improvement_per_iteration(on_peaks(model), STATES, n_iterations=8)
     assert curve.values.shape == (9, len(STATES)) and curve.trained_iterations == 5
     np.testing.assert_allclose(curve.improvement, curve.values[5] - curve.values[0])
-    assert model.policy.n_iterations == model.actor.n_iterations == 5  # the model's own K is restored
+    assert model.policy.n_iterations == model.actor.options.n_iterations == 5  # the model's own K is restored
 
 
 def test_value_bias_of_a_one_step_task():

@@ -87,7 +87,7 @@ def test_options_train_the_distilled_policy_and_survive_save_load(tmp_path):
     actions, _ = model.predict(obs, deterministic=True)
     model.save(tmp_path / "model.zip")
     loaded = IterativeSAC.load(tmp_path / "model.zip")
-    assert loaded.policy.warm_start and loaded.policy.distilled_target
+    assert loaded.policy.options.warm_start and loaded.policy.distilled_target
     np.testing.assert_array_equal(loaded.predict(obs, deterministic=True)[0], actions)
     model.policy.save(tmp_path / "policy.pth")
     np.testing.assert_array_equal(

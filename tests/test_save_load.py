@@ -56,7 +56,7 @@ def test_save_load_policy(tmp_path):
     model.policy.save(tmp_path / "policy.pth")
 
     policy = IterativeSACPolicy.load(tmp_path / "policy.pth")
-    assert (policy.n_iterations, policy.n_action_samples, policy.beta_collect) == (7, 2, 0.5)
+    assert (policy.n_iterations, policy.options.n_action_samples, policy.beta_collect) == (7, 2, 0.5)
     assert_same_parameters(model.policy, policy)
     np.testing.assert_array_equal(deterministic_actions(policy, obs), actions)
 
@@ -129,7 +129,7 @@ def test_n_iterations_from_policy_kwargs_survive_save_load(tmp_path):
     model = trained_model(policy_kwargs=dict(n_iterations=3))
     model.save(tmp_path / "model.zip")
     loaded = IterativeSAC.load(tmp_path / "model.zip")
-    assert loaded.policy.n_iterations == loaded.actor.n_iterations == 3
+    assert loaded.policy.n_iterations == loaded.actor.options.n_iterations == 3
 
 
 @pytest.mark.parametrize("setting, value", [("n_iterations", 7), ("init_mu_std", 0.3)])
@@ -139,7 +139,7 @@ def test_test_time_settings_survive_save_load(tmp_path, setting, value):
     setattr(model.policy, setting, value)
     model.save(tmp_path / "model.zip")
     loaded = IterativeSAC.load(tmp_path / "model.zip")
-    assert getattr(loaded.policy, setting) == getattr(loaded.actor, setting) == value
+    assert getattr(loaded.policy, setting) == getattr(loaded.actor.options, setting) == value
 
 
 def test_actor_alone_saves_and_loads_but_cannot_act(tmp_path):
@@ -173,9 +173,9 @@ def test_lever_options_survive_save_load(tmp_path):
     obs = observations(model)
     model.save(tmp_path / "model.zip")
     loaded = IterativeSAC.load(tmp_path / "model.zip")
-    assert loaded.policy.init_mu_std == loaded.actor.init_mu_std == 0.5
-    assert loaded.policy.gradient_magnitude and loaded.actor.gradient_magnitude
-    assert loaded.policy.residual_update and loaded.actor.residual_update
+    assert loaded.policy.init_mu_std == loaded.actor.options.init_mu_std == 0.5
+    assert loaded.policy.options.gradient_magnitude and loaded.actor.options.gradient_magnitude
+    assert loaded.policy.options.residual_update and loaded.actor.options.residual_update
     assert_same_parameters(model.policy, loaded.policy)
     np.testing.assert_array_equal(deterministic_actions(model, obs), deterministic_actions(loaded, obs))
 

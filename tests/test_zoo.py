@@ -481,8 +481,8 @@ def test_the_optimizer_options_as_rl_zoo3_hyperparameters(tmp_path, monkeypatch)
         config=str(zoo.hyperparams_file("iterative_sac")), seed=0, verbose=0, device="cpu",
     )  # fmt: skip
     model, _ = manager.setup_experiment()
-    assert model.policy.init_mu_std == model.actor.init_mu_std == 0.3
-    assert model.actor.gradient_magnitude and model.actor.residual_update
+    assert model.policy.init_mu_std == model.actor.options.init_mu_std == 0.3
+    assert model.actor.options.gradient_magnitude and model.actor.options.residual_update
 
 
 @pytest.mark.parametrize("algo", ["crossq", "iterative_crossq"])

@@ -16,6 +16,7 @@ import torch as th
 from stable_baselines3.common.type_aliases import PyTorchObs
 
 from sb3_iterative.common.iterative_actor import IterativeActor, IterativeTrace
+from sb3_iterative.common.options import IterativeOptions
 from sb3_iterative.flow_actor import FlowActor
 from sb3_iterative.objective import ValueEstimate
 
@@ -94,6 +95,10 @@ class Amortizer(Protocol):
         """α of J while acting, kept equal to the algorithm's (an actor that does not read J has none)."""
         ...
 
+    def set_options(self, options: IterativeOptions) -> None:
+        """The iterative optimizer's settings, changed after the policy was built (an actor without one has none)."""
+        ...
+
 
 def amortizer_of(policy: Any) -> Amortizer:
     """The actor of any policy of the family behind the one interface: the package's own (``policy.amortizer``), or
@@ -119,7 +124,7 @@ class IterativeAmortizer:
 
     @property
     def n_estimates(self) -> int:
-        return self.actor.n_iterations
+        return self.actor.options.n_iterations
 
     def initial(self, obs: PyTorchObs) -> Parameters | None:
         """λ_0 for ``obs`` where it is the warm start's (constants of the optimization); None: the actor's own,
@@ -168,6 +173,9 @@ class IterativeAmortizer:
     def set_ent_coef(self, ent_coef: th.Tensor) -> None:
         self.actor.ent_coef.copy_(ent_coef.reshape(()))
 
+    def set_options(self, options: IterativeOptions) -> None:
+        self.actor.options = options
+
 
 class DirectAmortizer:
     """A base's direct actor λ = f_φ(s) (SAC's, TQC's, CrossQ's): one λ per state, J unread."""
@@ -196,6 +204,9 @@ class DirectAmortizer:
 
     def set_ent_coef(self, ent_coef: th.Tensor) -> None:
         """A direct actor reads no J while it acts."""
+
+    def set_options(self, options: IterativeOptions) -> None:
+        """A direct actor has no optimizer's settings (N is J's, read by the policy's noise plan)."""
 
 
 class FlowAmortizer(DirectAmortizer):

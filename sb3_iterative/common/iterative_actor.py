@@ -22,6 +22,7 @@ from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN
 from torch import nn
 from torch.nn import functional as F
 
+from sb3_iterative.common.options import IterativeOptions
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.objective import (
     ObjectiveEstimate,
@@ -132,16 +133,9 @@ class IterativeActor(BaseModel):
     :param features_dim: Number of features
     :param activation_fn: Activation function of the hidden layers
     :param normalize_images: Whether to normalize images or not
-    :param n_iterations: K, the number of updates per state
-    :param n_action_samples: N, the reparameterised samples behind each estimate of ∇_λ J
-    :param init_std: σ of λ_0
-    :param init_mu_std: spread of a random λ_0: µ_0 ~ N(0, s²) per state and optimization, s = ``init_mu_std``
-        (0: the paper's fixed µ_0 = 0)
-    :param gradient_magnitude: f_φ also reads ∇_µ J and ∇_{log σ} J per action dimension as log-magnitude
-        and sign (Andrychowicz et al., 2016), which the normalized inputs discard
-    :param residual_update: the update is a step from λ_{k−1}, δ = λ_{k−1} + Δ, so λ_k = λ_{k−1} + (1 − ω) ⊙ Δ
-        (an additive step, as learned optimizers take; the identity while Δ's head is zero) instead of the
-        paper's new λ, δ = Δ
+    :param options: the optimizer's settings (:class:`~sb3_iterative.common.options.IterativeOptions`: K, N,
+        λ_0, the extra inputs and the update's form), read at every optimization (the policy replaces them when
+        they change after training)
     """
 
     action_space: spaces.Box
@@ -158,12 +152,7 @@ class IterativeActor(BaseModel):
         features_dim: int,
         activation_fn: type[nn.Module] = nn.ReLU,
         normalize_images: bool = True,
-        n_iterations: int = 5,
-        n_action_samples: int = 1,
-        init_std: float = 0.5,
-        init_mu_std: float = 0.0,
-        gradient_magnitude: bool = False,
-        residual_update: bool = False,
+        options: IterativeOptions | None = None,
     ):
         super().__init__(
             observation_space,
@@ -174,16 +163,11 @@ class IterativeActor(BaseModel):
         self.net_arch = net_arch
         self.features_dim = features_dim
         self.activation_fn = activation_fn
-        self.n_iterations = n_iterations
-        self.n_action_samples = n_action_samples
-        self.init_std = init_std
-        self.init_mu_std = init_mu_std
-        self.gradient_magnitude = gradient_magnitude
-        self.residual_update = residual_update
+        self.options = IterativeOptions() if options is None else options
         self.action_dim = get_action_dim(self.action_space)
 
         # [s, µ, log σ, ∇_µ J, ∇_{log σ} J (, ∇_µ J and ∇_{log σ} J as log-magnitudes and signs)]
-        input_dim = features_dim + (8 if gradient_magnitude else 4) * self.action_dim
+        input_dim = features_dim + (8 if self.options.gradient_magnitude else 4) * self.action_dim
         self.latent_pi = nn.Sequential(*create_mlp(input_dim, -1, net_arch, activation_fn))
         last_layer_dim = net_arch[-1] if len(net_arch) > 0 else input_dim
         # [δ_µ, δ_log σ, ω_µ, ω_log σ]; zero-initialised, so every gate starts at 0.5
@@ -205,12 +189,7 @@ class IterativeActor(BaseModel):
                 features_dim=self.features_dim,
                 activation_fn=self.activation_fn,
                 features_extractor=self.features_extractor,
-                n_iterations=self.n_iterations,
-                n_action_samples=self.n_action_samples,
-                init_std=self.init_std,
-                init_mu_std=self.init_mu_std,
-                gradient_magnitude=self.gradient_magnitude,
-                residual_update=self.residual_update,
+                options=self.options,
             )
         )
         return data
@@ -231,13 +210,13 @@ class IterativeActor(BaseModel):
         :param generator: the random generator of a random start (None: torch's global one)
         :param shared: one random start for the whole batch (deterministic acting)
         """
-        if self.init_mu_std > 0:
+        if self.options.init_mu_std > 0:
             shape = (1 if shared else batch_size, self.action_dim)
-            mu = th.randn(shape, generator=generator, device=self.device).mul_(self.init_mu_std)
+            mu = th.randn(shape, generator=generator, device=self.device).mul_(self.options.init_mu_std)
             mu = mu.expand(batch_size, -1)
         else:
             mu = th.zeros(batch_size, self.action_dim, device=self.device)
-        log_std = th.full_like(mu, math.log(self.init_std))
+        log_std = th.full_like(mu, math.log(self.options.init_std))
         return mu, log_std
 
     def normalize_inputs(self, blocks: th.Tensor) -> th.Tensor:
@@ -291,7 +270,7 @@ class IterativeActor(BaseModel):
         """
         blocks = th.stack([mu, log_std, *estimate.gradient], dim=1)
         inputs = self.normalize_inputs(blocks).flatten(1)
-        if self.gradient_magnitude:
+        if self.options.gradient_magnitude:
             inputs = th.cat([inputs, self.gradient_magnitudes(estimate.gradient)], dim=1)
         hidden = th.addmm(first_layer.state_share, inputs, first_layer.input_weight_t)
         if len(self.latent_pi) > 0:
@@ -301,7 +280,7 @@ class IterativeActor(BaseModel):
         # split_with_sizes: Tensor.split's Python wrapper costs as much again at acting sizes
         sizes = [self.action_dim, self.action_dim, 2 * self.action_dim]
         update_mu, update_log_std, gate_logits = hidden.split_with_sizes(sizes, dim=1)
-        if self.residual_update:  # δ = λ_{k−1} + Δ: a step from where the optimization is
+        if self.options.residual_update:  # δ = λ_{k−1} + Δ: a step from where the optimization is
             update_mu, update_log_std = update_mu + mu, update_log_std + log_std
         gate = th.sigmoid(gate_logits)
         gate_mu, gate_log_std = gate.chunk(2, dim=1)
@@ -348,7 +327,7 @@ class IterativeActor(BaseModel):
         mu, log_std = self.initial_parameters(batch_size, generator, shared_noise) if initial is None else initial
         trace = IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=1, distribution=TANH_GAUSSIAN)
         step_noise = noise.unbind()  # the K slices in one operation rather than one each
-        for k in range(self.n_iterations):
+        for k in range(self.options.n_iterations):
             estimate = objective_gradient(value_estimate, mu, log_std, step_noise[k], ent_coef, beta, with_values)
             mu, log_std, gate = self.update(first_layer, detached(mu), detached(log_std), estimate)
             trace.estimates.append(estimate)
@@ -363,7 +342,13 @@ class IterativeActor(BaseModel):
         :param shared: one set for the whole batch
         """
         return noise_plan(
-            self.n_iterations, self.n_action_samples, batch_size, self.action_dim, generator, shared, self.device
+            self.options.n_iterations,
+            self.options.n_action_samples,
+            batch_size,
+            self.action_dim,
+            generator,
+            shared,
+            self.device,
         )
 
     def acting_draws(
@@ -378,7 +363,7 @@ class IterativeActor(BaseModel):
         """
         generator = th.Generator(device=self.device).manual_seed(DETERMINISTIC_SEED) if deterministic else None
         noise = self.draw_noise(batch_size, generator, shared=deterministic)
-        if initial is None and self.init_mu_std > 0:
+        if initial is None and self.options.init_mu_std > 0:
             initial = self.initial_parameters(batch_size, generator, shared=deterministic)
         return noise, initial
 
@@ -416,7 +401,9 @@ class IterativeActor(BaseModel):
         noise, initial = self.acting_draws(batch_size, deterministic, initial)
         if optimized_parameters is not None and isinstance(value_estimate, ReadiesForCompiled):
             # after the acting draws: a model's rollouts draw their noise in the order eager acting does
-            value_estimate.before_compiled(self.n_iterations, self.n_action_samples, batch_size, self.action_dim)
+            value_estimate.before_compiled(
+                self.options.n_iterations, self.options.n_action_samples, batch_size, self.action_dim
+            )
         mu, log_std = (optimized_parameters or self.optimized_parameters)(
             obs, value_estimate, self.ent_coef if ent_coef is None else ent_coef, beta, noise, initial
         )

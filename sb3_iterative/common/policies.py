@@ -18,6 +18,7 @@ from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 
 from sb3_iterative.common.amortizers import Amortizer, DirectActor, DirectAmortizer, FlowAmortizer, IterativeAmortizer
 from sb3_iterative.common.iterative_actor import IterativeActor, IterativeTrace
+from sb3_iterative.common.options import IterativeOptions, check_count, check_flag
 from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, CriticEnsemble, EnsembleQ, make_critic
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.flow_actor import DEFAULT_FLOW_NET_ARCH, DEFAULT_FLOW_TRANSFORMS, FlowActor
@@ -54,21 +55,10 @@ class IterativePolicy(BasePolicy):
         ``"direct"`` (SAC's actor, λ = f_φ(s): stock SAC when β = 1 with two critics) or ``"flow"``
         (the paper's flow-policy baseline, Appendix B.2: SAC's actor with inverse autoregressive
         transforms between its Gaussian and the tanh, :class:`~sb3_iterative.flow_actor.FlowActor`)
-    :param n_iterations: K, updates per state, in training and acting alike; it can be raised
-        after training (``policy.n_iterations = 10``), the paper's extra test-time iterations
-    :param n_action_samples: N, reparameterised samples per estimate of J and ∇_λ J
-    :param init_std: σ of the initial distribution λ_0 (µ = 0)
-    :param init_mu_std: a random λ_0 per state and optimization, µ_0 ~ N(0, s²) with s = ``init_mu_std``, in acting
-        and training alike (beyond the paper, whose λ_0 is fixed: 0 by default; the authors' Fig. 7 runs
-        start from µ_0 ~ N(0, 0.3²)); it can be set after training (``policy.init_mu_std = 0.3``);
-        iterative actor only, not with ``warm_start``
-    :param gradient_magnitude: f_φ also reads each gradient's log-magnitude and sign per action dimension
-        (Andrychowicz et al., 2016), which the paper's per-state normalization of its inputs discards
-        (beyond the paper; False by default; iterative actor only)
-    :param residual_update: the update is a step from the current λ, λ_k = λ_{k−1} + (1 − ω) ⊙ Δ, instead
-        of the paper's gated new value λ_k = ω ⊙ λ_{k−1} + (1 − ω) ⊙ δ (Eq. 12): an optimizer that starts as
-        the identity and moves λ by what ∇_λ J says where it is, so that runs from different λ_0 can end in
-        different modes (beyond the paper; False by default; iterative actor only)
+    :param n_iterations, n_action_samples, init_std, init_mu_std, gradient_magnitude, residual_update, warm_start:
+        the iterative optimizer's settings (:class:`~sb3_iterative.common.options.IterativeOptions`, where each is
+        declared, defaulted and checked; all but ``n_action_samples`` the iterative actor's only), kept together as
+        :attr:`options`
     :param beta_collect: the pessimism β of J while acting (collection, ``predict``)
     :param critic_arch: ``"A"`` (SAC's MLP critic) or ``"B"`` (3 × 512 ELU, layer norm,
         highway connections; the default ``net_arch`` of its critic is then 3 × 512)
@@ -83,9 +73,6 @@ class IterativePolicy(BasePolicy):
         2 by default with ``value_estimator="model"``, and only with it
     :param retrace_lambda: λ of the model-based estimate's Retrace, in [0, 1]; 0.9 by default with
         ``value_estimator="model"``, and only with it
-    :param warm_start: start the iterative optimizer from the distilled direct policy's λ instead of
-        the fixed λ_0 (beyond the paper; iterative actor only). ``n_iterations=0`` then acts as the
-        distilled policy itself
     :param distilled_target: the critic's target takes its next action from the distilled direct
         policy instead of K iterations on the next observations (as the authors' model-based runs
         did; beyond the paper for the model-free estimate; iterative actor only)
@@ -112,12 +99,6 @@ class IterativePolicy(BasePolicy):
         use_sde: bool = False,
         n_critics: int = 2,
         actor: str = "iterative",
-        n_iterations: int = 5,
-        n_action_samples: int = 1,
-        init_std: float = 0.5,
-        init_mu_std: float = 0.0,
-        gradient_magnitude: bool = False,
-        residual_update: bool = False,
         beta_collect: float = 1.0,
         critic_arch: str = "A",
         compile_acting: bool = False,
@@ -126,9 +107,8 @@ class IterativePolicy(BasePolicy):
         retrace_lambda: float | None = None,
         flow_transforms: int | None = None,
         flow_net_arch: list[int] | None = None,
-        warm_start: bool = False,
         distilled_target: bool = False,
-        **base_kwargs: Any,
+        **keywords: Any,
     ):
         if use_sde:
             raise ValueError(f"{type(self).__name__} does not support gSDE (use_sde=True)")
@@ -136,24 +116,14 @@ class IterativePolicy(BasePolicy):
             raise ValueError(f"actor must be one of {ACTOR_KINDS}, got {actor!r}")
         if critic_arch not in CRITIC_ARCHITECTURES:
             raise ValueError(f"critic_arch must be one of {CRITIC_ARCHITECTURES}, got {critic_arch!r}")
-        for name, value in (
-            ("warm_start", warm_start),
-            ("distilled_target", distilled_target),
-            ("gradient_magnitude", gradient_magnitude),
-            ("residual_update", residual_update),
-        ):
-            if not isinstance(value, bool):
-                raise ValueError(f"{name} must be True or False, got {value!r}")
-            if value and actor != "iterative":
-                raise ValueError(f"{name} applies to the iterative actor only (this policy has actor={actor!r})")
+        check_flag("distilled_target", distilled_target)
+        if distilled_target and actor != "iterative":
+            raise ValueError(f"distilled_target applies to the iterative actor only (this policy has actor={actor!r})")
+        # the iterative optimizer's settings, declared once (IterativeOptions); the rest are the base policy's
+        self.options, base_kwargs = IterativeOptions.split(keywords)
+        self.options.check_actor(actor)
         self.actor_kind = actor
-        self.warm_start = warm_start
-        self.init_mu_std = init_mu_std  # checked by its setter
-        check_count("n_iterations", n_iterations, minimum=0 if warm_start else 1)
-        check_count("n_action_samples", n_action_samples)
         check_count("n_critics", n_critics)
-        if not (isinstance(init_std, (int, float)) and math.isfinite(init_std) and init_std > 0):
-            raise ValueError(f"init_std must be a finite number > 0, got {init_std!r}")
         # the value estimate's options: those of its kind with their defaults, the others refused
         self._estimator_options = value_estimator_class(value_estimator).check_options(
             dict(rollout_horizon=rollout_horizon, retrace_lambda=retrace_lambda), actor, compile_acting, observation_space
@@ -165,15 +135,10 @@ class IterativePolicy(BasePolicy):
         self.flow_transforms = flow_transforms
         self.flow_net_arch = flow_net_arch
 
-        self.gradient_magnitude = gradient_magnitude
-        self.residual_update = residual_update
         self.value_estimator = value_estimator
         self.rollout_horizon = self._estimator_options.get("rollout_horizon")
         self.retrace_lambda = self._estimator_options.get("retrace_lambda")
-        self.n_action_samples = n_action_samples
-        self._n_iterations = n_iterations
         self.distilled_target = distilled_target
-        self.init_std = float(init_std)
         self.beta_collect = beta_collect  # checked, and made a float, once the critics give the pessimism
         self.critic_arch = critic_arch
         self.compile_acting = bool(compile_acting)
@@ -211,35 +176,30 @@ class IterativePolicy(BasePolicy):
 
     @property
     def n_iterations(self) -> int:
-        """K, the iterative actor's number of updates per state."""
-        return self._n_iterations
+        """K, the iterative actor's number of updates per state; settable (the paper's test-time iterations)."""
+        return self.options.n_iterations
 
     @n_iterations.setter
     def n_iterations(self, value: int) -> None:
         if not self.iterative:
             raise ValueError(f"n_iterations applies to the iterative actor only (this policy has actor={self.actor_kind!r})")
-        check_count("n_iterations", value, minimum=0 if self.warm_start else 1)
-        self._n_iterations = value
-        if isinstance(self.actor, IterativeActor):
-            self.actor.n_iterations = value
+        self.set_options(n_iterations=value)
 
     @property
     def init_mu_std(self) -> float:
-        """The spread of a random λ_0, µ_0 ~ N(0, s²), s = ``init_mu_std`` (0: the paper's fixed µ_0 = 0)."""
-        return self._init_mu_std
+        """The spread of a random λ_0, µ_0 ~ N(0, s²), s = ``init_mu_std`` (0: the paper's fixed µ_0 = 0); settable."""
+        return self.options.init_mu_std
 
     @init_mu_std.setter
     def init_mu_std(self, value: float) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"init_mu_std must be a finite number >= 0, got {value!r}")
-        if value > 0 and self.actor_kind != "iterative":
-            raise ValueError(f"init_mu_std applies to the iterative actor only (this policy has actor={self.actor_kind!r})")
-        if value > 0 and self.warm_start:
-            raise ValueError("init_mu_std applies to the fixed λ_0; with warm_start, λ_0 is the distilled policy's")
-        self._init_mu_std = float(value)
-        actor = getattr(self, "actor", None)  # none yet while the policy is built
-        if isinstance(actor, IterativeActor):
-            actor.init_mu_std = self._init_mu_std
+        self.set_options(init_mu_std=value)
+
+    def set_options(self, **changes: Any) -> None:
+        """Change the iterative optimizer's settings after the policy is built (checked; the actor reads them)."""
+        options = self.options.replace(**changes)
+        options.check_actor(self.actor_kind)
+        self.options = options
+        self.amortizer.set_options(options)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
@@ -247,12 +207,7 @@ class IterativePolicy(BasePolicy):
             dict(
                 share_features_extractor=self.share_features_extractor,
                 actor=self.actor_kind,
-                n_iterations=self.n_iterations,
-                n_action_samples=self.n_action_samples,
-                init_std=self.init_std,
-                init_mu_std=self.init_mu_std,
-                gradient_magnitude=self.gradient_magnitude,
-                residual_update=self.residual_update,
+                **self.options.as_dict(),
                 beta_collect=self.beta_collect,
                 critic_arch=self.critic_arch,
                 compile_acting=self.compile_acting,
@@ -261,7 +216,6 @@ class IterativePolicy(BasePolicy):
                 retrace_lambda=self.retrace_lambda,
                 flow_transforms=self.flow_transforms,
                 flow_net_arch=self.flow_net_arch,
-                warm_start=self.warm_start,
                 distilled_target=self.distilled_target,
             )
         )
@@ -285,7 +239,7 @@ class IterativePolicy(BasePolicy):
             self.device,
         )
         self.distilled_policy: DirectActor | None = None
-        if self.iterative and (self.estimator.reads_direct_policy or self.warm_start or self.distilled_target):
+        if self.iterative and (self.estimator.reads_direct_policy or self.options.warm_start or self.distilled_target):
             # A direct policy distilled from the iterative one (KL(π_iter ‖ π_direct)), with its own
             # features extractor: the model's rollout policy, the warm start, the distilled target
             self.distilled_policy = super().make_actor()  # type: ignore[misc]  # the base policy's direct actor
@@ -298,7 +252,7 @@ class IterativePolicy(BasePolicy):
         """The actor behind the one interface training, the critic target, acting and the analyses use
         (:mod:`sb3_iterative.common.amortizers`): where the policy asks which actor it has."""
         if isinstance(self.actor, IterativeActor):
-            return IterativeAmortizer(self.actor, self.distilled_parameters if self.warm_start else None)
+            return IterativeAmortizer(self.actor, self.distilled_parameters if self.options.warm_start else None)
         if isinstance(self.actor, FlowActor):
             return FlowAmortizer(self.actor)
         return DirectAmortizer(self.actor)
@@ -393,13 +347,7 @@ class IterativePolicy(BasePolicy):
         # stay with the base's direct actor: the distilled policy
         accepted = inspect.signature(IterativeActor.__init__).parameters
         return IterativeActor(
-            **{name: value for name, value in actor_kwargs.items() if name in accepted},
-            n_iterations=self.n_iterations,
-            n_action_samples=self.n_action_samples,
-            init_std=self.init_std,
-            init_mu_std=self.init_mu_std,
-            gradient_magnitude=self.gradient_magnitude,
-            residual_update=self.residual_update,
+            **{name: value for name, value in actor_kwargs.items() if name in accepted}, options=self.options
         ).to(self.device)
 
     def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> CriticEnsemble:
@@ -421,7 +369,7 @@ class IterativePolicy(BasePolicy):
         """
         n_estimates = self.amortizer.n_estimates + 1  # and the evaluation at λ_K
         action_dim = math.prod(self.action_space.shape or ())  # a Box's (a compiled step traces it without a break)
-        return noise_plan(n_estimates, self.n_action_samples, batch_size, action_dim, device=self.device)
+        return noise_plan(n_estimates, self.options.n_action_samples, batch_size, action_dim, device=self.device)
 
     def optimize(
         self,
@@ -541,11 +489,6 @@ def dynamo_config(**settings: Any) -> Any:
     """``torch._dynamo.config.patch`` of the settings this torch has (older releases lack some; the dependency
     allows torch >= 2.3)."""
     return th._dynamo.config.patch(**{name: value for name, value in settings.items() if hasattr(th._dynamo.config, name)})
-
-
-def check_count(name: str, value: Any, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 def check_flow(actor: str, transforms: Any, net_arch: Any) -> None:

@@ -10,7 +10,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, ReplayBufferSamples, Schedule
 
 from sb3_iterative.common.algorithm import IterativeAmortization
-from sb3_iterative.common.policies import check_count
+from sb3_iterative.common.options import check_count
 from sb3_iterative.iterative_crossq.policies import IterativeCrossQPolicy, MlpPolicy
 from sb3_iterative.objective import EnsembleValue, sampled_objective
 

@@ -1,0 +1,98 @@
+"""The iterative optimizer's settings, declared once (:class:`IterativeOptions`): each one's name, default, check and
+meaning are here, the policy takes them as keywords (``policy_kwargs``, rl-zoo3's YAML files), saves them with its
+constructor's parameters and hands the object to the actor, which reads it."""
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+def check_count(name: str, value: Any, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def check_flag(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
+@dataclass(frozen=True)
+class IterativeOptions:
+    """The iterative optimizer's settings (Algorithm 2), as policy keywords: ``policy_kwargs=dict(n_iterations=5)``.
+    Checked when made; :meth:`replace` makes a checked copy (``policy.n_iterations = 10`` does).
+
+    :param n_iterations: K, updates per state, in training and acting alike; it can be raised after training
+        (``policy.n_iterations = 10``), the paper's extra test-time iterations (0 only with ``warm_start``: the
+        distilled policy acts alone)
+    :param n_action_samples: N, reparameterised samples per estimate of J and ∇_λ J (every actor's J)
+    :param init_std: σ of the initial distribution λ_0 (µ = 0)
+    :param init_mu_std: a random λ_0 per state and optimization, µ_0 ~ N(0, s²) with s = ``init_mu_std``, in acting and
+        training alike (beyond the paper, whose λ_0 is fixed: 0 by default; the authors' Fig. 7 runs start from
+        µ_0 ~ N(0, 0.3²)); it can be set after training (``policy.init_mu_std = 0.3``); not with ``warm_start``
+    :param gradient_magnitude: f_φ also reads each gradient's log-magnitude and sign per action dimension (Andrychowicz
+        et al., 2016), which the paper's per-state normalization of its inputs discards (beyond the paper)
+    :param residual_update: the update is a step from the current λ, λ_k = λ_{k−1} + (1 − ω) ⊙ Δ, instead of the paper's
+        gated new value λ_k = ω ⊙ λ_{k−1} + (1 − ω) ⊙ δ (Eq. 12): an optimizer that starts as the identity and moves λ
+        by what ∇_λ J says where it is, so that runs from different λ_0 can end in different modes (beyond the paper)
+    :param warm_start: start the iterative optimizer from the distilled direct policy's λ instead of the fixed λ_0
+        (beyond the paper). ``n_iterations=0`` then acts as the distilled policy itself
+    """
+
+    n_iterations: int = 5
+    n_action_samples: int = 1
+    init_std: float = 0.5
+    init_mu_std: float = 0.0
+    gradient_magnitude: bool = False
+    residual_update: bool = False
+    warm_start: bool = False
+
+    #: the settings only the iterative actor reads: with another actor they must keep their defaults
+    ITERATIVE_ONLY: ClassVar[tuple[str, ...]] = ("warm_start", "gradient_magnitude", "residual_update", "init_mu_std")
+
+    def __post_init__(self) -> None:
+        for name in ("warm_start", "gradient_magnitude", "residual_update"):
+            check_flag(name, getattr(self, name))
+        init_mu_std = self.init_mu_std
+        if isinstance(init_mu_std, bool) or not isinstance(init_mu_std, (int, float)) or not math.isfinite(init_mu_std):
+            raise ValueError(f"init_mu_std must be a finite number >= 0, got {init_mu_std!r}")
+        if init_mu_std < 0:
+            raise ValueError(f"init_mu_std must be a finite number >= 0, got {init_mu_std!r}")
+        if init_mu_std > 0 and self.warm_start:
+            raise ValueError("init_mu_std applies to the fixed λ_0; with warm_start, λ_0 is the distilled policy's")
+        check_count("n_iterations", self.n_iterations, minimum=0 if self.warm_start else 1)
+        check_count("n_action_samples", self.n_action_samples)
+        init_std = self.init_std
+        if isinstance(init_std, bool) or not (isinstance(init_std, (int, float)) and math.isfinite(init_std) and init_std > 0):
+            raise ValueError(f"init_std must be a finite number > 0, got {init_std!r}")
+        object.__setattr__(self, "init_std", float(init_std))
+        object.__setattr__(self, "init_mu_std", float(init_mu_std))
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(field.name for field in dataclasses.fields(cls))
+
+    @classmethod
+    def split(cls, keywords: dict[str, Any]) -> tuple["IterativeOptions", dict[str, Any]]:
+        """The settings among a policy's keywords, checked, and the other keywords."""
+        names = cls.names()
+        options = cls(**{name: value for name, value in keywords.items() if name in names})
+        return options, {name: value for name, value in keywords.items() if name not in names}
+
+    def check_actor(self, actor: str) -> None:
+        """Refuse a setting of the iterative actor's only with another actor (``actor="direct"`` or ``"flow"``)."""
+        if actor == "iterative":
+            return
+        defaults = IterativeOptions()
+        for name in self.ITERATIVE_ONLY:
+            if getattr(self, name) != getattr(defaults, name):
+                raise ValueError(f"{name} applies to the iterative actor only (this policy has actor={actor!r})")
+
+    def replace(self, **changes: Any) -> "IterativeOptions":
+        """A checked copy with ``changes``."""
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings as the policy's keywords (what its saved constructor parameters hold)."""
+        return dataclasses.asdict(self)
