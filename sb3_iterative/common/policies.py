@@ -5,8 +5,8 @@ import contextlib
 import inspect
 import math
 import warnings
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeAlias
 
 import torch as th
 from gymnasium import spaces
@@ -36,6 +36,8 @@ ACTOR_KINDS = ("iterative", "direct", "flow")
 GSDE_OPTIONS = ("log_std_init", "use_expln", "clip_mean")
 
 
+# A base's refusals: for a policy option, the values the base takes and why it refuses the others
+Unsupported: TypeAlias = Mapping[str, tuple[tuple[str, ...], str]]
 # Seed of the value estimate's own samples (a model rollout's) when acting deterministically
 ROLLOUT_SEED = 1
 # The state-dict prefixes of earlier releases, and their names now (a saved model of then loads)
@@ -82,6 +84,10 @@ class IterativePolicy(BasePolicy):
         default with ``actor="flow"``, and only with it
     """
 
+    #: what a base does not support, declared beside it: for each policy option, the values it takes and why it refuses
+    #: the others (:meth:`check_supported`, the one check); every value of an option not named here is taken
+    UNSUPPORTED: ClassVar[Unsupported] = {}
+
     actor: IterativeActor | DirectActor
     critic: CriticEnsemble
     critic_target: CriticEnsemble
@@ -112,6 +118,7 @@ class IterativePolicy(BasePolicy):
     ):
         if use_sde:
             raise ValueError(f"{type(self).__name__} does not support gSDE (use_sde=True)")
+        self.check_supported(actor=actor, critic_arch=critic_arch, value_estimator=value_estimator)
         if actor not in ACTOR_KINDS:
             raise ValueError(f"actor must be one of {ACTOR_KINDS}, got {actor!r}")
         if critic_arch not in CRITIC_ARCHITECTURES:
@@ -155,6 +162,16 @@ class IterativePolicy(BasePolicy):
             n_critics=n_critics,
             **base_kwargs,
         )
+
+    @classmethod
+    def check_supported(cls, **options: Any) -> None:
+        """Refuse what the base does not support (:attr:`UNSUPPORTED`), naming the values it takes and why."""
+        for name, value in options.items():
+            if name in cls.UNSUPPORTED and value not in cls.UNSUPPORTED[name][0]:
+                allowed, reason = cls.UNSUPPORTED[name]
+                raise ValueError(
+                    f"{name} must be {' or '.join(map(repr, allowed))} for {cls.__name__}: {reason}; got {value!r}"
+                )
 
     def _check_base_kwargs(self, base_kwargs: dict[str, Any], base_parameters: Any) -> None:
         """The base policy's keywords: each one it takes, and none set that only gSDE reads."""

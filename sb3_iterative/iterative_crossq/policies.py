@@ -2,16 +2,15 @@
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import torch as th
-from gymnasium import spaces
 from sb3_contrib.common.torch_layers import BatchRenorm
 from sb3_contrib.crossq.policies import CrossQPolicy
-from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from stable_baselines3.common.type_aliases import PyTorchObs
 from torch import nn
 
-from sb3_iterative.common.policies import IterativePolicy
+from sb3_iterative.common.policies import IterativePolicy, Unsupported
 
 
 @contextlib.contextmanager
@@ -51,40 +50,11 @@ class IterativeCrossQPolicy(IterativePolicy, CrossQPolicy):  # type: ignore[misc
     running statistics and trained on batch statistics.
     """
 
-    def __init__(
-        self,
-        observation_space: spaces.Space,
-        action_space: spaces.Box,
-        lr_schedule: Schedule,
-        actor: str = "iterative",
-        critic_arch: str = "A",
-        value_estimator: str = "critic",
-        **kwargs: Any,
-    ):
-        if actor == "flow":
-            raise ValueError(
-                "actor must be 'iterative' or 'direct' for IterativeCrossQPolicy: the flow-policy baseline is SAC's "
-                "actor with a flow (IterativeSAC, actor='flow')"
-            )
-        if critic_arch != "A":
-            raise ValueError(
-                "critic_arch must be 'A' for IterativeCrossQPolicy (CrossQ's batch-renormalized MLP critic), "
-                f"got {critic_arch!r}"
-            )
-        if value_estimator != "critic":
-            raise ValueError(
-                "value_estimator must be 'critic' for IterativeCrossQPolicy: the model-based estimate bootstraps from "
-                f"target critics, which CrossQ does not have; got {value_estimator!r}"
-            )
-        super().__init__(
-            observation_space,
-            action_space,
-            lr_schedule,
-            actor=actor,
-            critic_arch=critic_arch,
-            value_estimator=value_estimator,
-            **kwargs,
-        )
+    UNSUPPORTED: ClassVar[Unsupported] = {
+        "actor": (("iterative", "direct"), "the flow-policy baseline is SAC's actor with a flow (IterativeSAC, actor='flow')"),
+        "critic_arch": (("A",), "the critic is CrossQ's batch-renormalized MLP"),
+        "value_estimator": (("critic",), "the model-based estimate bootstraps from target critics, which CrossQ lacks"),
+    }
 
     def actor_forward(self) -> contextlib.AbstractContextManager[None]:
         """CrossQ's direct actor trains on batch statistics and updates its running ones in the actor's step."""

@@ -1,13 +1,14 @@
 """IterativeTQCPolicy: the iterative amortized actor on sb3-contrib TQC's quantile critics."""
 
-from typing import Any
+from typing import Any, ClassVar
 
 from gymnasium import spaces
 from sb3_contrib.tqc.policies import TQCPolicy
 from stable_baselines3.common.torch_layers import CombinedExtractor, NatureCNN
 from stable_baselines3.common.type_aliases import Schedule
 
-from sb3_iterative.common.policies import IterativePolicy, check_count
+from sb3_iterative.common.options import check_count
+from sb3_iterative.common.policies import IterativePolicy, Unsupported
 from sb3_iterative.pessimism import TruncatedQuantiles
 
 # TQC's actor maximizes the mean of every quantile: the objective IterativeTQC acts with
@@ -35,30 +36,17 @@ class IterativeTQCPolicy(IterativePolicy, TQCPolicy):  # type: ignore[misc]  # t
         lr_schedule: Schedule,
         n_quantiles: int = 25,
         beta_collect: float = DEFAULT_BETA_COLLECT,
-        critic_arch: str = "A",
-        value_estimator: str = "critic",
         **kwargs: Any,
     ):
         check_count("n_quantiles", n_quantiles)
-        if critic_arch != "A":
-            raise ValueError(
-                f"critic_arch must be 'A' for IterativeTQCPolicy (TQC's quantile MLP critic), got {critic_arch!r}"
-            )
-        if value_estimator != "critic":
-            raise ValueError(
-                f"value_estimator must be 'critic' for IterativeTQCPolicy (the model-based estimate is IterativeSAC's), "
-                f"got {value_estimator!r}"
-            )
         super().__init__(
-            observation_space,
-            action_space,
-            lr_schedule,
-            n_quantiles=n_quantiles,
-            beta_collect=beta_collect,
-            critic_arch=critic_arch,
-            value_estimator=value_estimator,
-            **kwargs,
+            observation_space, action_space, lr_schedule, n_quantiles=n_quantiles, beta_collect=beta_collect, **kwargs
         )
+
+    UNSUPPORTED: ClassVar[Unsupported] = {
+        "critic_arch": (("A",), "the critic is TQC's quantile MLP"),
+        "value_estimator": (("critic",), "the model-based estimate is IterativeSAC's"),
+    }
 
     pessimism: TruncatedQuantiles
 
