@@ -12,13 +12,15 @@ import gymnasium as gym
 import torch as th
 
 from sb3_iterative import IterativeSAC
-from sb3_iterative.common.policies import RENAMED_MODULES
+
+# The modules' names when the digests were introduced, and their names now: the digest hashes the first names, so
+# that digests compare across the renames
+FIRST_NAMES = (("model_based.", "estimator."), ("rollout_policy.", "distilled_policy."))
 
 
 def first_name(key: str) -> str:
-    """The digest names the modules as they were named when it was introduced, so that digests compare across
-    the renames (the policy's RENAMED_MODULES: "model_based" and "rollout_policy" then)."""
-    for then, now in RENAMED_MODULES:
+    """A parameter's name as the digest hashes it (:data:`FIRST_NAMES`)."""
+    for then, now in FIRST_NAMES:
         if key.startswith(now):
             return then + key[len(now) :]
     return key

@@ -1,8 +1,5 @@
 """Saving and loading IterativeSAC, its policy and its replay buffer (in the shape of sb3-contrib's test_save_load)."""
 
-import io
-import zipfile
-
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -178,82 +175,3 @@ def test_lever_options_survive_save_load(tmp_path):
     assert loaded.policy.options.residual_update and loaded.actor.options.residual_update
     assert_same_parameters(model.policy, loaded.policy)
     np.testing.assert_array_equal(deterministic_actions(model, obs), deterministic_actions(loaded, obs))
-
-
-# The names of an earlier release: the model-based estimate's module and optimizer were "model_based", the
-# distilled policy's "rollout_policy"
-EARLIER_NAMES = (("estimator.", "model_based."), ("distilled_policy.", "rollout_policy."))
-
-
-def earlier_name(key: str) -> str:
-    for now, then in EARLIER_NAMES:
-        if key.startswith(now):
-            return then + key[len(now) :]
-    return key
-
-
-def save_with_earlier_names(model: IterativeSAC, path) -> None:
-    """Save a model as an earlier release saved it."""
-    buffer = io.BytesIO()
-    model.save(buffer)
-    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w") as target:
-        for name in source.namelist():
-            content = source.read(name)
-            if name == "policy.pth":
-                state_dict = th.load(io.BytesIO(content), weights_only=True)
-                renamed = io.BytesIO()
-                th.save({earlier_name(key): value for key, value in state_dict.items()}, renamed)
-                content = renamed.getvalue()
-            if name.startswith("policy."):  # an optimizer of the policy's modules: policy.<module>.optimizer.pth
-                name = "policy." + earlier_name(name[len("policy.") :])
-            target.writestr(name, content)
-
-
-def test_model_saved_with_earlier_names_loads(tmp_path):
-    model = trained_model(
-        timesteps=80, learning_starts=40, model_pretrain_steps=5, policy_kwargs=dict(value_estimator="model")
-    )
-    save_with_earlier_names(model, tmp_path / "earlier.zip")
-    with zipfile.ZipFile(tmp_path / "earlier.zip") as archive:  # what an earlier release wrote
-        assert {"policy.model_based.optimizer.pth", "policy.rollout_policy.optimizer.pth"} <= set(archive.namelist())
-        assert "model_based.dynamics.state_log_std" in th.load(io.BytesIO(archive.read("policy.pth")), weights_only=True)
-    loaded = IterativeSAC.load(tmp_path / "earlier.zip")
-    assert_same_parameters(model.policy, loaded.policy)
-    for component in ("estimator", "distilled_policy"):
-        saved, restored = (getattr(m.policy, component).optimizer.state_dict()["state"] for m in (model, loaded))
-        assert saved.keys() == restored.keys()
-        assert all(th.equal(saved[index]["exp_avg"], restored[index]["exp_avg"]) for index in saved)
-    obs = observations(model)
-    np.testing.assert_array_equal(deterministic_actions(loaded, obs), deterministic_actions(model, obs))
-
-
-def test_policy_saved_with_earlier_names_loads(tmp_path):
-    model = trained_model(timesteps=60, policy_kwargs=dict(warm_start=True))
-    model.policy.save(tmp_path / "policy.pth")
-    saved = th.load(tmp_path / "policy.pth", weights_only=False)
-    saved["state_dict"] = {earlier_name(key): value for key, value in saved["state_dict"].items()}
-    assert any(key.startswith("rollout_policy.") for key in saved["state_dict"])
-    th.save(saved, tmp_path / "earlier.pth")
-    loaded = IterativeSACPolicy.load(tmp_path / "earlier.pth")
-    assert_same_parameters(model.policy, loaded)
-
-
-def test_renamed_names_warn_and_answer():
-    model = trained_model(timesteps=0, policy_kwargs=dict(warm_start=True))
-    with pytest.warns(DeprecationWarning, match="policy.distilled_policy"):
-        assert model.policy.rollout_policy is model.policy.distilled_policy
-    with pytest.warns(DeprecationWarning, match="policy.estimator"):
-        assert model.policy.model_based is None  # model-free: the component is the critics'
-    with pytest.warns(DeprecationWarning, match="policy.direct_policy"):
-        assert model.policy.model_rollout_policy is model.policy.distilled_policy
-    with pytest.warns(DeprecationWarning, match="ModelValueEstimator"):
-        from sb3_iterative.model_based import ModelBasedQ
-    from sb3_iterative.model_based import ModelValueEstimator
-
-    assert ModelBasedQ is ModelValueEstimator
-    import sb3_iterative.model_based as model_based
-    import sb3_iterative.model_based.estimator as estimator
-
-    for module in (model_based, estimator):  # the package and the module it lived in
-        with pytest.warns(DeprecationWarning, match="value_estimators.VALUE_ESTIMATORS"):
-            assert module.VALUE_ESTIMATORS == ("critic", "model")

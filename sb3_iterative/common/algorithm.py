@@ -1,14 +1,12 @@
 """The iterative amortized actor's training (:class:`IterativeAmortization`), placed before a soft
 actor-critic of the SB3 family (SB3's SAC, sb3-contrib's TQC and CrossQ) in the bases."""
 
-from io import BufferedIOBase
-from pathlib import Path
 from typing import Any
 
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
-from stable_baselines3.common.save_util import load_from_zip_file, recursive_getattr
+from stable_baselines3.common.save_util import recursive_getattr
 from stable_baselines3.common.type_aliases import GymEnv, PyTorchObs, ReplayBufferSamples
 from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.common.vec_env import VecEnv
@@ -16,10 +14,9 @@ from torch.nn import functional as F
 
 from sb3_iterative.common.amortizers import DirectActor
 from sb3_iterative.common.iterative_actor import IterativeActor, actor_loss
-from sb3_iterative.common.policies import RENAMED_MODULES, IterativePolicy, dynamo_config
+from sb3_iterative.common.policies import IterativePolicy, dynamo_config
 from sb3_iterative.critics import CriticEnsemble
 from sb3_iterative.model_based import distillation_kl
-from sb3_iterative.model_based.estimator import DEFAULT_MODEL_PRETRAIN_STEPS  # noqa: F401  # here in earlier releases
 from sb3_iterative.value_estimators import VALUE_ESTIMATORS, option_owner
 
 # What train() logs (the means over its gradient steps, under train/)
@@ -36,9 +33,6 @@ TRAINING_LOGS = (
 )
 # torch.compile's modes, which compile_training takes by name (True: its default)
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-# The saved optimizers' names of earlier releases, and their names now (a saved model of then loads): the optimizers
-# of the modules the policy renamed
-RENAMED_OPTIMIZERS = {f"policy.{old}optimizer": f"policy.{new}optimizer" for old, new in RENAMED_MODULES}
 
 
 class StepLogs:
@@ -231,17 +225,11 @@ class IterativeAmortization(OffPolicyAlgorithm):
 
     def set_parameters(
         self,
-        load_path_or_dict: str | Path | BufferedIOBase | dict[str, Any],
+        load_path_or_dict: str | dict[str, th.Tensor],
         exact_match: bool = True,
         device: th.device | str = "auto",
     ) -> None:
-        if isinstance(load_path_or_dict, dict):
-            params = load_path_or_dict
-        else:
-            _, params, _ = load_from_zip_file(load_path_or_dict, device=device)
-        # a model saved before the renames names two optimizers as they were then (the policy renames its modules)
-        params = {RENAMED_OPTIMIZERS.get(name, name): value for name, value in params.items()}
-        super().set_parameters(params, exact_match=exact_match, device=device)
+        super().set_parameters(load_path_or_dict, exact_match=exact_match, device=device)
         self._sync_gamma()  # loading restores the saved γ; the algorithm's (e.g. load(..., gamma=...)) wins
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:

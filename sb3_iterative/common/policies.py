@@ -4,7 +4,6 @@
 import contextlib
 import inspect
 import math
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeAlias
 
@@ -22,11 +21,6 @@ from sb3_iterative.common.options import IterativeOptions, check_count, check_fl
 from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, CriticEnsemble, EnsembleQ, make_critic
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.flow_actor import DEFAULT_FLOW_NET_ARCH, DEFAULT_FLOW_TRANSFORMS, FlowActor
-from sb3_iterative.model_based import ModelValueEstimator  # registers value_estimator="model"
-from sb3_iterative.model_based.estimator import (  # noqa: F401  # here in earlier releases
-    DEFAULT_RETRACE_LAMBDA,
-    DEFAULT_ROLLOUT_HORIZON,
-)
 from sb3_iterative.objective import ValueEstimate, noise_plan
 from sb3_iterative.pessimism import EnsembleStd, Pessimism
 from sb3_iterative.value_estimators import ValueEstimator, value_estimator_class
@@ -40,8 +34,6 @@ GSDE_OPTIONS = ("log_std_init", "use_expln", "clip_mean")
 Unsupported: TypeAlias = Mapping[str, tuple[tuple[str, ...], str]]
 # Seed of the value estimate's own samples (a model rollout's) when acting deterministically
 ROLLOUT_SEED = 1
-# The state-dict prefixes of earlier releases, and their names now (a saved model of then loads)
-RENAMED_MODULES = (("model_based.", "estimator."), ("rollout_policy.", "distilled_policy."))
 
 
 class IterativePolicy(BasePolicy):
@@ -274,22 +266,6 @@ class IterativePolicy(BasePolicy):
             return FlowAmortizer(self.actor)
         return DirectAmortizer(self.actor)
 
-    @property
-    def model_based(self) -> ModelValueEstimator | None:
-        """Deprecated: the model-based estimate's component is ``estimator`` (``value_estimator="model"``)."""
-        warnings.warn("policy.model_based is deprecated: use policy.estimator", DeprecationWarning, stacklevel=2)
-        return self.estimator if isinstance(self.estimator, ModelValueEstimator) else None
-
-    @property
-    def rollout_policy(self) -> DirectActor | None:
-        """Deprecated: the direct policy distilled from the iterative one is :attr:`distilled_policy`."""
-        warnings.warn("policy.rollout_policy is deprecated: use policy.distilled_policy", DeprecationWarning, stacklevel=2)
-        return self.distilled_policy
-
-    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
-        # a policy saved before the renames names its modules as they were then (RENAMED_MODULES)
-        return super().load_state_dict(renamed_state_dict(state_dict), strict=strict, assign=assign)
-
     def set_training_mode(self, mode: bool) -> None:
         super().set_training_mode(mode)
         self.estimator.train(mode)
@@ -344,12 +320,6 @@ class IterativePolicy(BasePolicy):
     def direct_policy_or_none(self) -> DirectActor | None:
         """:attr:`direct_policy`, or None for an iterative actor without a distilled one (or a flow actor)."""
         return self.distilled_policy if self.distilled_policy is not None else self.amortizer.direct_policy
-
-    @property
-    def model_rollout_policy(self) -> DirectActor:
-        """Deprecated: :attr:`direct_policy`."""
-        warnings.warn("policy.model_rollout_policy is deprecated: use policy.direct_policy", DeprecationWarning, stacklevel=2)
-        return self.direct_policy
 
     def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> IterativeActor | DirectActor:
         if self.actor_kind == "direct":
@@ -522,21 +492,3 @@ def check_flow(actor: str, transforms: Any, net_arch: Any) -> None:
         or not all(isinstance(width, int) and not isinstance(width, bool) and width >= 1 for width in net_arch)
     ):
         raise ValueError(f"flow_net_arch must be a non-empty list of layer widths (integers >= 1), got {net_arch!r}")
-
-
-def renamed_state_dict(state_dict: Any) -> Any:
-    """A policy's state dict with the module names of earlier releases (:data:`RENAMED_MODULES`) as they are now."""
-    if not any(key.startswith(old) for key in state_dict for old, _ in RENAMED_MODULES):
-        return state_dict
-
-    def rename(key: str) -> str:
-        for old, new in RENAMED_MODULES:
-            if key.startswith(old) or key == old[:-1]:  # a parameter's name, or a module's in the metadata
-                return new[:-1] + key[len(old) - 1 :]
-        return key
-
-    renamed = type(state_dict)((rename(key), value) for key, value in state_dict.items())
-    metadata = getattr(state_dict, "_metadata", None)
-    if metadata is not None:  # the modules' versions, by module name
-        renamed._metadata = type(metadata)((rename(key), value) for key, value in metadata.items())  # type: ignore[attr-defined]
-    return renamed

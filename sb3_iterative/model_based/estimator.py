@@ -339,15 +339,6 @@ class ModelBasedValue:
         return noise.expand(-1, -1, batch_size, -1)
 
 
-def __getattr__(name: str) -> Any:
-    """The names this module had in earlier releases (``sb3_iterative.model_based`` warns about them)."""
-    if name in ("ModelBasedQ", "VALUE_ESTIMATORS"):
-        import sb3_iterative.model_based as package  # the package imports this module first
-
-        return getattr(package, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 @dataclass
 class Rollout:
     """A model rollout from s_0, each entry [N, B] (states [N, B, |S|])."""
