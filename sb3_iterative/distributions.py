@@ -56,11 +56,16 @@ class TanhGaussian:
     J's gradient for this family is also written by hand (:func:`sb3_iterative.objective.objective_gradient`).
     """
 
-    def sample(self, mu: th.Tensor, log_std: th.Tensor, noise: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
-        """Actions tanh(µ + σ·ε) [N, B, A] and their log π [N, B]."""
+    def reparameterize(self, mu: th.Tensor, log_std: th.Tensor, noise: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """σ, the Gaussian actions u = µ + σ·ε and the actions a = tanh(u) (noise and actions [N, B, A], or [B, A]):
+        the one place the family's samples are made (its log π and the hand-written ∇_λ J read u and σ)."""
         std = log_std.exp()
         gaussian_actions = mu + noise * std
-        actions = th.tanh(gaussian_actions)
+        return std, gaussian_actions, th.tanh(gaussian_actions)
+
+    def sample(self, mu: th.Tensor, log_std: th.Tensor, noise: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        """Actions tanh(µ + σ·ε) [N, B, A] and their log π [N, B]."""
+        std, gaussian_actions, actions = self.reparameterize(mu, log_std, noise)
         return actions, squashed_gaussian_log_prob(mu, std, gaussian_actions, actions)
 
     def mode(self, mu: th.Tensor, log_std: th.Tensor) -> th.Tensor:

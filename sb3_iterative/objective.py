@@ -225,9 +225,7 @@ def objective_gradient(
     if not isinstance(distribution, TanhGaussian):
         return autograd_objective_gradient(value_estimate, mu, log_std, noise, ent_coef, beta, distribution)
     with th.no_grad():
-        std = log_std.exp()
-        gaussian_actions = mu + noise * std
-        actions = th.tanh(gaussian_actions)
+        std, gaussian_actions, actions = distribution.reparameterize(mu, log_std, noise)
         q_hat, grad_actions = value_estimate.value_and_action_gradient(actions, beta)
         if with_value:
             log_prob = squashed_gaussian_log_prob(mu, std, gaussian_actions, actions)

@@ -101,7 +101,7 @@ def action_cross_entropy_method(
             terms = objective(value_estimate, mu, log_std, noise, ent_coef, beta).terms  # [S, B]
             assert terms is not None
             elites = terms.topk(n_elites, dim=0).indices.unsqueeze(-1).expand(-1, -1, mu.shape[-1])  # [E, B, A]
-            elite_actions = (mu + noise * log_std.exp()).gather(0, elites)  # pre-tanh
+            elite_actions = TANH_GAUSSIAN.reparameterize(mu, log_std, noise)[1].gather(0, elites)  # pre-tanh
             fit_mu = elite_actions.mean(dim=0)
             fit_log_std = elite_actions.std(dim=0, unbiased=False).log().clamp(LOG_STD_MIN, LOG_STD_MAX)
             mu += step_size * (fit_mu - mu)

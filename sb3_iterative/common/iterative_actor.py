@@ -414,8 +414,8 @@ class IterativeActor(BaseModel):
                 "and the rewards) for NaN or inf."
             )
         if deterministic:
-            return th.tanh(mu)
-        return th.tanh(mu + th.randn_like(mu) * log_std.exp())
+            return TANH_GAUSSIAN.mode(mu, log_std)
+        return TANH_GAUSSIAN.reparameterize(mu, log_std, th.randn_like(mu))[2]
 
 
 def all_finite(*tensors: th.Tensor) -> bool:

@@ -38,8 +38,9 @@ from stable_baselines3.sac.policies import Actor
 from torch import nn
 
 from sb3_iterative.critics import CriticEnsemble
+from sb3_iterative.distributions import TANH_GAUSSIAN
 from sb3_iterative.model_based.dynamics import DynamicsModel
-from sb3_iterative.objective import ValueEstimate, autograd_value_gradient, noise_plan, squashed_gaussian_log_prob
+from sb3_iterative.objective import ValueEstimate, autograd_value_gradient, noise_plan
 from sb3_iterative.pessimism import Pessimism, pessimistic_value
 from sb3_iterative.value_estimators import ValueEstimator, register_value_estimator
 
@@ -298,13 +299,10 @@ class ModelBasedValue:
                 mu, log_std, _ = self.rollout_policy.get_action_dist_params(next_states.reshape(-1, next_states.shape[-1]))
                 mu, log_std = mu.view(n_samples, batch_size, -1), log_std.view(n_samples, batch_size, -1)
                 if noise is None:
-                    actions = th.tanh(mu)
+                    actions = TANH_GAUSSIAN.mode(mu, log_std)
                     entropy_terms.append(th.zeros_like(reward))
                 else:
-                    std = log_std.exp()
-                    gaussian_actions = mu + noise[step] * std
-                    actions = th.tanh(gaussian_actions)
-                    log_prob = squashed_gaussian_log_prob(mu, std, gaussian_actions, actions)
+                    actions, log_prob = TANH_GAUSSIAN.sample(mu, log_std, noise[step])
                     entropy_terms.append(self.ent_coef * log_prob)
                 states.append(next_states)
                 rewards.append(reward)
