@@ -13,8 +13,9 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
 from sb3_iterative.common.amortizers import DirectActor
+from sb3_iterative.common.compilation import check_compile_training, compile_update
 from sb3_iterative.common.iterative_actor import IterativeActor, actor_loss
-from sb3_iterative.common.policies import IterativePolicy, dynamo_config
+from sb3_iterative.common.policies import IterativePolicy
 from sb3_iterative.critics import CriticEnsemble
 from sb3_iterative.model_based import distillation_kl
 from sb3_iterative.value_estimators import VALUE_ESTIMATORS, option_owner
@@ -31,8 +32,6 @@ TRAINING_LOGS = (
     "model_reward_loss",
     "distillation_kl",
 )
-# torch.compile's modes, which compile_training takes by name (True: its default)
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 class StepLogs:
@@ -119,11 +118,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
         model_based_target: bool | None = None,
     ) -> None:
         """Check and keep the iterative options, before the base algorithm's ``__init__``."""
-        if not (isinstance(compile_training, bool) or compile_training in COMPILE_MODES):
-            raise ValueError(
-                f"compile_training must be True, False or one of torch.compile's modes {COMPILE_MODES}, "
-                f"got {compile_training!r}"
-            )
+        check_compile_training(compile_training)
         self.compile_training = compile_training
         self._compiled_update: Any = None
         if use_sde or use_sde_at_warmup:
@@ -163,26 +158,9 @@ class IterativeAmortization(OffPolicyAlgorithm):
         self._compile_update()
 
     def _compile_update(self) -> None:
-        """:meth:`_update` through ``torch.compile`` with ``compile_training`` (compiled on first use; None without).
-
-        The random draws are eager's (inductor's ``fallback_random``), so that a compiled run draws the numbers an
-        eager one does. Dynamo's ``trace_autograd_ops`` stays off here: with it, ``loss.backward()`` inside the
-        graph leaves the parameters' ``.grad`` unset (torch 2.13), so an estimate's ``torch.autograd.grad`` (a
-        model's) breaks the graph instead."""
-        if not self.compile_training:
-            self._compiled_update = None
-            return
-        mode = None if self.compile_training is True else self.compile_training
-        # static shapes: one graph per configuration (K, N, batch size), none with symbolic sizes
-        compiled = th.compile(self._update, mode=mode, dynamic=False)
-
-        def update(*args: Any) -> None:
-            # each optimizer's step is a graph of its own (dynamo guards on the optimizer): a model has up to five,
-            # and a process may hold several models, more than the default limit of 8 before falling back to eager
-            with th._inductor.config.patch(fallback_random=True), dynamo_config(recompile_limit=64):
-                compiled(*args)
-
-        self._compiled_update = update
+        """:meth:`_update` through ``torch.compile`` with ``compile_training``
+        (:func:`~sb3_iterative.common.compilation.compile_update`; None without)."""
+        self._compiled_update = compile_update(self._update, self.compile_training) if self.compile_training else None
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_compiled_update"]  # rebuilt on load

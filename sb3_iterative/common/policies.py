@@ -16,6 +16,7 @@ from stable_baselines3.common.torch_layers import (
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 
 from sb3_iterative.common.amortizers import Amortizer, DirectActor, DirectAmortizer, FlowAmortizer, IterativeAmortizer
+from sb3_iterative.common.compilation import compile_acting
 from sb3_iterative.common.iterative_actor import IterativeActor, IterativeTrace
 from sb3_iterative.common.options import IterativeOptions, check_count, check_flag
 from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, CriticEnsemble, EnsembleQ, make_critic
@@ -453,29 +454,14 @@ class IterativePolicy(BasePolicy):
             return self.amortizer.act(observation, value_estimate, self.beta_collect, deterministic, ent_coef, compiled)
 
     def compiled_optimizer(self) -> Callable[..., tuple[th.Tensor, th.Tensor]] | None:
-        """The actor's :meth:`IterativeActor.optimized_parameters` through ``torch.compile`` with
-        ``compile_acting`` (compiled on first use; C++ wrapper code, whose calls cost less than Python's);
-        None without."""
+        """The actor's :meth:`IterativeActor.optimized_parameters` compiled with ``compile_acting``
+        (:func:`~sb3_iterative.common.compilation.compile_acting`, on first use); None without."""
         if not self.compile_acting:
             return None
         if self._compiled_act is None:
             assert isinstance(self.amortizer, IterativeAmortizer)
-            compiled = th.compile(self.amortizer.actor.optimized_parameters, dynamic=False, options={"cpp_wrapper": True})
-
-            def optimized_parameters(*args: Any) -> tuple[th.Tensor, th.Tensor]:
-                # an estimate differentiated by autograd (a model's) keeps its torch.autograd.grad in the graph
-                # (torch >= 2.13; an older one breaks the graph there)
-                with dynamo_config(trace_autograd_ops=True):
-                    return compiled(*args)
-
-            self._compiled_act = optimized_parameters
+            self._compiled_act = compile_acting(self.amortizer.actor.optimized_parameters)
         return self._compiled_act
-
-
-def dynamo_config(**settings: Any) -> Any:
-    """``torch._dynamo.config.patch`` of the settings this torch has (older releases lack some; the dependency
-    allows torch >= 2.3)."""
-    return th._dynamo.config.patch(**{name: value for name, value in settings.items() if hasattr(th._dynamo.config, name)})
 
 
 def check_flow(actor: str, transforms: Any, net_arch: Any) -> None:
