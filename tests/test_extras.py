@@ -77,3 +77,13 @@ def test_ray_executor_without_ray_names_the_ray_extra(monkeypatch):
     hide(monkeypatch, "ray")
     with pytest.raises(ImportError, match=r'--executor ray needs ray, .* pip install "sb3-iterative\[ray]"'):
         RayExecutor("local", 1)
+
+
+def test_policy_modes_without_scipy_name_the_analysis_extra(monkeypatch):
+    from sb3_iterative import analysis
+
+    model = IterativeSAC("MlpPolicy", "Pendulum-v1", seed=0, policy_kwargs=dict(net_arch=[8]), **SMALL)
+    states = [model.observation_space.sample() for _ in range(2)]
+    hide(monkeypatch, "scipy")
+    with pytest.raises(ImportError, match=r'policy modes.*needs scipy.*pip install "sb3-iterative\[analysis\]"'):
+        analysis.policy_modes(model, states, n_runs=4).n_modes()

@@ -32,6 +32,7 @@ from sb3_iterative.analysis.landscape import objective_landscape
 from sb3_iterative.analysis.optimizers import adam
 from sb3_iterative.analysis.plotting import axes
 from sb3_iterative.common.iterative_actor import observation_batch_size
+from sb3_iterative.extras import import_extra
 
 RUN_OPTIMIZERS = ("iterative", "adam")
 # Runs whose actions tanh(µ) lie within this share of 2√|A| of each other (chained) are one mode
@@ -74,10 +75,11 @@ class PolicyModes:
 
         :param radius: L2 distance in the action space [−1, 1]^|A| (None: 0.1 · 2√|A|)
         """
-        # scipy where it is used: the package imports without it (the GPU check carries no scipy)
-        from scipy.sparse import csr_matrix
-        from scipy.sparse.csgraph import connected_components
-        from scipy.spatial import distance_matrix
+        # scipy where it is used: the package imports without it (the [analysis] extra installs it)
+        feature = "The policy modes (analysis.policy_modes)"
+        csr_matrix = import_extra("scipy.sparse", "analysis", feature).csr_matrix
+        connected_components = import_extra("scipy.sparse.csgraph", "analysis", feature).connected_components
+        distance_matrix = import_extra("scipy.spatial", "analysis", feature).distance_matrix
 
         radius = MODE_RADIUS_SHARE * self.max_distance if radius is None else check_positive("radius", radius)
         # the connected components of the graph whose edges join runs within the radius
