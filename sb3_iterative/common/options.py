@@ -52,8 +52,9 @@ class IterativeOptions:
     ITERATIVE_ONLY: ClassVar[tuple[str, ...]] = ("warm_start", "gradient_magnitude", "residual_update", "init_mu_std")
 
     def __post_init__(self) -> None:
-        for name in ("warm_start", "gradient_magnitude", "residual_update"):
-            check_flag(name, getattr(self, name))
+        for field in dataclasses.fields(self):
+            if field.type is bool:
+                check_flag(field.name, getattr(self, field.name))
         init_mu_std = self.init_mu_std
         if isinstance(init_mu_std, bool) or not isinstance(init_mu_std, (int, float)) or not math.isfinite(init_mu_std):
             raise ValueError(f"init_mu_std must be a finite number >= 0, got {init_mu_std!r}")

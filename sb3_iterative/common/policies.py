@@ -50,11 +50,9 @@ class IterativePolicy(BasePolicy):
         ``"direct"`` (SAC's actor, λ = f_φ(s): stock SAC when β = 1 with two critics) or ``"flow"``
         (the paper's flow-policy baseline, Appendix B.2: SAC's actor with inverse autoregressive
         transforms between its Gaussian and the tanh, :class:`~sb3_iterative.flow_actor.FlowActor`)
-    :param keywords: the iterative optimizer's settings ``n_iterations``, ``n_action_samples``, ``init_std``,
-        ``init_mu_std``, ``gradient_magnitude``, ``residual_update`` and ``warm_start``
-        (:class:`~sb3_iterative.common.options.IterativeOptions`, where each is declared, defaulted and checked; all
-        but ``n_action_samples`` the iterative actor's only), kept together as ``policy.options``; and the base
-        policy's arguments
+    :param keywords: the iterative optimizer's settings (K as ``n_iterations``, N, λ_0, the update's inputs and form:
+        each declared, defaulted, checked and documented in :class:`~sb3_iterative.common.options.IterativeOptions`),
+        kept together as ``policy.options``; and the base policy's arguments
     :param beta_collect: the pessimism β of J while acting (collection, ``predict``)
     :param critic_arch: ``"A"`` (SAC's MLP critic) or ``"B"`` (3 × 512 ELU, layer norm,
         highway connections; the default ``net_arch`` of its critic is then 3 × 512)
