@@ -467,7 +467,8 @@ def test_distilled_option_files_differ_from_iterative_sac_in_the_option(tmp_path
             expected = expected.replace("n_iterations=5", "n_iterations=2")
         assert entry["policy_kwargs"] == expected, env_id
     model = zoo_model(tmp_path, monkeypatch, algo, "HalfCheetah-v5")
-    assert type(model) is IterativeSAC and getattr(model.policy, option) and model.policy.distilled_policy is not None
+    settings = {**model.policy.options.as_dict(), "distilled_target": model.policy.distilled_target}
+    assert type(model) is IterativeSAC and settings[option] and model.policy.distilled_policy is not None
     assert model.policy.n_iterations == (2 if option == "warm_start" else 5)
 
 
