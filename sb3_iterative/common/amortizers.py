@@ -17,6 +17,7 @@ from stable_baselines3.common.type_aliases import PyTorchObs
 
 from sb3_iterative.common.iterative_actor import IterativeActor, IterativeTrace
 from sb3_iterative.common.options import IterativeOptions
+from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.flow_actor import FlowActor
 from sb3_iterative.objective import ValueEstimate
 
@@ -187,17 +188,14 @@ class DirectAmortizer:
         self.actor = actor
         self.direct_policy: DirectActor | None = actor
 
-    def parameters(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor, Any]:
-        """λ for ``obs`` and the policy's family bound to it (SAC's tanh-Gaussian: the trace's default)."""
+    def parameters(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor, PolicyDistribution]:
+        """λ for ``obs`` and the policy's family bound to it (SAC's tanh-Gaussian)."""
         mu, log_std, _ = self.actor.get_action_dist_params(obs)
-        return mu, log_std, None
+        return mu, log_std, TANH_GAUSSIAN
 
     def trace(self, obs: PyTorchObs, *args: Any, **kwargs: Any) -> IterativeTrace:
         mu, log_std, distribution = self.parameters(obs)
-        trace = IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0)
-        if distribution is not None:
-            trace.distribution = distribution
-        return trace
+        return IterativeTrace(lambdas=[(mu, log_std)], estimates=[], gates=[], first_trained=0, distribution=distribution)
 
     def act(self, obs: PyTorchObs, value_estimate: Any, beta: float, deterministic: bool, *args: Any, **kw: Any) -> th.Tensor:
         return self.actor(obs, deterministic)
@@ -218,5 +216,5 @@ class FlowAmortizer(DirectAmortizer):
         self.flow_actor = actor
         self.direct_policy = None
 
-    def parameters(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor, Any]:
+    def parameters(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor, PolicyDistribution]:
         return self.flow_actor.get_flow_params(obs)
