@@ -216,12 +216,16 @@ def _stacked_members(critic: CriticEnsemble, n_features: int) -> _StackedMembers
         return _StackedMembers(layers, layers[0].weight[:, :, n_features:].transpose(1, 2).contiguous())
 
 
-def _fingerprint(critic: CriticEnsemble, n_features: int) -> tuple[Any, ...]:
-    """What a stack of the critic's members is derived from: every parameter and buffer of the members as the tensor it
-    is (its memory) and as it is now (torch's version counter, which every in-place change advances: an optimizer step,
-    an edit under ``torch.no_grad()``, ``load_state_dict``), every module's mode (a renormalization folds only in
-    evaluation mode) and the features' width."""
-    tensors = [tensor for q_net in critic.q_networks for tensor in (*q_net.parameters(), *q_net.buffers())]
+def _member_tensors(critic: CriticEnsemble) -> list[th.Tensor]:
+    """Every parameter and buffer of the critic's members: what a stack of them is made from."""
+    return [tensor for q_net in critic.q_networks for tensor in (*q_net.parameters(), *q_net.buffers())]
+
+
+def _fingerprint(critic: CriticEnsemble, n_features: int, tensors: list[th.Tensor]) -> tuple[Any, ...]:
+    """What a stack of the critic's members is derived from: the members' ``tensors`` (:func:`_member_tensors`) as the
+    tensors they are (their memory) and as they are now (torch's version counter, which every in-place change
+    advances: an optimizer step, an edit under ``torch.no_grad()``, ``load_state_dict``), every module's mode (a
+    renormalization folds only in evaluation mode) and the features' width."""
     modes = tuple(module.training for q_net in critic.q_networks for module in q_net.modules())
     return n_features, modes, tuple((tensor.data_ptr(), tensor._version) for tensor in tensors)
 
@@ -255,10 +259,11 @@ class CriticStacks:
     def stacked(self, critic: CriticEnsemble, n_features: int) -> _StackedMembers | None:
         """The critic's members stacked: kept from an earlier call while the critic is as it was then, or stacked now
         and kept."""
-        fingerprint = _fingerprint(critic, n_features)
+        tensors = _member_tensors(critic)
+        fingerprint = _fingerprint(critic, n_features, tensors)
         kept = self._stacks.get(critic)
         if kept is None or kept.fingerprint != fingerprint:
-            sources = [tensor.detach() for q_net in critic.q_networks for tensor in (*q_net.parameters(), *q_net.buffers())]
+            sources = [tensor.detach() for tensor in tensors]
             kept = _Stack(fingerprint, sources, _stacked_members(critic, n_features))
             self._stacks[critic] = kept
         return kept.members

@@ -235,7 +235,7 @@ def test_a_stack_checked_by_nothing_but_the_critic_would_serve_stale_actions(mon
     model = make(IterativeSAC).learn(60)
     obs = states(model)
     first = model.predict(obs, deterministic=True)[0]
-    monkeypatch.setattr(critics, "_fingerprint", lambda critic, n_features: (n_features,))
+    monkeypatch.setattr(critics, "_fingerprint", lambda critic, n_features, tensors: (n_features,))
     model.predict(obs, deterministic=True)
     _change_critics(model, "edited under no_grad")
     np.testing.assert_array_equal(model.predict(obs, deterministic=True)[0], first)
