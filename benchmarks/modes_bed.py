@@ -48,6 +48,8 @@ BEDS = {
     # wider bumps: at w = 0.2 in 6-D a random action earns nearly nothing, and no agent learns in 3 000 steps
     "6-D, 2 modes ±0.5·1, w = 0.6": dict(action_dim=6, modes=mode_centers(6, 2), width=0.6),
 }
+LEVERS = dict(residual_update=True, init_mu_std=1.0, gradient_magnitude=True)  # "both" with residual updates
+PERTURBATION = 8.0  # c_max of the training pulls: the changed J's c (CHANGE_COEF) lies within their range
 # option: (algorithm, algorithm keywords, policy keywords)
 OPTIONS = {
     "SAC": ("sac", {}, {}),
@@ -60,6 +62,17 @@ OPTIONS = {
     "iterative, residual": ("iterative", {}, dict(residual_update=True)),
     "iterative, residual, init_mu_std=1": ("iterative", {}, dict(residual_update=True, init_mu_std=1.0)),
     "iterative, residual, both": ("iterative", {}, dict(residual_update=True, init_mu_std=1.0, gradient_magnitude=True)),
+    # inputs that keep the blocks' mean and scale (issue: the layer norm erases the ±0.5·1 beds' axis)
+    "iterative, symlog": ("iterative", {}, dict(input_normalization="symlog")),
+    "iterative, residual, both, symlog": ("iterative", {}, dict(LEVERS, input_normalization="symlog")),
+    # trained on perturbed objectives: random pulls −c·‖a − a*‖², c ~ U(0, 8), seen only through ∇_λ J
+    "iterative, perturbed": ("iterative", {}, dict(objective_perturbation=PERTURBATION)),
+    "iterative, symlog, perturbed": ("iterative", {}, dict(input_normalization="symlog", objective_perturbation=PERTURBATION)),
+    "iterative, residual, both, symlog, perturbed": (
+        "iterative",
+        {},
+        dict(LEVERS, input_normalization="symlog", objective_perturbation=PERTURBATION),
+    ),
 }
 N_ACTIONS = 1000
 MODE_SHARE = 0.05  # a mode is reached with at least this share of the actions

@@ -147,6 +147,40 @@ class EnsembleValue:
         return autograd_value_gradient(self, actions, beta)
 
 
+class QuadraticPull:
+    """Q̂_β(s, a) − c·‖a − a*‖², a pull of each state's actions towards its own a* with its own strength c, as a
+    :class:`ValueEstimate` (its gradient is the estimate's plus the pull's, written out). Training on such perturbed
+    objectives (``objective_perturbation``) gives the optimizer a reason to read ∇_λ J.
+
+    :param value_estimate: Q̂_β bound to B states
+    :param target: a* per state [B, A], in the policy's action space [−1, 1]^|A|
+    :param strength: c per state [B]
+    """
+
+    def __init__(self, value_estimate: ValueEstimate, target: th.Tensor, strength: th.Tensor):
+        self.value_estimate = value_estimate
+        self.target = target
+        self.strength = strength
+
+    @classmethod
+    def random(
+        cls, value_estimate: ValueEstimate, batch_size: int, action_dim: int, max_strength: float, device: th.device
+    ) -> "QuadraticPull":
+        """a* ~ U(−1, 1)^|A| and c ~ U(0, ``max_strength``) per state, from torch's global generator."""
+        target = th.rand(batch_size, action_dim, device=device).mul_(2).sub_(1)
+        strength = th.rand(batch_size, device=device).mul_(max_strength)
+        return cls(value_estimate, target, strength)
+
+    def value(self, actions: th.Tensor, beta: float) -> th.Tensor:
+        return self.value_estimate.value(actions, beta) - self.strength * (actions - self.target).pow(2).sum(dim=-1)
+
+    def value_and_action_gradient(self, actions: th.Tensor, beta: float) -> tuple[th.Tensor, th.Tensor]:
+        value, gradient = self.value_estimate.value_and_action_gradient(actions, beta)
+        offset = actions - self.target
+        pull = self.strength * offset.pow(2).sum(dim=-1)
+        return value - pull, gradient - 2 * self.strength.unsqueeze(-1) * offset
+
+
 @dataclass
 class ObjectiveEstimate:
     """A Monte Carlo estimate of J(s, λ) and, when asked for, its gradient with respect to λ."""

@@ -18,6 +18,7 @@ from sb3_iterative.common.iterative_actor import IterativeActor, actor_loss
 from sb3_iterative.common.policies import IterativePolicy
 from sb3_iterative.critics import CriticEnsemble
 from sb3_iterative.model_based import distillation_kl
+from sb3_iterative.objective import QuadraticPull, ValueEstimate
 from sb3_iterative.value_estimators import VALUE_ESTIMATORS, option_owner
 
 # What train() logs (the means over its gradient steps, under train/)
@@ -325,7 +326,12 @@ class IterativeAmortization(OffPolicyAlgorithm):
         """The actor optimizes J on the updated critics (Algorithm 2), then α, then the distilled policy."""
         # every estimate of ∇_λ J is both the next update's input and a term of the loss
         obs = replay_data.observations
-        value_estimate = self.policy.value_estimate(obs, ent_coef)
+        value_estimate: ValueEstimate = self.policy.value_estimate(obs, ent_coef)
+        max_pull = self.policy.options.objective_perturbation
+        if max_pull > 0:  # J perturbed per state, seen by f_φ only through ∇_λ J (the critic and α keep J)
+            value_estimate = QuadraticPull.random(
+                value_estimate, replay_data.actions.shape[0], replay_data.actions.shape[1], max_pull, self.device
+            )
         with self.policy.actor_forward():
             trace = self.policy.optimize(obs, value_estimate, ent_coef, self.beta, noise)
         loss, final = actor_loss(trace, value_estimate, noise[-1], ent_coef, self.beta)

@@ -123,7 +123,7 @@ class IterativeActor(BaseModel):
         (δ, ω) = f_φ(s, λ_{k−1}, ∇_λ J(s, λ_{k−1})),    λ_k = ω ⊙ λ_{k−1} + (1 − ω) ⊙ δ
 
     with an update δ and a sigmoid gate ω for both µ and log σ. The four action-sized inputs
-    (µ, log σ, ∇_µ J, ∇_{log σ} J) are each normalized per state (see :meth:`normalize_inputs`);
+    (µ, log σ, ∇_µ J, ∇_{log σ} J) are each normalized per state (``input_normalization``, :meth:`normalize_inputs`);
     with ``gradient_magnitude`` f_φ also reads each gradient's log-magnitude and sign (:meth:`gradient_magnitudes`).
 
     :param observation_space: Observation space
@@ -220,15 +220,19 @@ class IterativeActor(BaseModel):
         return mu, log_std
 
     def normalize_inputs(self, blocks: th.Tensor) -> th.Tensor:
-        """Normalize each action-sized input block [B, 4, A] per state.
+        """Normalize each action-sized input block [B, 4, A] per state, as ``input_normalization`` says.
 
-        With |A| > 1, each block is standardized across action dimensions (a layer norm
-        without affine parameters, the paper's "layer normalization individually to each of
-        the inputs"). With |A| = 1 that would zero every input, so each value goes through
-        symlog(x) = sign(x)·log(1 + |x|): it keeps the sign of the gradient, the direction to
-        move, and compresses its magnitude, which scales with the rewards.
+        ``"layer"`` (the paper's): with |A| > 1, each block is standardized across action dimensions (a layer
+        norm without affine parameters, the paper's "layer normalization individually to each of the inputs").
+        That keeps the block's pattern across dimensions and erases its mean and scale: with |A| = 2 a block
+        (x₁, x₂) becomes (1, −1), (−1, 1) or (0, 0), the sign of x₁ − x₂ alone. With |A| = 1 it would zero
+        every input, so each value goes through symlog there.
+
+        ``"symlog"``: every value goes through symlog(x) = sign(x)·log(1 + |x|), whatever |A|. It keeps the
+        sign of each element, hence each block's mean and direction, and compresses its magnitude, which scales
+        with the rewards; it commutes with reflecting an action axis (x_i → −x_i), which the layer norm does not.
         """
-        if self.action_dim == 1:
+        if self.action_dim == 1 or self.options.input_normalization == "symlog":
             return th.sign(blocks) * th.log1p(blocks.abs())
         return F.layer_norm(blocks, (self.action_dim,), eps=NORMALIZATION_EPSILON)
 

@@ -18,6 +18,11 @@ def check_flag(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be True or False, got {value!r}")
 
 
+def check_non_negative(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
 @dataclass(frozen=True)
 class IterativeOptions:
     """The iterative optimizer's settings (Algorithm 2), as policy keywords: ``policy_kwargs=dict(n_iterations=5)``.
@@ -36,6 +41,18 @@ class IterativeOptions:
     :param residual_update: the update is a step from the current λ, λ_k = λ_{k−1} + (1 − ω) ⊙ Δ, instead of the paper's
         gated new value λ_k = ω ⊙ λ_{k−1} + (1 − ω) ⊙ δ (Eq. 12): an optimizer that starts as the identity and moves λ
         by what ∇_λ J says where it is, so that runs from different λ_0 can end in different modes (beyond the paper)
+    :param input_normalization: how f_φ reads the four action-sized inputs (µ, log σ, ∇_µ J, ∇_{log σ} J):
+        ``"layer"``, the paper's, standardizes each across the action dimensions (a layer norm without affine parameters,
+        as the authors' code; symlog with one action dimension, where a layer norm would zero it), which erases each
+        block's mean and scale across dimensions: with two dimensions only the sign of x₁ − x₂ is left, and a step
+        that moves every dimension together is invisible. ``"symlog"`` maps each element to sign(x)·log(1 + |x|): it
+        keeps every direction and compresses magnitudes, and it treats a reflected action axis as the reflection
+        (beyond the paper)
+    :param objective_perturbation: train the optimizer on perturbed objectives (beyond the paper): in the actor's
+        step each state's J gains a random pull −c·‖a − a*‖², a* ~ U(−1, 1)^|A|, c ~ U(0, c_max) with c_max =
+        ``objective_perturbation``, which f_φ sees only through ∇_λ J; an optimizer trained on one fixed J can map
+        the state to its optimum and ignore the gradients, one trained on many has to read them (0: the paper's J).
+        The critic, α and acting use the unperturbed J
     :param warm_start: start the iterative optimizer from the distilled direct policy's λ instead of the fixed λ_0
         (beyond the paper). ``n_iterations=0`` then acts as the distilled policy itself
     """
@@ -46,20 +63,35 @@ class IterativeOptions:
     init_mu_std: float = 0.0
     gradient_magnitude: bool = False
     residual_update: bool = False
+    input_normalization: str = "layer"
+    objective_perturbation: float = 0.0
     warm_start: bool = False
 
     #: the settings only the iterative actor reads: with another actor they must keep their defaults
-    ITERATIVE_ONLY: ClassVar[tuple[str, ...]] = ("warm_start", "gradient_magnitude", "residual_update", "init_mu_std")
+    ITERATIVE_ONLY: ClassVar[tuple[str, ...]] = (
+        "warm_start",
+        "gradient_magnitude",
+        "residual_update",
+        "init_mu_std",
+        "input_normalization",
+        "objective_perturbation",
+    )
+    #: the values of ``input_normalization``
+    INPUT_NORMALIZATIONS: ClassVar[tuple[str, ...]] = ("layer", "symlog")
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             if field.type is bool:
                 check_flag(field.name, getattr(self, field.name))
+        for name in ("init_mu_std", "objective_perturbation"):
+            check_non_negative(name, getattr(self, name))
+            object.__setattr__(self, name, float(getattr(self, name)))
+        if self.input_normalization not in self.INPUT_NORMALIZATIONS:
+            raise ValueError(
+                f"input_normalization must be one of {', '.join(map(repr, self.INPUT_NORMALIZATIONS))}, "
+                f"got {self.input_normalization!r}"
+            )
         init_mu_std = self.init_mu_std
-        if isinstance(init_mu_std, bool) or not isinstance(init_mu_std, (int, float)) or not math.isfinite(init_mu_std):
-            raise ValueError(f"init_mu_std must be a finite number >= 0, got {init_mu_std!r}")
-        if init_mu_std < 0:
-            raise ValueError(f"init_mu_std must be a finite number >= 0, got {init_mu_std!r}")
         if init_mu_std > 0 and self.warm_start:
             raise ValueError("init_mu_std applies to the fixed λ_0; with warm_start, λ_0 is the distilled policy's")
         check_count("n_iterations", self.n_iterations, minimum=0 if self.warm_start else 1)
@@ -68,7 +100,6 @@ class IterativeOptions:
         if isinstance(init_std, bool) or not (isinstance(init_std, (int, float)) and math.isfinite(init_std) and init_std > 0):
             raise ValueError(f"init_std must be a finite number > 0, got {init_std!r}")
         object.__setattr__(self, "init_std", float(init_std))
-        object.__setattr__(self, "init_mu_std", float(init_mu_std))
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
