@@ -44,8 +44,13 @@ OPTIONS = {
     "random λ_0 (init_mu_std=1)": dict(init_mu_std=1.0),
     "gradient magnitude": dict(gradient_magnitude=True),
     "residual, random λ_0, gradient magnitude": dict(residual_update=True, init_mu_std=1.0, gradient_magnitude=True),
+    # inputs that keep each block's mean and scale; and trained on perturbed objectives (pulls −c·‖a − a*‖², c ≤ 8)
+    "symlog inputs": dict(input_normalization="symlog"),
+    "symlog inputs, perturbed objectives": dict(input_normalization="symlog", objective_perturbation=8.0),
 }
-FIGURE_NAMES = dict(zip(OPTIONS, ("default", "random_start", "gradient_magnitude", "levers"), strict=True))
+FIGURE_NAMES = dict(
+    zip(OPTIONS, ("default", "random_start", "gradient_magnitude", "levers", "symlog", "symlog_perturbed"), strict=True)
+)
 PENALTIES = ("energy", "target")
 STRENGTHS = (0.0, 1.0, 4.0, 16.0, 64.0)
 
