@@ -48,7 +48,7 @@ def test_warm_start_allows_zero_iterations_and_numbers_are_floats():
 def test_settings_of_the_iterative_actor_are_refused_with_another(actor):
     IterativeOptions(n_action_samples=4, n_iterations=3).check_actor(actor)  # J's N, and K unused: accepted
     for name in IterativeOptions.ITERATIVE_ONLY:
-        value = 0.3 if name == "init_mu_std" else True
+        value = {"init_mu_std": 0.3, "objective_perturbation": 4.0, "input_normalization": "symlog"}.get(name, True)
         with pytest.raises(ValueError, match=f"{name} applies to the iterative actor only \\(this policy has actor='{actor}'"):
             IterativeOptions(**{name: value}).check_actor(actor)
 
