@@ -16,12 +16,15 @@ which the training draws from, does not move.
 from typing import Any
 
 import numpy as np
+from sb3_contrib import TQC, CrossQ
+from stable_baselines3 import SAC
 from stable_baselines3.common.buffers import DictReplayBuffer, ReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 
 from sb3_iterative.analysis.agent import Model, as_agent, check_count
 from sb3_iterative.analysis.amortization_gap import amortization_gap
 from sb3_iterative.analysis.improvement import improvement_per_iteration
+from sb3_iterative.common.algorithm import IterativeAmortization
 
 
 class AnalysisCallback(BaseCallback):
@@ -46,7 +49,9 @@ class AnalysisCallback(BaseCallback):
     @property
     def analysed(self) -> Model:
         """The model being trained, as the analyses take it (a model of the package or a stock agent)."""
-        return self.model  # type: ignore[return-value]  # as_agent() checked it at the start of learn()
+        model = self.model
+        assert isinstance(model, (IterativeAmortization, SAC, TQC, CrossQ)), "as_agent() checks it at the start of learn()"
+        return model
 
     def _init_callback(self) -> None:
         as_agent(self.analysed)  # an unsupported model fails at the start of learn(), not after eval_freq steps

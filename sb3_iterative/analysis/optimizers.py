@@ -162,5 +162,6 @@ def cross_entropy_method(
             )
             mean, std = elite_lambdas.mean(dim=0), elite_lambdas.std(dim=0, unbiased=False)
         seconds.append(time.perf_counter() - start)
-        lambdas.append(tuple(part.clone() for part in mean.split(action_dim, dim=-1)))  # type: ignore[arg-type]
+        mean_mu, mean_log_std = mean.split(action_dim, dim=-1)
+        lambdas.append((mean_mu.clone(), mean_log_std.clone()))
     return OptimizationPath.of(lambdas, seconds)

@@ -248,7 +248,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
         self._sync_gamma()
         if not self._model_pretrained:  # the value estimator's own steps before the rest's first (the model's)
             for _ in range(self.policy.estimator.pretraining_steps(self._estimator_training_options())):
-                self.policy.estimator.fit(self.replay_buffer.sample(batch_size, env=self._vec_normalize_env))  # type: ignore[union-attr]
+                self.policy.estimator.fit(self._sample(batch_size))
             self._model_pretrained = True
 
         if self.policy.iterative and self.policy.n_iterations == 0:
@@ -258,7 +258,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
             )
         for gradient_step in range(gradient_steps):
             self._n_updates += 1
-            replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
+            replay_data = self._sample(batch_size)
             self._gradient_step(replay_data, gradient_step, logs)
 
         means = logs.read(self.policy.estimator.divergence_hint)  # the gradient steps' one host synchronization
@@ -266,6 +266,10 @@ class IterativeAmortization(OffPolicyAlgorithm):
         self.logger.record("train/beta", self.beta)
         for key, value in means.items():
             self.logger.record(f"train/{key}", value)
+
+    def _sample(self, batch_size: int) -> ReplayBufferSamples:
+        assert self.replay_buffer is not None, "the replay buffer is made by _setup_model"
+        return self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)
 
     def _gradient_step(self, replay_data: ReplayBufferSamples, gradient_step: int, logs: TrainingLogs) -> None:
         """One gradient step, as named steps: the updates (:meth:`_update`: the value estimator's own, the critics,

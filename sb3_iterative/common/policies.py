@@ -5,7 +5,7 @@ import contextlib
 import inspect
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 import torch as th
 from gymnasium import spaces
@@ -37,7 +37,21 @@ Unsupported: TypeAlias = Mapping[str, tuple[tuple[str, ...], str]]
 ROLLOUT_SEED = 1
 
 
-class IterativePolicy(BasePolicy):
+if TYPE_CHECKING:
+
+    class BasePolicyHooks(BasePolicy):
+        """What :class:`IterativePolicy` calls on the base policy after it in the bases (SB3's ``SACPolicy``,
+        sb3-contrib's ``TQCPolicy`` and ``CrossQPolicy`` define them): for the type checker only."""
+
+        def _build(self, lr_schedule: Schedule) -> None: ...
+        def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> Any: ...  # a DirectActor
+        def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> CriticEnsemble: ...
+
+else:
+    BasePolicyHooks = BasePolicy
+
+
+class IterativePolicy(BasePolicyHooks):
     """The iterative amortized actor's part of an actor-critic policy, placed before the base policy
     (SB3's :class:`SACPolicy`, sb3-contrib's :class:`TQCPolicy` or :class:`CrossQPolicy`): ``class P(IterativePolicy,
     SACPolicy)``.
@@ -145,7 +159,7 @@ class IterativePolicy(BasePolicy):
         self._check_base_kwargs(base_kwargs, inspect.signature(super().__init__).parameters)
         if net_arch is None and critic_arch == "B":
             net_arch = dict(pi=[256, 256], qf=HIGHWAY_NET_ARCH)
-        super().__init__(  # type: ignore[call-arg]  # the base policy's (SACPolicy, TQCPolicy) arguments
+        super().__init__(
             observation_space,
             action_space,
             lr_schedule,
@@ -235,7 +249,7 @@ class IterativePolicy(BasePolicy):
         return EnsembleStd(self.critic.n_critics)
 
     def _build(self, lr_schedule: Schedule) -> None:
-        super()._build(lr_schedule)  # type: ignore[misc]  # the base policy's
+        super()._build(lr_schedule)
         self.pessimism = self.make_pessimism()
         self.pessimism.check("beta_collect", self.beta_collect)
         self.beta_collect = float(self.beta_collect)
@@ -244,18 +258,21 @@ class IterativePolicy(BasePolicy):
             self.observation_space,
             self.action_space,
             self._estimator_options,
-            lambda parameters: self.optimizer_class(parameters, lr=lr_schedule(1), **self.optimizer_kwargs),  # type: ignore[call-arg]
+            lambda parameters: self.make_optimizer(parameters, lr_schedule),
             self.device,
         )
         self.distilled_policy: DirectActor | None = None
         if self.iterative and (self.estimator.reads_direct_policy or self.options.warm_start or self.distilled_target):
             # A direct policy distilled from the iterative one (KL(π_iter ‖ π_direct)), with its own
             # features extractor: the model's rollout policy, the warm start, the distilled target
-            self.distilled_policy = super().make_actor()  # type: ignore[misc]  # the base policy's direct actor
-            self.distilled_policy.optimizer = self.optimizer_class(  # type: ignore[call-arg]
-                self.distilled_policy.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
-            )
+            self.distilled_policy = super().make_actor()  # the base policy direct actor
+            self.distilled_policy.optimizer = self.make_optimizer(self.distilled_policy.parameters(), lr_schedule)
         self.amortizer = self.make_amortizer()
+
+    def make_optimizer(self, parameters: Any, lr_schedule: Schedule) -> th.optim.Optimizer:
+        """An optimizer of the policy's class and settings (those of its actor and critics) for ``parameters``."""
+        optimizer_class: Callable[..., th.optim.Optimizer] = self.optimizer_class
+        return optimizer_class(parameters, lr=lr_schedule(1), **self.optimizer_kwargs)
 
     def make_amortizer(self) -> Amortizer:
         """The actor behind the one interface training, the critic target, acting and the analyses use
@@ -323,7 +340,7 @@ class IterativePolicy(BasePolicy):
 
     def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> IterativeActor | DirectActor:
         if self.actor_kind == "direct":
-            return super().make_actor(features_extractor)  # type: ignore[misc]  # the base policy's
+            return super().make_actor(features_extractor)
         actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
         if self.actor_kind == "flow":
             assert self.flow_transforms is not None and self.flow_net_arch is not None
@@ -339,7 +356,7 @@ class IterativePolicy(BasePolicy):
 
     def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> CriticEnsemble:
         if self.critic_arch == "A":
-            return super().make_critic(features_extractor)  # type: ignore[misc]  # the base policy's
+            return super().make_critic(features_extractor)
         critic_kwargs = self._update_features_extractor(self.critic_kwargs, features_extractor)
         return make_critic(self.critic_arch, **critic_kwargs).to(self.device)
 
