@@ -117,6 +117,22 @@ def test_horizon_zero_is_the_critics_estimate():
     th.testing.assert_close(bound.value(actions, BETA), EnsembleQ(critic, obs).value(actions, BETA))
 
 
+class WorstCritic:
+    """A pessimism other than the paper's: the lowest of the critics' values (β unused)."""
+
+    def value(self, q_values, beta):
+        return q_values.min(dim=-1).values
+
+
+def test_the_rollout_values_its_states_with_the_pessimism_it_is_given():
+    obs, actions = inputs()
+    _, model_based, critic, policy = model_based_value(horizon=0, retrace_lambda=0.9, gamma=0.99)
+    bound = ModelBasedValue(model_based, obs, critic, policy, ALPHA, pessimism=WorstCritic())
+    worst = EnsembleQ(critic, obs)(actions).min(dim=-1).values
+    th.testing.assert_close(bound.value(actions, BETA), worst)
+    assert not th.allclose(worst, EnsembleQ(critic, obs).value(actions, BETA))
+
+
 def test_gamma_zero_is_the_first_predicted_reward():
     obs, actions = inputs()
     bound, model_based, _, _ = model_based_value(horizon=2, retrace_lambda=0.9, gamma=0.0)

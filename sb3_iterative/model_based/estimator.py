@@ -40,8 +40,8 @@ from torch import nn
 from sb3_iterative.critics import CriticEnsemble
 from sb3_iterative.distributions import TANH_GAUSSIAN
 from sb3_iterative.model_based.dynamics import DynamicsModel
-from sb3_iterative.objective import ValueEstimate, autograd_value_gradient, noise_plan
-from sb3_iterative.pessimism import Pessimism, pessimistic_value
+from sb3_iterative.objective import ENSEMBLE_STD, ValueEstimate, autograd_value_gradient, noise_plan
+from sb3_iterative.pessimism import Pessimism
 from sb3_iterative.value_estimators import ValueEstimator, register_value_estimator
 
 # The paper's model-based estimate (Appendix A.5): a 2-step rollout, Retrace λ = 0.9
@@ -171,7 +171,7 @@ class ModelValueEstimator(ValueEstimator):
     ) -> ValueEstimate:
         # the rollout reads SB3's critics and SAC's actor (IterativeTQC and IterativeCrossQ refuse the model)
         assert isinstance(critic, ContinuousCritic) and isinstance(direct_policy, Actor)
-        return ModelBasedValue(self, obs, critic, direct_policy, ent_coef, generator, shared_noise, common_noise)
+        return ModelBasedValue(self, obs, critic, direct_policy, ent_coef, generator, shared_noise, common_noise, pessimism)
 
     def fit(self, replay_data: ReplayBufferSamples) -> dict[str, th.Tensor]:
         """One maximum-likelihood step of the model on a replay batch, with its optimizer: its state and reward losses."""
@@ -213,6 +213,8 @@ class ModelBasedValue:
     :param common_noise: draw the rollout noise once per shape and reuse it in every call (the
         analyses: every λ compared is valued on the same rollout samples); otherwise each call draws
         anew, as each estimate of J draws its own samples of a_0
+    :param pessimism: how the critics' outputs become Q̂_β at the rollout's states (the policy's; the paper's
+        mean − β·std by default)
     """
 
     def __init__(
@@ -225,6 +227,7 @@ class ModelBasedValue:
         generator: th.Generator | None = None,
         shared_noise: bool = False,
         common_noise: bool = False,
+        pessimism: Pessimism = ENSEMBLE_STD,
     ):
         assert isinstance(obs, th.Tensor)
         self.estimator = estimator
@@ -234,6 +237,7 @@ class ModelBasedValue:
         self.ent_coef = ent_coef
         self.generator = generator
         self.shared_noise = shared_noise
+        self.pessimism = pessimism
         self._common_noise: dict[tuple[int, ...], th.Tensor] | None = {} if common_noise else None
         # compiled acting (:meth:`before_compiled`): the rollouts' noise drawn ahead, one slice per call
         self._ahead: th.Tensor | None = None
@@ -317,7 +321,7 @@ class ModelBasedValue:
         features = self.critic.extract_features(states.reshape(n_samples * batch_size, -1), self.critic.features_extractor)
         inputs = th.cat([features, actions.reshape(n_samples * batch_size, -1)], dim=1)
         q_values = th.cat([q_net(inputs) for q_net in self.critic.q_networks], dim=1)
-        return pessimistic_value(q_values.view(n_samples, batch_size, -1), beta)
+        return self.pessimism.value(q_values.view(n_samples, batch_size, -1), beta)
 
     def _noise(self, horizon: int, n_samples: int, batch_size: int, action_dim: int) -> th.Tensor:
         """ε of the rollout actions [h, N, B, A] (the noise plan's, one draw for the h steps; a shared draw is one
