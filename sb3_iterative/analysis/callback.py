@@ -21,10 +21,11 @@ from stable_baselines3 import SAC
 from stable_baselines3.common.buffers import DictReplayBuffer, ReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 
-from sb3_iterative.analysis.agent import Model, as_agent, check_count
+from sb3_iterative.analysis.agent import Model, as_agent
 from sb3_iterative.analysis.amortization_gap import amortization_gap
 from sb3_iterative.analysis.improvement import improvement_per_iteration
 from sb3_iterative.common.algorithm import IterativeAmortization
+from sb3_iterative.common.options import check_count
 
 
 class AnalysisCallback(BaseCallback):

@@ -12,9 +12,10 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sb3_iterative.analysis.agent import Model, as_agent, check_beta, check_count, keeps_training_mode
+from sb3_iterative.analysis.agent import Model, as_agent, check_beta, keeps_training_mode
 from sb3_iterative.analysis.optimizers import OptimizationPath
 from sb3_iterative.analysis.plotting import axes
+from sb3_iterative.common.options import check_count
 
 
 @dataclass

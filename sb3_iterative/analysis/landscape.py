@@ -16,9 +16,10 @@ import torch as th
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sb3_iterative.analysis.agent import Model, as_agent, check_beta, check_count, keeps_training_mode, repeat_observations
+from sb3_iterative.analysis.agent import Model, as_agent, check_beta, keeps_training_mode, repeat_observations
 from sb3_iterative.analysis.optimizers import adam
 from sb3_iterative.analysis.plotting import axes
+from sb3_iterative.common.options import check_count
 
 # The grid covers at least [−LIMIT, LIMIT] (tanh(3) ≈ 0.995) and every point drawn, with a margin
 LIMIT = 3.0

@@ -15,9 +15,10 @@ import torch as th
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from sb3_iterative.analysis.agent import Model, as_agent, check_beta, check_count, keeps_training_mode
+from sb3_iterative.analysis.agent import Model, as_agent, check_beta, keeps_training_mode
 from sb3_iterative.analysis.changed_objective import QWithTerm
 from sb3_iterative.analysis.optimizers import OptimizationPath
+from sb3_iterative.common.options import check_count
 from sb3_iterative.model_based import ModelBasedValue
 
 

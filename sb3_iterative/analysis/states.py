@@ -7,7 +7,7 @@ import numpy as np
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
-from sb3_iterative.analysis.agent import check_count
+from sb3_iterative.common.options import check_count
 
 
 def collect_states(

@@ -25,8 +25,9 @@ import torch as th
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sb3_iterative.analysis.agent import Model, as_agent, check_beta, check_count, keeps_training_mode
+from sb3_iterative.analysis.agent import Model, as_agent, check_beta, keeps_training_mode
 from sb3_iterative.analysis.plotting import axes
+from sb3_iterative.common.options import check_count
 
 # The default horizon makes γ^horizon smaller than this
 HORIZON_TOLERANCE = 1e-3

@@ -4,13 +4,16 @@ constructor's parameters and hands the object to the actor, which reads it."""
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 
-def check_count(name: str, value: Any, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+def check_count(name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` as an int, or a ValueError naming ``name`` unless it is an integer (numpy's too) >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def check_flag(name: str, value: Any) -> None:
