@@ -139,6 +139,16 @@ def test_test_time_settings_survive_save_load(tmp_path, setting, value):
     assert getattr(loaded.policy, setting) == getattr(loaded.actor.options, setting) == value
 
 
+def test_every_option_set_on_a_trained_policy_is_saved_and_only_the_changed_ones_are_written(tmp_path):
+    model = trained_model(policy_kwargs=dict(n_iterations=3))
+    given = dict(model.policy_kwargs)
+    model.policy.set_options(n_action_samples=4, n_iterations=6)
+    model.save(tmp_path / "model.zip")
+    assert model.policy_kwargs == {**given, "n_action_samples": 4, "n_iterations": 6}
+    loaded = IterativeSAC.load(tmp_path / "model.zip")
+    assert loaded.policy.options == loaded.actor.options == model.policy.options
+
+
 def test_actor_alone_saves_and_loads_but_cannot_act(tmp_path):
     model = trained_model()
     model.actor.save(tmp_path / "actor.pth")

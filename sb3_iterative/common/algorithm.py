@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from sb3_iterative.common.amortizers import DirectActor
 from sb3_iterative.common.compilation import check_compile_training, compile_update
 from sb3_iterative.common.iterative_actor import IterativeActor, actor_loss
+from sb3_iterative.common.options import IterativeOptions
 from sb3_iterative.common.policies import IterativePolicy
 from sb3_iterative.critics import CriticEnsemble
 from sb3_iterative.model_based import distillation_kl
@@ -433,11 +434,9 @@ class IterativeAmortization(OffPolicyAlgorithm):
         return kl.detach()
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        # The model is rebuilt from policy_kwargs on load: keep test-time iterations and starts set on the policy
-        if self.policy.iterative:
-            self.policy_kwargs = {
-                **self.policy_kwargs,
-                "n_iterations": self.policy.n_iterations,
-                "init_mu_std": self.policy.init_mu_std,
-            }
+        # The model is rebuilt from policy_kwargs on load: the options changed on the policy since (test-time
+        # iterations, random starts: policy.set_options) are written into them, and those alone
+        given, _ = IterativeOptions.split(self.policy_kwargs)
+        changed = {name: value for name, value in self.policy.options.as_dict().items() if getattr(given, name) != value}
+        self.policy_kwargs = {**self.policy_kwargs, **changed}
         super().save(*args, **kwargs)
