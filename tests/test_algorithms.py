@@ -1,7 +1,8 @@
 """Behaviour every algorithm of the package shares, tested over the list of algorithms (as sb3-contrib's
-``MODEL_LIST``): runs with each actor and option, vec envs, save/load of the model and the policy, same seed
-same run, bad input, rl-zoo3's enjoy, the analyses and test-time objectives; and the analyses on stock agents
-of the family (SAC, TQC, CrossQ). What only one algorithm has lives in its own module (test_iterative_tqc.py,
+``MODEL_LIST``): runs with each actor and option, vec envs, save/load of the model and the policy, bad input,
+rl-zoo3's enjoy, the analyses and test-time objectives; and the analyses on stock agents of the family (SAC, TQC,
+CrossQ). Same seed, same run is in test_deterministic.py, the networks' modes in test_train_eval_mode.py, both over
+``MODEL_LIST`` too. What only one algorithm has lives in its own module (test_iterative_tqc.py,
 test_iterative_crossq.py; IterativeSAC's options in test_run.py, test_save_load.py, ...)."""
 
 import numpy as np
@@ -136,18 +137,6 @@ def test_enjoy_loads_with_a_small_replay_buffer(tmp_path, algorithm):
 
     loaded = zoo.EnjoyLoader(zoo.ALGORITHMS[ZOO_NAMES[algorithm]]).load(tmp_path / "model.zip", device="cpu")
     assert type(loaded) is algorithm and loaded.replay_buffer.buffer_size == 1
-
-
-@pytest.mark.parametrize("algorithm", MODEL_LIST)
-def test_same_seed_same_run(algorithm, device):
-    first, second = (make_model(algorithm, seed=3, device=device).learn(100) for _ in range(2))
-    assert_same_parameters(first, second)
-    other = make_model(algorithm, seed=4, device=device).learn(100)
-    assert any(not th.equal(value, other.policy.state_dict()[key]) for key, value in first.policy.state_dict().items())
-    obs = observations(first, seed=0)
-    rng_state = th.get_rng_state()
-    np.testing.assert_array_equal(first.predict(obs, deterministic=True)[0], first.predict(obs, deterministic=True)[0])
-    assert th.equal(th.get_rng_state(), rng_state)  # deterministic acting draws from its own generator
 
 
 def _change_critics(model, change):
