@@ -1,6 +1,6 @@
 """Behaviour every algorithm of the package shares, tested over the list of algorithms (as sb3-contrib's
-``MODEL_LIST``): runs with each actor and option, vec envs, save/load of the model and the policy, bad input,
-rl-zoo3's enjoy, the analyses and test-time objectives; and the analyses on stock agents of the family (SAC, TQC,
+``MODEL_LIST``): runs with each actor and option, vec envs, save/load of the model and the policy, rl-zoo3's
+enjoy, the analyses and test-time objectives; and the analyses on stock agents of the family (SAC, TQC,
 CrossQ). Same seed, same run is in test_deterministic.py, the networks' modes in test_train_eval_mode.py, both over
 ``MODEL_LIST`` too. What only one algorithm has lives in its own module (test_iterative_tqc.py,
 test_iterative_crossq.py; IterativeSAC's options in test_run.py, test_save_load.py, ...)."""
@@ -307,23 +307,6 @@ def test_compiled_training_follows_a_learning_rate_schedule_without_recompiling(
         assert float(optimizer.param_groups[0]["lr"]) == pytest.approx(3e-3 * 0.25)
     for key, value in models[False].policy.state_dict().items():
         th.testing.assert_close(models[True].policy.state_dict()[key], value, rtol=1e-4, atol=1e-5, msg=key)
-
-
-@pytest.mark.parametrize("algorithm", MODEL_LIST)
-def test_bad_input(algorithm):
-    name = algorithm.__name__
-    with pytest.raises(ValueError, match=rf"env: {name} needs a continuous action space"):
-        algorithm("MlpPolicy", "CartPole-v1", device="cpu")
-    with pytest.raises(ValueError, match=rf"{name} does not support gSDE"):
-        algorithm("MlpPolicy", ENV, use_sde=True, device="cpu")
-    with pytest.raises(ValueError, match=r"beta"):
-        algorithm("MlpPolicy", ENV, beta=float("nan"), device="cpu", policy_kwargs=POLICY_KWARGS[algorithm])
-    with pytest.raises(ValueError, match=r"compile_training must be True, False or one of torch.compile's modes"):
-        algorithm("MlpPolicy", ENV, compile_training="fast", device="cpu")
-    with pytest.raises(ValueError, match=r"log_std_init is an option of gSDE \(use_sde=True\), which .* does not support"):
-        make_model(algorithm, log_std_init=-2)
-    with pytest.raises(ValueError, match=r"n_iterations must be an integer >= 1, got 0"):
-        make_model(algorithm, n_iterations=0)
 
 
 @pytest.mark.parametrize("algorithm", MODEL_LIST)

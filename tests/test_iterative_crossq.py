@@ -95,11 +95,10 @@ def test_distilled_policy_moves_its_statistics_only_when_it_trains():
         (dict(policy_delay=1.5), r"policy_delay must be an integer >= 1, got 1.5"),
         (dict(policy_kwargs=dict(critic_arch="B")), r"critic_arch must be 'A' for IterativeCrossQPolicy"),
         (dict(policy_kwargs=dict(value_estimator="model")), r"value_estimator must be 'critic' .* target critics"),
-        (dict(policy_kwargs=dict(n_critics=1)), r"beta_collect=1.0 needs an ensemble"),
-        (dict(beta=float("inf")), r"beta must be a finite number, got inf"),
     ],
 )
-def test_bad_input(kwargs, message):
+def test_what_only_crossq_refuses(kwargs, message):
+    """What every algorithm refuses alike is tested in test_bad_input.py."""
     with pytest.raises(ValueError, match=message):
         IterativeCrossQ("MlpPolicy", ENV, device="cpu", **kwargs)
 
