@@ -33,7 +33,8 @@ STOCK_BETAS = {SAC: (1.0, 1.0), TQC: (0.0, 2.0), CrossQ: (1.0, 1.0)}
 
 
 def assert_same_parameters(first, second):
-    first_state, second_state = first.policy.state_dict(), second.policy.state_dict()
+    """The same parameters in two models' (or policies') policies."""
+    first_state, second_state = (getattr(each, "policy", each).state_dict() for each in (first, second))
     assert first_state.keys() == second_state.keys()
     for key in first_state:
         assert th.equal(first_state[key].cpu(), second_state[key].cpu()), key
@@ -82,8 +83,11 @@ def test_vec_env(algorithm):
     env = make_vec_env(ENV, n_envs=2, seed=0)
     model = make_model(algorithm, env=env).learn(120)
     assert model.num_timesteps == 120
+    assert model.replay_buffer.size() == 60 and model.replay_buffer.n_envs == 2
+    # one gradient step per vectorized step after learning_starts: steps 52, 54, ..., 120
+    assert model._n_updates == 35
     actions, _ = model.predict(env.reset(), deterministic=True)
-    assert actions.shape == (2, 1)
+    assert actions.shape == (2, 1) and np.abs(actions).max() <= 2.0
 
 
 @pytest.mark.parametrize("algorithm", MODEL_LIST)
@@ -121,11 +125,15 @@ def test_model_saved_on_one_device_loads_on_the_other(tmp_path, algorithm, devic
 
 @pytest.mark.parametrize("algorithm", MODEL_LIST)
 def test_save_load_policy(tmp_path, algorithm):
-    model = make_model(algorithm).learn(100)
+    beta_collect = 1 if algorithm is IterativeTQC else 0.5  # TQC's: a count of dropped quantiles
+    model = make_model(algorithm, n_action_samples=2, beta_collect=beta_collect).learn(100)
+    model.policy.n_iterations = 7
     obs = observations(model, seed=0)
     before, _ = model.predict(obs, deterministic=True)
     model.policy.save(tmp_path / "policy.pth")
     policy = type(model.policy).load(tmp_path / "policy.pth", device="cpu")
+    assert (policy.n_iterations, policy.options.n_action_samples, policy.beta_collect) == (7, 2, beta_collect)
+    assert_same_parameters(model, policy)
     after, _ = policy.predict(obs, deterministic=True)
     np.testing.assert_array_equal(before, after)
 
