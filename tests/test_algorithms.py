@@ -317,6 +317,37 @@ def test_compiled_training_follows_a_learning_rate_schedule_without_recompiling(
         th.testing.assert_close(models[True].policy.state_dict()[key], value, rtol=1e-4, atol=1e-5, msg=key)
 
 
+def moved(before: list[th.Tensor], module: th.nn.Module) -> bool:
+    """Whether any parameter of ``module`` differs from its copy in ``before``."""
+    return any(not th.equal(copy, parameter) for copy, parameter in zip(before, module.parameters(), strict=True))
+
+
+# Which gradient steps train the actor and α: every one (SAC, TQC), CrossQ's every policy_delay-th (3 by default)
+ACTOR_DELAY = {IterativeSAC: 1, IterativeTQC: 1, IterativeCrossQ: 3}
+
+
+@pytest.mark.parametrize("algorithm", MODEL_LIST)
+def test_the_actor_trains_every_policy_delay_th_gradient_step(algorithm):
+    """_trains_actor says which gradient steps train the actor and α, and those steps alone move them; the critics
+    train at every step."""
+    model = make_model(algorithm).learn(50)  # the buffer, no training yet
+    delay = ACTOR_DELAY[algorithm]
+    expected, trained = [], []
+    for update in range(1, 3 * delay + 2):
+        actor = [parameter.clone() for parameter in model.actor.parameters()]
+        critic = [parameter.clone() for parameter in model.critic.parameters()]
+        log_ent_coef = model.log_ent_coef.clone()
+        model.train(1, batch_size=32)
+        assert model._n_updates == update
+        expected.append(update % delay == 0)
+        assert model._trains_actor() == expected[-1]
+        actor_moved = moved(actor, model.actor)
+        assert actor_moved == (not th.equal(log_ent_coef, model.log_ent_coef)), update
+        assert moved(critic, model.critic), update
+        trained.append(actor_moved)
+    assert trained == expected and any(trained)
+
+
 @pytest.mark.parametrize("algorithm", MODEL_LIST)
 def test_training_the_target_acting_and_the_analyses_enter_algorithm_2_through_the_amortizer(algorithm, monkeypatch):
     """One entry into the iterative optimizer: a gradient step (the actor's iterations and the critic target's),
