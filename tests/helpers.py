@@ -5,8 +5,26 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.logger import KVWriter, Logger
 
+from sb3_iterative import IterativeCrossQ, IterativeSAC, IterativeTQC
+
 # Learning starts after 50 random steps, on batches of 32: a test trains in seconds
 SMALL = dict(learning_starts=50, batch_size=32)
+
+# The algorithms of the package, over which what they share is tested once (as sb3-contrib's ``MODEL_LIST``),
+# each with small networks of its own shape: a run takes a second or two
+POLICY_KWARGS = {
+    IterativeSAC: dict(net_arch=[32, 32]),
+    IterativeTQC: dict(net_arch=[32, 32], n_quantiles=5),
+    IterativeCrossQ: dict(net_arch=dict(pi=[32, 32], qf=[64, 64])),
+}
+MODEL_LIST = list(POLICY_KWARGS)
+
+
+def make_model(algorithm, env="Pendulum-v1", seed=0, device="cpu", **policy_kwargs):
+    """``algorithm`` on ``env`` with :data:`SMALL` settings and its small networks, ``policy_kwargs`` added."""
+    return algorithm(
+        "MlpPolicy", env, **SMALL, seed=seed, device=device, policy_kwargs={**POLICY_KWARGS[algorithm], **policy_kwargs}
+    )
 
 
 def short_env(env_id: str = "Pendulum-v1", max_episode_steps: int = 50) -> gym.Env:

@@ -1,7 +1,8 @@
 """Behaviour every algorithm of the package shares, tested over the list of algorithms (as sb3-contrib's
-``MODEL_LIST``): runs with each actor and option, vec envs, save/load of the model and the policy, same seed
-same run, bad input, rl-zoo3's enjoy, the analyses and test-time objectives; and the analyses on stock agents
-of the family (SAC, TQC, CrossQ). What only one algorithm has lives in its own module (test_iterative_tqc.py,
+``MODEL_LIST``): runs with each actor and option, vec envs, save/load of the model and the policy, rl-zoo3's
+enjoy, the analyses and test-time objectives; and the analyses on stock agents of the family (SAC, TQC,
+CrossQ). Same seed, same run is in test_deterministic.py, the networks' modes in test_train_eval_mode.py, both over
+``MODEL_LIST`` too. What only one algorithm has lives in its own module (test_iterative_tqc.py,
 test_iterative_crossq.py; IterativeSAC's options in test_run.py, test_save_load.py, ...)."""
 
 import numpy as np
@@ -16,16 +17,9 @@ from sb3_iterative.analyze import load_model
 from sb3_iterative.common import amortizers
 from sb3_iterative.common.iterative_actor import IterativeActor
 
-from helpers import recording_logger
+from helpers import MODEL_LIST, POLICY_KWARGS, make_model, observations, recording_logger
 
 ENV = "Pendulum-v1"
-# Small networks of each algorithm's own shape: a run takes a second or two
-POLICY_KWARGS = {
-    IterativeSAC: dict(net_arch=[32, 32]),
-    IterativeTQC: dict(net_arch=[32, 32], n_quantiles=5),
-    IterativeCrossQ: dict(net_arch=dict(pi=[32, 32], qf=[64, 64])),
-}
-MODEL_LIST = list(POLICY_KWARGS)
 # rl-zoo3's name of each
 ZOO_NAMES = {IterativeSAC: "iterative_sac", IterativeTQC: "iterative_tqc", IterativeCrossQ: "iterative_crossq"}
 # The stock agents of the family the analyses read, with the same small networks
@@ -38,25 +32,9 @@ STOCK_LIST = {
 STOCK_BETAS = {SAC: (1.0, 1.0), TQC: (0.0, 2.0), CrossQ: (1.0, 1.0)}
 
 
-def make(algorithm, env=ENV, seed=0, device="cpu", **policy_kwargs):
-    return algorithm(
-        "MlpPolicy",
-        env,
-        learning_starts=50,
-        batch_size=32,
-        seed=seed,
-        device=device,
-        policy_kwargs={**POLICY_KWARGS[algorithm], **policy_kwargs},
-    )
-
-
-def states(model, n=8):
-    model.observation_space.seed(0)
-    return np.stack([model.observation_space.sample() for _ in range(n)])
-
-
 def assert_same_parameters(first, second):
-    first_state, second_state = first.policy.state_dict(), second.policy.state_dict()
+    """The same parameters in two models' (or policies') policies."""
+    first_state, second_state = (getattr(each, "policy", each).state_dict() for each in (first, second))
     assert first_state.keys() == second_state.keys()
     for key in first_state:
         assert th.equal(first_state[key].cpu(), second_state[key].cpu()), key
@@ -67,15 +45,15 @@ def assert_same_parameters(first, second):
 def test_run(algorithm, actor, device):
     if actor == "flow" and algorithm is IterativeCrossQ:
         with pytest.raises(ValueError, match="actor must be 'iterative' or 'direct' for IterativeCrossQPolicy"):
-            make(algorithm, actor=actor)
+            make_model(algorithm, actor=actor)
         return
-    model = make(algorithm, actor=actor, device=device).learn(120)
+    model = make_model(algorithm, actor=actor, device=device).learn(120)
     assert model._n_updates == 70
     assert isinstance(model.actor, IterativeActor) == (actor == "iterative")
     for name, parameter in model.policy.named_parameters():
         assert parameter.device.type == device, name
         assert th.isfinite(parameter).all(), name
-    actions, _ = model.predict(states(model), deterministic=True)
+    actions, _ = model.predict(observations(model, seed=0), deterministic=True)
     assert actions.shape == (8, 1) and np.all(np.abs(actions) <= 2.0)
 
 
@@ -92,27 +70,30 @@ def test_run(algorithm, actor, device):
 )
 def test_iterative_options(algorithm, options):
     """N > 1 action samples, a warm start, the distilled target and the optimizer's levers train on every base."""
-    model = make(algorithm, **options).learn(100)
+    model = make_model(algorithm, **options).learn(100)
     assert model._n_updates == 50
     if options.get("warm_start") or options.get("distilled_target"):
         assert model.policy.distilled_policy is not None
-    actions, _ = model.predict(states(model), deterministic=True)
+    actions, _ = model.predict(observations(model, seed=0), deterministic=True)
     assert np.isfinite(actions).all()
 
 
 @pytest.mark.parametrize("algorithm", MODEL_LIST)
 def test_vec_env(algorithm):
     env = make_vec_env(ENV, n_envs=2, seed=0)
-    model = make(algorithm, env=env).learn(120)
+    model = make_model(algorithm, env=env).learn(120)
     assert model.num_timesteps == 120
+    assert model.replay_buffer.size() == 60 and model.replay_buffer.n_envs == 2
+    # one gradient step per vectorized step after learning_starts: steps 52, 54, ..., 120
+    assert model._n_updates == 35
     actions, _ = model.predict(env.reset(), deterministic=True)
-    assert actions.shape == (2, 1)
+    assert actions.shape == (2, 1) and np.abs(actions).max() <= 2.0
 
 
 @pytest.mark.parametrize("algorithm", MODEL_LIST)
 def test_save_load(tmp_path, algorithm, device):
-    model = make(algorithm, device=device).learn(100)
-    obs = states(model)
+    model = make_model(algorithm, device=device).learn(100)
+    obs = observations(model, seed=0)
     before, _ = model.predict(obs, deterministic=True)
     model.policy.n_iterations = 7  # a test-time K survives
     model.save(tmp_path / "model.zip")
@@ -129,13 +110,13 @@ def test_save_load(tmp_path, algorithm, device):
 
 @pytest.mark.parametrize("algorithm", MODEL_LIST)
 def test_model_saved_on_one_device_loads_on_the_other(tmp_path, algorithm, device, other_device):
-    model = make(algorithm, device=device).learn(100)
+    model = make_model(algorithm, device=device).learn(100)
     model.save(tmp_path / "model.zip")
     loaded = algorithm.load(tmp_path / "model.zip", device=other_device)
     assert all(parameter.device.type == other_device for parameter in loaded.policy.parameters())
     assert_same_parameters(model, loaded)
     # deterministic acting draws from a generator of the device: the same action on the same device only
-    actions, _ = loaded.predict(states(model), deterministic=True)
+    actions, _ = loaded.predict(observations(model, seed=0), deterministic=True)
     assert actions.shape == (8, 1) and np.isfinite(actions).all()
     loaded.set_env(make_vec_env(ENV, n_envs=1, seed=1))
     loaded.learn(20, reset_num_timesteps=False)  # its optimizers' states came along to the other device
@@ -144,34 +125,26 @@ def test_model_saved_on_one_device_loads_on_the_other(tmp_path, algorithm, devic
 
 @pytest.mark.parametrize("algorithm", MODEL_LIST)
 def test_save_load_policy(tmp_path, algorithm):
-    model = make(algorithm).learn(100)
-    obs = states(model)
+    beta_collect = 1 if algorithm is IterativeTQC else 0.5  # TQC's: a count of dropped quantiles
+    model = make_model(algorithm, n_action_samples=2, beta_collect=beta_collect).learn(100)
+    model.policy.n_iterations = 7
+    obs = observations(model, seed=0)
     before, _ = model.predict(obs, deterministic=True)
     model.policy.save(tmp_path / "policy.pth")
     policy = type(model.policy).load(tmp_path / "policy.pth", device="cpu")
+    assert (policy.n_iterations, policy.options.n_action_samples, policy.beta_collect) == (7, 2, beta_collect)
+    assert_same_parameters(model, policy)
     after, _ = policy.predict(obs, deterministic=True)
     np.testing.assert_array_equal(before, after)
 
 
 @pytest.mark.parametrize("algorithm", MODEL_LIST)
 def test_enjoy_loads_with_a_small_replay_buffer(tmp_path, algorithm):
-    make(algorithm).learn(60).save(tmp_path / "model.zip")
+    make_model(algorithm).learn(60).save(tmp_path / "model.zip")
     from sb3_iterative import zoo  # rl-zoo3 where it is used: the GPU check carries no rl-zoo3
 
     loaded = zoo.EnjoyLoader(zoo.ALGORITHMS[ZOO_NAMES[algorithm]]).load(tmp_path / "model.zip", device="cpu")
     assert type(loaded) is algorithm and loaded.replay_buffer.buffer_size == 1
-
-
-@pytest.mark.parametrize("algorithm", MODEL_LIST)
-def test_same_seed_same_run(algorithm, device):
-    first, second = (make(algorithm, seed=3, device=device).learn(100) for _ in range(2))
-    assert_same_parameters(first, second)
-    other = make(algorithm, seed=4, device=device).learn(100)
-    assert any(not th.equal(value, other.policy.state_dict()[key]) for key, value in first.policy.state_dict().items())
-    obs = states(first)
-    rng_state = th.get_rng_state()
-    np.testing.assert_array_equal(first.predict(obs, deterministic=True)[0], first.predict(obs, deterministic=True)[0])
-    assert th.equal(th.get_rng_state(), rng_state)  # deterministic acting draws from its own generator
 
 
 def _change_critics(model, change):
@@ -185,7 +158,7 @@ def _change_critics(model, change):
                 parameter.add_(0.05 * th.randn(parameter.shape, generator=generator).to(parameter.device))
     elif change == "an optimizer step":
         model.policy.set_training_mode(True)
-        obs = th.as_tensor(states(model), device=model.device)
+        obs = th.as_tensor(observations(model, seed=0), device=model.device)
         actions = th.zeros(1, len(obs), 1, device=model.device)
         loss = -critics.EnsembleQ(critic, obs)(actions).sum()  # through the members' modules, whatever their outputs
         optimizer = th.optim.SGD(critic.parameters(), lr=0.05)
@@ -194,7 +167,7 @@ def _change_critics(model, change):
         optimizer.step()
         model.policy.set_training_mode(False)
     elif change == "loaded":
-        other = make(type(model), seed=1, device=model.device).learn(60)
+        other = make_model(type(model), seed=1, device=model.device).learn(60)
         critic.load_state_dict(other.policy.critic.state_dict())
     elif change == "reset":
         for linear in linears:
@@ -212,8 +185,8 @@ def test_acting_reads_the_critics_as_they_are_after_they_change_in_place(algorit
     """The policy keeps its critics stacked from one predict to the next (one stacking for many acts), and checks the
     stack against the critics before each use: after any in-place change the actions are those of a policy that
     never kept a stack, and they moved."""
-    model = make(algorithm, device=device).learn(60)
-    policy, obs = model.policy, states(model)
+    model = make_model(algorithm, device=device).learn(60)
+    policy, obs = model.policy, observations(model, seed=0)
     stacks = policy.estimator.stacks
     first = model.predict(obs, deterministic=True)[0]
     (kept,) = stacks._stacks.values()
@@ -232,8 +205,8 @@ def test_acting_reads_the_critics_as_they_are_after_they_change_in_place(algorit
 def test_a_stack_checked_by_nothing_but_the_critic_would_serve_stale_actions(monkeypatch):
     """Negative control of the test above: with a fingerprint blind to the tensors, the issue's perturbation leaves
     the deterministic actions exactly as they were."""
-    model = make(IterativeSAC).learn(60)
-    obs = states(model)
+    model = make_model(IterativeSAC).learn(60)
+    obs = observations(model, seed=0)
     first = model.predict(obs, deterministic=True)[0]
     monkeypatch.setattr(critics, "_fingerprint", lambda critic, n_features, tensors: (n_features,))
     model.predict(obs, deterministic=True)
@@ -252,7 +225,7 @@ def test_gradient_step_waits_for_no_device_on_cuda(algorithm, policy_kwargs):
         pytest.skip("CUDA is not available")
     from sb3_iterative.common.algorithm import TrainingLogs
 
-    model = make(algorithm, device="cuda", **policy_kwargs).learn(60)
+    model = make_model(algorithm, device="cuda", **policy_kwargs).learn(60)
     replay_data = model.replay_buffer.sample(32)  # the copy to the device waits for it: before the step
     model.policy.set_training_mode(True)
     logs = TrainingLogs()
@@ -344,28 +317,38 @@ def test_compiled_training_follows_a_learning_rate_schedule_without_recompiling(
         th.testing.assert_close(models[True].policy.state_dict()[key], value, rtol=1e-4, atol=1e-5, msg=key)
 
 
+def moved(before: list[th.Tensor], module: th.nn.Module) -> bool:
+    """Whether any parameter of ``module`` differs from its copy in ``before``."""
+    return any(not th.equal(copy, parameter) for copy, parameter in zip(before, module.parameters(), strict=True))
+
+
 @pytest.mark.parametrize("algorithm", MODEL_LIST)
-def test_bad_input(algorithm):
-    name = algorithm.__name__
-    with pytest.raises(ValueError, match=rf"env: {name} needs a continuous action space"):
-        algorithm("MlpPolicy", "CartPole-v1", device="cpu")
-    with pytest.raises(ValueError, match=rf"{name} does not support gSDE"):
-        algorithm("MlpPolicy", ENV, use_sde=True, device="cpu")
-    with pytest.raises(ValueError, match=r"beta"):
-        algorithm("MlpPolicy", ENV, beta=float("nan"), device="cpu", policy_kwargs=POLICY_KWARGS[algorithm])
-    with pytest.raises(ValueError, match=r"compile_training must be True, False or one of torch.compile's modes"):
-        algorithm("MlpPolicy", ENV, compile_training="fast", device="cpu")
-    with pytest.raises(ValueError, match=r"log_std_init is an option of gSDE \(use_sde=True\), which .* does not support"):
-        make(algorithm, log_std_init=-2)
-    with pytest.raises(ValueError, match=r"n_iterations must be an integer >= 1, got 0"):
-        make(algorithm, n_iterations=0)
+def test_the_actor_trains_every_policy_delay_th_gradient_step(algorithm):
+    """_trains_actor says which gradient steps train the actor and α, and those steps alone move them; the critics
+    train at every step."""
+    model = make_model(algorithm).learn(50)  # the buffer, no training yet
+    delay = getattr(model, "policy_delay", 1)  # CrossQ's (3 by default); SAC and TQC train the actor at every step
+    expected, trained = [], []
+    for update in range(1, 3 * delay + 2):
+        actor = [parameter.clone() for parameter in model.actor.parameters()]
+        critic = [parameter.clone() for parameter in model.critic.parameters()]
+        log_ent_coef = model.log_ent_coef.clone()
+        model.train(1, batch_size=32)
+        assert model._n_updates == update
+        expected.append(update % delay == 0)
+        assert model._trains_actor() == expected[-1]
+        actor_moved = moved(actor, model.actor)
+        assert actor_moved == (not th.equal(log_ent_coef, model.log_ent_coef)), update
+        assert moved(critic, model.critic), update
+        trained.append(actor_moved)
+    assert trained == expected and any(trained)
 
 
 @pytest.mark.parametrize("algorithm", MODEL_LIST)
 def test_training_the_target_acting_and_the_analyses_enter_algorithm_2_through_the_amortizer(algorithm, monkeypatch):
     """One entry into the iterative optimizer: a gradient step (the actor's iterations and the critic target's),
     an act and an analysis each ask the policy's amortizer for λ_0 (a warm start's, here) once."""
-    model = make(algorithm, warm_start=True).learn(60)
+    model = make_model(algorithm, warm_start=True).learn(60)
     amortizer = model.policy.amortizer
     assert isinstance(amortizer, amortizers.IterativeAmortizer) and model.policy.amortizer.n_estimates == 5
     starts = []
@@ -374,9 +357,9 @@ def test_training_the_target_acting_and_the_analyses_enter_algorithm_2_through_t
     model._n_updates = 2  # the next is the third update: it trains the actor, CrossQ's delayed one too (policy_delay 3)
     model.train(1, batch_size=16)
     assert starts == [16, 16]
-    model.predict(states(model, 3), deterministic=True)
+    model.predict(observations(model, 3, seed=0), deterministic=True)
     assert starts[2:] == [3]
-    analysis.amortization_gap(model, states(model, 4), n_steps=2)
+    analysis.amortization_gap(model, observations(model, 4, seed=0), n_steps=2)
     assert starts[3:] == [4]
 
 
@@ -386,11 +369,11 @@ def test_a_direct_actor_reads_no_objective_and_draws_noise_for_its_one_sample(al
     """A direct (or flow) actor behind the same interface: one λ = f_φ(s) whatever J, the noise plan's one slice."""
     if actor == "flow" and algorithm is not IterativeSAC:
         pytest.skip("the flow baseline is SAC's actor")
-    model = make(algorithm, actor=actor)
+    model = make_model(algorithm, actor=actor)
     amortizer = model.policy.amortizer
     assert not amortizer.reads_objective and amortizer.n_estimates == 0
     assert model.policy.sample_noise(4).shape[0] == 1
-    obs = th.as_tensor(states(model, 4))
+    obs = th.as_tensor(observations(model, 4, seed=0))
     trace = amortizer.trace(obs, None, 0.1, 1.0)
     assert len(trace.lambdas) == 1 and trace.first_trained == 0 and not trace.estimates
     assert (amortizer.direct_policy is model.policy.actor) == (actor == "direct")
@@ -399,8 +382,8 @@ def test_a_direct_actor_reads_no_objective_and_draws_noise_for_its_one_sample(al
 @pytest.mark.parametrize("algorithm", MODEL_LIST)
 def test_analyses_and_changed_objectives(algorithm):
     """The paper's analyses and test-time objectives take every iterative algorithm."""
-    model = make(algorithm).learn(100)
-    obs = states(model)
+    model = make_model(algorithm).learn(100)
+    obs = observations(model, seed=0)
     agent = analysis.as_agent(model)
     assert agent.iterative and agent.pessimism is model.policy.pessimism
     gap = analysis.amortization_gap(model, obs, n_steps=20).summary()
@@ -414,7 +397,7 @@ def test_analyses_and_changed_objectives(algorithm):
     penalized, _ = changed.predict(obs, deterministic=True)
     # the optimizer reads ∇_λ of the changed J (whether it follows it far is measured in BENCHMARKS.md)
     assert np.abs(penalized - own).max() > 1e-3
-    moved = analysis.transfer_optimizer(model, make(algorithm, seed=1))
+    moved = analysis.transfer_optimizer(model, make_model(algorithm, seed=1))
     assert np.isfinite(moved.predict(obs, deterministic=True)[0]).all()
 
 
@@ -424,7 +407,7 @@ def test_analyses_of_stock_agents(tmp_path, algorithm):
     model = algorithm(
         "MlpPolicy", ENV, learning_starts=50, batch_size=32, seed=0, device="cpu", policy_kwargs=STOCK_LIST[algorithm]
     ).learn(100)
-    obs = states(model)
+    obs = observations(model, seed=0)
     agent = analysis.as_agent(model)
     assert not agent.iterative and agent.actor == "direct"
     assert (agent.beta, agent.training_beta) == STOCK_BETAS[algorithm]

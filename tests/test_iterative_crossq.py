@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import torch as th
 from sb3_contrib import CrossQ
-from sb3_contrib.common.torch_layers import BatchRenorm
+from sb3_contrib.common.torch_layers import BatchRenorm, BatchRenorm1d
 
 from sb3_iterative import IterativeCrossQ
+from sb3_iterative.iterative_crossq.policies import batch_statistics
 
 ENV = "Pendulum-v1"
 # CrossQ's networks, narrower (its default critic is 2 × 1024): a test trains in seconds
@@ -55,6 +56,40 @@ def renorm_steps(module) -> set[int]:
     return {int(layer.steps) for layer in module.modules() if isinstance(layer, BatchRenorm)}
 
 
+def test_batch_statistics_sets_the_renormalization_layers_mode_inside_and_restores_it_after():
+    """batch_statistics(module, training): every batch renormalization layer of ``module`` in training mode (batch
+    statistics, the running ones updated) or evaluation mode (running statistics) inside, the other layers left
+    alone; each layer back in its own mode after, an error included; a module that is None changes nothing."""
+    th.manual_seed(0)
+    module = th.nn.Sequential(BatchRenorm1d(4), th.nn.Linear(4, 4), th.nn.Dropout(0.5), BatchRenorm1d(4))
+    renorms, others = [module[0], module[3]], [module, module[1], module[2]]
+    module.train(False)
+    module[0].train(True)
+    module[2].train(True)
+    modes = [layer.training for layer in module.modules()]
+    for training in (True, False):
+        with batch_statistics(module, training):
+            assert [layer.training for layer in renorms] == [training, training]
+            assert [layer.training for layer in others] == [False, False, True]
+        assert [layer.training for layer in module.modules()] == modes
+    with pytest.raises(KeyError), batch_statistics(module, False):
+        raise KeyError("an error inside")
+    assert [layer.training for layer in module.modules()] == modes
+    with batch_statistics(None, True):
+        pass
+
+    obs = 3 * th.randn(16, 4) + 1
+    statistics = {key: value.clone() for key, value in module.state_dict().items()}
+    with batch_statistics(module, False):
+        module(obs)  # on the running statistics: nothing moves
+    assert all(th.equal(value, statistics[key]) for key, value in module.state_dict().items())
+    with batch_statistics(module, True):
+        module(obs)  # on the batch's: the running statistics move, each layer counts a step
+    for index in (0, 3):
+        assert not th.equal(module[index].ra_mean, statistics[f"{index}.ra_mean"])
+        assert int(module[index].steps) == int(statistics[f"{index}.steps"]) + 1
+
+
 @pytest.mark.parametrize("actor", ["iterative", "direct"])
 def test_critics_serve_as_j_on_their_running_statistics(actor):
     """The critics' statistics move once per gradient step, in the joint pass, never while they serve as J
@@ -95,11 +130,10 @@ def test_distilled_policy_moves_its_statistics_only_when_it_trains():
         (dict(policy_delay=1.5), r"policy_delay must be an integer >= 1, got 1.5"),
         (dict(policy_kwargs=dict(critic_arch="B")), r"critic_arch must be 'A' for IterativeCrossQPolicy"),
         (dict(policy_kwargs=dict(value_estimator="model")), r"value_estimator must be 'critic' .* target critics"),
-        (dict(policy_kwargs=dict(n_critics=1)), r"beta_collect=1.0 needs an ensemble"),
-        (dict(beta=float("inf")), r"beta must be a finite number, got inf"),
     ],
 )
-def test_bad_input(kwargs, message):
+def test_what_only_crossq_refuses(kwargs, message):
+    """What every algorithm refuses alike is tested in test_bad_input.py."""
     with pytest.raises(ValueError, match=message):
         IterativeCrossQ("MlpPolicy", ENV, device="cpu", **kwargs)
 

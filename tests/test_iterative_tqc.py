@@ -167,14 +167,14 @@ def test_truncation_in_j_breaks_the_tqc_equality():
         (dict(policy_kwargs=dict(n_quantiles=5, beta_collect=5)), r"beta_collect is the number .* \[0, 5\), got 5"),
         (dict(policy_kwargs=dict(critic_arch="B")), r"critic_arch must be 'A' for IterativeTQCPolicy"),
         (dict(policy_kwargs=dict(value_estimator="model")), r"value_estimator must be 'critic' for IterativeTQCPolicy"),
-        (dict(use_sde=True), r"IterativeTQC does not support gSDE"),
         (
             dict(policy_kwargs=dict(n_quantile=5)),
             r"IterativeTQCPolicy.__init__\(\) got an unexpected keyword argument 'n_quantile'",
         ),
     ],
 )
-def test_bad_input(kwargs, message):
+def test_what_only_tqc_refuses(kwargs, message):
+    """What every algorithm refuses alike is tested in test_bad_input.py."""
     options = {**dict(policy_kwargs=dict(n_quantiles=5)), **kwargs}
     with pytest.raises((ValueError, TypeError), match=message):
         IterativeTQC("MlpPolicy", ENV, device="cpu", **options)

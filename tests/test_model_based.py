@@ -1,4 +1,5 @@
-"""The model-based value estimate (sb3_iterative/model_based): closed forms, gradients, the model and distillation."""
+"""The model-based value estimate (sb3_iterative/model_based): closed forms, gradients, the model and distillation,
+and its options (IterativeSAC's alone: the other bases refuse value_estimator='model')."""
 
 import math
 
@@ -6,17 +7,20 @@ import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
+from gymnasium.spaces import Box, Dict
 from stable_baselines3.common.policies import ContinuousCritic
 from stable_baselines3.common.torch_layers import FlattenExtractor
 from stable_baselines3.sac.policies import Actor
 from torch import nn
 
-from sb3_iterative import IterativeSACPolicy
+from sb3_iterative import IterativeSAC, IterativeSACPolicy
 from sb3_iterative.common.iterative_actor import actor_loss
 from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.model_based import DynamicsModel, ModelBasedValue, ModelValueEstimator, distillation_kl
 from sb3_iterative.objective import objective, objective_gradient, squashed_gaussian_log_prob
 from sb3_iterative.pessimism import pessimistic_value
+
+from helpers import SMALL
 
 OBS_DIM, ACTION_DIM, BATCH, N_SAMPLES = 3, 2, 5, 4
 OBSERVATION_SPACE = spaces.Box(-5, 5, (OBS_DIM,), dtype=np.float32)
@@ -341,3 +345,48 @@ def test_objective_with_the_model_based_estimate_differs_from_the_critics():
         policy.value_estimate(obs, ALPHA, generator=th.Generator().manual_seed(0)), mu, log_std, noise, ALPHA, BETA
     )
     th.testing.assert_close(plain.value, model_based.value)
+
+
+def model_based_sac(policy_kwargs=None, **kwargs) -> IterativeSAC:
+    policy_kwargs = dict(net_arch=[32, 32], **(policy_kwargs or {}))
+    return IterativeSAC("MlpPolicy", "Pendulum-v1", **{**SMALL, **kwargs}, policy_kwargs=policy_kwargs)
+
+
+@pytest.mark.parametrize(
+    "policy_kwargs, match",
+    [
+        (dict(value_estimator="model", rollout_horizon=-1), "rollout_horizon"),
+        (dict(value_estimator="model", rollout_horizon=1.5), "rollout_horizon"),
+        (dict(value_estimator="model", retrace_lambda=1.1), "retrace_lambda"),
+        (dict(value_estimator="model", retrace_lambda=-0.1), "retrace_lambda"),
+    ],
+)
+def test_bad_model_based_policy_kwargs(policy_kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        model_based_sac(policy_kwargs=policy_kwargs)
+
+
+@pytest.mark.parametrize("model_pretrain_steps", [-1, 2.5, True])
+def test_model_pretrain_steps(model_pretrain_steps):
+    with pytest.raises(ValueError, match="model_pretrain_steps"):
+        model_based_sac(model_pretrain_steps=model_pretrain_steps, policy_kwargs=dict(value_estimator="model"))
+
+
+@pytest.mark.parametrize("kwargs", [dict(model_pretrain_steps=10), dict(model_based_target=False)])
+def test_model_based_options_need_the_model_based_estimate(kwargs):
+    with pytest.raises(ValueError, match=f"{next(iter(kwargs))} applies to value_estimator='model' only"):
+        model_based_sac(**kwargs)
+
+
+def test_model_based_target_is_a_bool():
+    with pytest.raises(ValueError, match="model_based_target"):
+        model_based_sac(model_based_target="yes", policy_kwargs=dict(value_estimator="model"))
+
+
+@pytest.mark.parametrize(
+    "observation_space",
+    [Box(0, 255, (36, 36, 1), dtype=np.uint8), Dict({"position": Box(-1, 1, (2,)), "goal": Box(-1, 1, (2,))})],
+)
+def test_model_based_needs_flat_observations(observation_space):
+    with pytest.raises(ValueError, match="value_estimator='model' needs flat vector observations"):
+        IterativeSACPolicy(observation_space, Box(-1, 1, (1,)), lambda _: 1e-3, value_estimator="model")

@@ -1,4 +1,5 @@
-"""Short learn() runs of IterativeSAC across its options and SB3's (in the shape of sb3-contrib's test_run)."""
+"""Short learn() runs of IterativeSAC across its options and SB3's (in the shape of sb3-contrib's test_run); every
+algorithm's runs with each actor, and on a VecEnv, are over ``MODEL_LIST`` in test_algorithms.py."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,6 @@ import torch as th
 from stable_baselines3 import HerReplayBuffer
 from stable_baselines3.common.buffers import DictReplayBuffer, NStepReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.envs import BitFlippingEnv
 from stable_baselines3.common.noise import NormalActionNoise
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -97,18 +97,6 @@ def test_gradient_steps_and_action_noise():
     stored_actions = model.replay_buffer.actions[: model.replay_buffer.size()]
     assert np.abs(stored_actions).max() <= 1.0
     assert np.mean(np.abs(stored_actions) == 1.0) > 0.9
-
-
-def test_vec_env():
-    env = make_vec_env("Pendulum-v1", n_envs=2, seed=0)
-    model = IterativeSAC("MlpPolicy", env, **SMALL, seed=0)
-    model.learn(300)
-    assert model.num_timesteps == 300
-    assert model.replay_buffer.size() == 150 and model.replay_buffer.n_envs == 2
-    # one gradient step per vectorized step after learning_starts: steps 102, 104, ..., 300
-    assert model._n_updates == 100
-    actions, _ = model.predict(env.reset(), deterministic=True)
-    assert actions.shape == (2, 1) and np.abs(actions).max() <= 2.0
 
 
 def test_multi_input_policy():

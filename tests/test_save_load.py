@@ -1,11 +1,13 @@
-"""Saving and loading IterativeSAC, its policy and its replay buffer (in the shape of sb3-contrib's test_save_load)."""
+"""Saving and loading IterativeSAC with its own options, its replay buffer and its actor alone (in the shape of
+sb3-contrib's test_save_load); the model and the policy of every algorithm are saved and loaded over ``MODEL_LIST``
+in test_algorithms.py."""
 
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
 
-from sb3_iterative import IterativeSAC, IterativeSACPolicy
+from sb3_iterative import IterativeSAC
 from sb3_iterative.iterative_sac import IterativeActor
 
 from helpers import SMALL, observations
@@ -43,19 +45,6 @@ def test_save_load_model(tmp_path, actor, critic_arch):
     assert loaded.policy.critic_arch == critic_arch and loaded.beta == model.beta
     assert_same_parameters(model.policy, loaded.policy)
     np.testing.assert_array_equal(deterministic_actions(loaded, obs), actions)
-
-
-def test_save_load_policy(tmp_path):
-    model = trained_model(policy_kwargs=dict(n_action_samples=2, beta_collect=0.5))
-    model.policy.n_iterations = 7
-    obs = observations(model)
-    actions = deterministic_actions(model.policy, obs)
-    model.policy.save(tmp_path / "policy.pth")
-
-    policy = IterativeSACPolicy.load(tmp_path / "policy.pth")
-    assert (policy.n_iterations, policy.options.n_action_samples, policy.beta_collect) == (7, 2, 0.5)
-    assert_same_parameters(model.policy, policy)
-    np.testing.assert_array_equal(deterministic_actions(policy, obs), actions)
 
 
 def test_save_load_replay_buffer(tmp_path):

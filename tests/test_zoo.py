@@ -139,13 +139,6 @@ def test_enjoy(logs):
 
 
 @pytest.mark.expensive
-def test_enjoy_loads_with_a_small_replay_buffer(logs):
-    folder, _ = logs
-    model = zoo.EnjoyLoader(IterativeSAC).load(folder / "iterative_sac" / f"{ENV}_1" / f"{ENV}.zip", device="cpu")
-    assert type(model) is IterativeSAC and model.replay_buffer.buffer_size == 1
-
-
-@pytest.mark.expensive
 def test_plots(logs):
     folder, _ = logs
     cwd = folder.parent
