@@ -6,7 +6,7 @@ import pytest
 import torch as th
 from gymnasium.spaces import Box
 
-from sb3_iterative import IterativeTQC
+from sb3_iterative import IterativeCrossQ, IterativeTQC
 
 from helpers import MODEL_LIST, POLICY_KWARGS, SMALL, make_model
 
@@ -111,6 +111,16 @@ def test_training_that_diverges_stops_at_the_end_of_its_train_call(algorithm, gr
     with pytest.raises(RuntimeError, match="non-finite values while the actor optimized J: training diverged"):
         model.train(gradient_steps, batch_size=32)
     assert model._n_updates == 2 + gradient_steps  # every step of the call ran, then the check
+
+
+def test_critics_that_diverge_on_a_step_without_the_actor_stop_training_too():
+    # CrossQ trains its actor every third step (policy_delay 3): the critics' own loss is checked on every step
+    model = make_model(IterativeCrossQ).learn(60)
+    with th.no_grad():
+        next(model.critic.q_networks[0].parameters()).fill_(float("nan"))
+    model._n_updates = 0  # the next is the first update: the critics train, the actor does not
+    with pytest.raises(RuntimeError, match="The critics' loss became non-finite: training diverged"):
+        model.train(1, batch_size=32)
 
 
 @pytest.mark.parametrize("algorithm", MODEL_LIST)

@@ -47,9 +47,17 @@ class StepLogs:
         """The step's value of ``key`` (a 0-d tensor, detached here)."""
         self.values[key] = value.detach()
 
-    def check_finite(self, value: th.Tensor) -> None:
-        """Values J returned in the step, that :meth:`TrainingLogs.read` checks are finite."""
-        self.values["finite"] = th.isfinite(value).all()
+    def check_finite(self, value: th.Tensor, check: str = "objective_finite") -> None:
+        """Values the step computed (``check``: J's, ``"objective_finite"``, or the critics' loss, ``"critic_finite"``)
+        that :meth:`TrainingLogs.read` checks are finite."""
+        self.values[check] = th.isfinite(value).all()
+
+
+# What TrainingLogs.read says when a check fails, J's first: the critics train on steps where the actor does not
+DIVERGENCE = {
+    "objective_finite": "The value estimate returned non-finite values while the actor optimized J",
+    "critic_finite": "The critics' loss became non-finite",
+}
 
 
 class TrainingLogs:
@@ -57,24 +65,25 @@ class TrainingLogs:
     its end: no host synchronization inside a gradient step (a GPU runs the steps ahead of Python)."""
 
     def __init__(self) -> None:
-        self.values: dict[str, list[th.Tensor]] = {key: [] for key in TRAINING_LOGS}
-        self.finite: list[th.Tensor] = []
+        self.values: dict[str, list[th.Tensor]] = {key: [] for key in (*TRAINING_LOGS, *DIVERGENCE)}
 
     def record(self, step: StepLogs, copy: bool = False) -> None:
         """One gradient step's logs and checks; ``copy``: kept as copies (a compiled step's outputs may live in a CUDA
         graph's memory, which its next replay overwrites)."""
         for key, value in step.values.items():
-            (self.finite if key == "finite" else self.values[key]).append(value.clone() if copy else value)
+            self.values[key].append(value.clone() if copy else value)
 
     def read(self, divergence_hint: str = "") -> dict[str, float]:
         """The mean of each logged value over the gradient steps (one host read); a RuntimeError if J returned
         non-finite values in any of them, which ends with ``divergence_hint`` (the value estimator's)."""
-        if self.finite and not bool(th.stack(self.finite).all()):
-            raise RuntimeError(
-                "The value estimate returned non-finite values while the actor optimized J: training diverged "
-                f"(check the rewards and the learning rate){divergence_hint}"
-            )
-        keys = [key for key, values in self.values.items() if values]
+        checks = [key for key in DIVERGENCE if self.values[key]]
+        passed = th.stack([th.stack(self.values[key]).all() for key in checks]).tolist() if checks else []
+        for check, finite in zip(checks, passed, strict=True):
+            if not finite:
+                raise RuntimeError(
+                    f"{DIVERGENCE[check]}: training diverged (check the rewards and the learning rate){divergence_hint}"
+                )
+        keys = [key for key, values in self.values.items() if values and key not in DIVERGENCE]
         if not keys:
             return {}
         means = th.stack([th.stack(self.values[key]).float().mean() for key in keys]).tolist()
@@ -323,6 +332,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
         """One step of the critics on their loss (:meth:`_critic_loss`)."""
         critic_loss = self._critic_loss(replay_data, discounts, ent_coef, next_noise)
         logs.add("critic_loss", critic_loss)
+        logs.check_finite(critic_loss, "critic_finite")
         self.critic.optimizer.zero_grad()
         critic_loss.backward()
         self.critic.optimizer.step()
