@@ -345,6 +345,22 @@ def test_the_actor_trains_every_policy_delay_th_gradient_step(algorithm):
 
 
 @pytest.mark.parametrize("algorithm", MODEL_LIST)
+def test_perturbed_objectives_change_the_actors_step_alone(algorithm):
+    """objective_perturbation perturbs the J the actor optimizes and is trained on, drawn after the critics' step:
+    one gradient step from the same state leaves the critics as without it and moves the actor elsewhere."""
+    models = []
+    for perturbation in (0.0, 100.0):
+        model = make_model(algorithm, objective_perturbation=perturbation).learn(50)  # the buffer, no training yet
+        model._n_updates = getattr(model, "policy_delay", 1) - 1  # the next update trains the actor (CrossQ's too)
+        model.train(1, batch_size=32)
+        models.append(model)
+    plain, perturbed = models
+    assert not moved(list(plain.critic.parameters()), perturbed.critic)
+    assert moved(list(plain.actor.parameters()), perturbed.actor)
+    assert plain.logger.name_to_value["train/actor_loss"] < perturbed.logger.name_to_value["train/actor_loss"] - 10
+
+
+@pytest.mark.parametrize("algorithm", MODEL_LIST)
 def test_training_the_target_acting_and_the_analyses_enter_algorithm_2_through_the_amortizer(algorithm, monkeypatch):
     """One entry into the iterative optimizer: a gradient step (the actor's iterations and the critic target's),
     an act and an analysis each ask the policy's amortizer for λ_0 (a warm start's, here) once."""
