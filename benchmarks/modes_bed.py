@@ -116,18 +116,23 @@ def train_and_measure(job: tuple[str, str, int, int]) -> tuple[str, str, int, di
 
 
 def figures(out: Path, timesteps: int) -> None:
-    """Fig. 7 (``analysis.plot_policy_modes``: 20 runs of the optimizer from the bed's one state) for the
-    default optimizer and the three levers together, trained on the first bed with seed 0, and their gates on µ."""
+    """Fig. 7 (``analysis.plot_policy_modes``: 20 runs of the optimizer from the bed's one state) for the default
+    optimizer and the three levers, trained on the first bed with seed 0, and for the optimizer with symlog inputs
+    trained on perturbed objectives, on the mirror bed; and each one's gates on µ."""
     out.mkdir(parents=True, exist_ok=True)
     th.set_num_threads(1)
-    env = MultiModalBandit(**BEDS["2-D, 2 modes ±0.5·1"])
     state = np.ones((1, 1), dtype=np.float32)
-    for name, option in (("default", "iterative, default"), ("levers", "iterative, residual, both")):
+    for name, option, bed in (
+        ("default", "iterative, default", "2-D, 2 modes ±0.5·1"),
+        ("levers", "iterative, residual, both", "2-D, 2 modes ±0.5·1"),
+        ("symlog_perturbed", "iterative, symlog, perturbed", "2-D, 2 modes ±(0.5, −0.5)"),
+    ):
+        env = MultiModalBandit(**BEDS[bed])
         _, _, policy_kwargs = OPTIONS[option]
         model = IterativeSAC("MlpPolicy", env, seed=0, policy_kwargs=dict(net_arch=NET_ARCH, **policy_kwargs), **SETTINGS)
         model.learn(timesteps)
         figure = analysis.plot_policy_modes(model, state, n_runs=20)
-        figure.suptitle(f"MultiModalBandit, modes at ±(0.5, 0.5): {option}")
+        figure.suptitle(f"MultiModalBandit, modes at {bed.split('modes ')[1]}: {option}")
         figure.savefig(out / f"modes_{name}.png", dpi=100)
         # the gate ω on µ at each iteration (200 optimizations from the state): λ_k = ω ⊙ λ_{k−1} + (1 − ω) ⊙ δ
         agent = analysis.as_agent(model)
