@@ -74,20 +74,22 @@ class TrainingLogs:
             self.values[key].append(value.clone() if copy else value)
 
     def read(self, divergence_hint: str = "") -> dict[str, float]:
-        """The mean of each logged value over the gradient steps (one host read); a RuntimeError if J returned
-        non-finite values in any of them, which ends with ``divergence_hint`` (the value estimator's)."""
+        """The mean of each logged value over the gradient steps, and the checks, in one host read; a RuntimeError if
+        J or the critics' loss was non-finite in any step, which ends with ``divergence_hint`` (the value
+        estimator's)."""
         checks = [key for key in DIVERGENCE if self.values[key]]
-        passed = th.stack([th.stack(self.values[key]).all() for key in checks]).tolist() if checks else []
-        for check, finite in zip(checks, passed, strict=True):
+        keys = [key for key in TRAINING_LOGS if self.values[key]]
+        if not checks and not keys:
+            return {}
+        summaries = [th.stack(self.values[key]).all().float() for key in checks]
+        summaries += [th.stack(self.values[key]).float().mean() for key in keys]
+        read = th.stack(summaries).tolist()
+        for check, finite in zip(checks, read, strict=False):
             if not finite:
                 raise RuntimeError(
                     f"{DIVERGENCE[check]}: training diverged (check the rewards and the learning rate){divergence_hint}"
                 )
-        keys = [key for key, values in self.values.items() if values and key not in DIVERGENCE]
-        if not keys:
-            return {}
-        means = th.stack([th.stack(self.values[key]).float().mean() for key in keys]).tolist()
-        return dict(zip(keys, means, strict=True))
+        return dict(zip(keys, read[len(checks) :], strict=True))
 
 
 class IterativeAmortization(OffPolicyAlgorithm):
