@@ -16,7 +16,6 @@ training β, the one the critic's target uses. Every analysis takes ``beta`` to 
 """
 
 import functools
-import math
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -286,12 +285,6 @@ def repeat_observations(obs: PyTorchObs, times: int) -> PyTorchObs:
     if isinstance(obs, dict):
         return {key: value.repeat(times, *([1] * (value.dim() - 1))) for key, value in obs.items()}
     return obs.repeat(times, *([1] * (obs.dim() - 1)))
-
-
-def check_positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
 
 
 def check_beta(value: Any, agent: Agent, training: bool = False) -> float:

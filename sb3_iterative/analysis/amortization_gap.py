@@ -16,10 +16,10 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sb3_iterative.analysis.agent import Model, as_agent, check_beta, check_positive, keeps_training_mode
+from sb3_iterative.analysis.agent import Model, as_agent, check_beta, keeps_training_mode
 from sb3_iterative.analysis.optimizers import adam
 from sb3_iterative.analysis.plotting import axes
-from sb3_iterative.common.options import check_count
+from sb3_iterative.common.options import check_count, check_positive
 
 
 @dataclass

@@ -22,7 +22,6 @@ from sb3_iterative.analysis.agent import (
     Model,
     as_agent,
     check_beta,
-    check_positive,
     keeps_training_mode,
     repeat_observations,
 )
@@ -31,7 +30,7 @@ from sb3_iterative.analysis.landscape import objective_landscape
 from sb3_iterative.analysis.optimizers import adam
 from sb3_iterative.analysis.plotting import axes
 from sb3_iterative.common.iterative_actor import observation_batch_size
-from sb3_iterative.common.options import check_count
+from sb3_iterative.common.options import check_count, check_positive
 from sb3_iterative.extras import import_extra
 
 RUN_OPTIMIZERS = ("iterative", "adam")

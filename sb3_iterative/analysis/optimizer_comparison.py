@@ -25,13 +25,12 @@ from sb3_iterative.analysis.agent import (
     Model,
     as_agent,
     check_beta,
-    check_positive,
     keeps_training_mode,
     repeat_observations,
 )
 from sb3_iterative.analysis.optimizers import OptimizationPath, action_cross_entropy_method, adam, cross_entropy_method
 from sb3_iterative.analysis.plotting import axes
-from sb3_iterative.common.options import check_count
+from sb3_iterative.common.options import check_count, check_positive
 from sb3_iterative.objective import ValueEstimate
 
 # Runs of the iterative optimizer behind its wall time per iteration

@@ -21,6 +21,13 @@ def check_flag(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be True or False, got {value!r}")
 
 
+def check_positive(name: str, value: Any) -> float:
+    """``value`` as a float, or a ValueError naming ``name`` unless it is a finite number > 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
 def check_non_negative(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -99,10 +106,7 @@ class IterativeOptions:
             raise ValueError("init_mu_std applies to the fixed λ_0; with warm_start, λ_0 is the distilled policy's")
         check_count("n_iterations", self.n_iterations, minimum=0 if self.warm_start else 1)
         check_count("n_action_samples", self.n_action_samples)
-        init_std = self.init_std
-        if isinstance(init_std, bool) or not (isinstance(init_std, (int, float)) and math.isfinite(init_std) and init_std > 0):
-            raise ValueError(f"init_std must be a finite number > 0, got {init_std!r}")
-        object.__setattr__(self, "init_std", float(init_std))
+        object.__setattr__(self, "init_std", check_positive("init_std", self.init_std))
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
