@@ -16,15 +16,13 @@ which the training draws from, does not move.
 from typing import Any
 
 import numpy as np
-from sb3_contrib import TQC, CrossQ
-from stable_baselines3 import SAC
 from stable_baselines3.common.buffers import DictReplayBuffer, ReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 
 from sb3_iterative.analysis.agent import Model, as_agent
 from sb3_iterative.analysis.amortization_gap import amortization_gap
 from sb3_iterative.analysis.improvement import improvement_per_iteration
-from sb3_iterative.common.algorithm import IterativeAmortization
+from sb3_iterative.analysis.models import TRAINED_MODELS
 from sb3_iterative.common.options import check_count
 
 
@@ -51,7 +49,7 @@ class AnalysisCallback(BaseCallback):
     def analysed(self) -> Model:
         """The model being trained, as the analyses take it (a model of the package or a stock agent)."""
         model = self.model
-        assert isinstance(model, (IterativeAmortization, SAC, TQC, CrossQ)), "as_agent() checks it at the start of learn()"
+        assert isinstance(model, TRAINED_MODELS), "as_agent() checks it at the start of learn()"
         return model
 
     def _init_callback(self) -> None:

@@ -20,11 +20,12 @@ from sb3_iterative.pessimism import EnsembleStd, Pessimism, TruncatedQuantiles
 STOCK_ALGORITHMS: tuple[type, ...] = (SAC, TQC, CrossQ)
 # A model the analyses read: an iterative algorithm's (any actor) or a stock agent
 TrainedModel = IterativeAmortization | SAC | TQC | CrossQ
+TRAINED_MODELS = (IterativeAmortization, SAC, TQC, CrossQ)  # the same, for isinstance
 
 
 def check_model(model: object, name: str = "model") -> None:
     """Raise a TypeError naming ``name`` unless the analyses can read ``model``."""
-    if not isinstance(model, (IterativeAmortization, *STOCK_ALGORITHMS)):
+    if not isinstance(model, TRAINED_MODELS):
         raise TypeError(
             f"{name} must be a model of the package (IterativeSAC, IterativeTQC, IterativeCrossQ) or a stock agent of "
             f"{', '.join(algorithm.__name__ for algorithm in STOCK_ALGORITHMS)}, got {type(model).__name__}"
