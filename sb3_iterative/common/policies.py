@@ -265,7 +265,7 @@ class IterativePolicy(BasePolicyHooks):
         if self.iterative and (self.estimator.reads_direct_policy or self.options.warm_start or self.distilled_target):
             # A direct policy distilled from the iterative one (KL(π_iter ‖ π_direct)), with its own
             # features extractor: the model's rollout policy, the warm start, the distilled target
-            self.distilled_policy = super().make_actor()  # the base policy direct actor
+            self.distilled_policy = super().make_actor()  # the base policy's direct actor
             self.distilled_policy.optimizer = self.make_optimizer(self.distilled_policy.parameters(), lr_schedule)
         self.amortizer = self.make_amortizer()
 
