@@ -49,7 +49,7 @@ def main() -> None:
         agent = analysis.as_agent(model)
         states = analysis.collect_states(model, args.env, n=args.n_states, seed=args.seed)
         runs = [(agent.actor, None)]
-        if agent.iterative:
+        if agent.reads_objective:
             k = model.policy.n_iterations
             runs.append((f"iterative, K = {k} + {EXTRA_ITERATIONS}", k + EXTRA_ITERATIONS))
         for actor, n_iterations in runs:

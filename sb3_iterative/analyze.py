@@ -83,7 +83,7 @@ def describe(model: TrainedModel) -> dict[str, Any]:
     return dict(
         algorithm=type(model).__name__,
         actor=agent.actor,
-        n_iterations=model.policy.n_iterations if agent.iterative else None,
+        n_iterations=agent.amortizer.n_estimates if agent.reads_objective else None,
         value_estimator=getattr(model.policy, "value_estimator", "critic"),
         ent_coef=agent.ent_coef,
         beta_acting=agent.beta,
@@ -118,6 +118,7 @@ def run_analyses(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     info = describe(model)
+    amortizer = analysis.as_agent(model).amortizer  # what the actor can do decides which analyses apply
     dims = dims if dims is not None else ((0, 1) if info["action_dim"] >= 2 else (0,))
     if states is None:
         states = analysis.collect_states(model, env, n=n_states, seed=seed)
@@ -140,7 +141,7 @@ def run_analyses(
     results["amortization_gap"] = gap.summary()
     save("amortization_gap", gap.plot())
 
-    if info["actor"] == "iterative":
+    if amortizer.reads_objective:
         curve = analysis.improvement_per_iteration(model, states, n_iterations=n_iterations, beta=beta, seed=seed)
         results["improvement"] = curve.summary()
         save("improvement", curve.plot())
@@ -152,7 +153,7 @@ def run_analyses(
     else:
         results["improvement"] = results["optimizers"] = f"not applicable: the actor is {info['actor']} (no iterations)"
 
-    if info["actor"] == "flow":
+    if not amortizer.tanh_gaussian:
         results["modes"] = results["modes_landscape"] = results["modes_density"] = (
             "not applicable: a flow policy's action is tanh(T(µ)), its modes are not those of tanh(µ)"
         )
@@ -181,7 +182,7 @@ def run_analyses(
     results["value_bias"] = bias.summary()
     save("value_bias", bias.plot())
 
-    if info["actor"] == "iterative" and info["value_estimator"] == "model":
+    if amortizer.reads_objective and info["value_estimator"] == "model":
         plans = analysis.planned_trajectories(model, _state(states, 0), beta=beta, seed=seed)
         results["planning"] = dict(state_index=0, **plans.summary())
         save("planning", plans.plot())

@@ -15,7 +15,7 @@ A new kind is a subclass of :class:`ValueEstimator` registered with :func:`regis
 """
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch as th
 from gymnasium import spaces
@@ -25,6 +25,9 @@ from torch import nn
 from sb3_iterative.critics import CriticEnsemble, CriticStacks, EnsembleQ
 from sb3_iterative.objective import ValueEstimate
 from sb3_iterative.pessimism import Pessimism
+
+if TYPE_CHECKING:
+    from sb3_iterative.common.amortizers import BaseAmortizer
 
 
 def with_defaults(options: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -62,10 +65,11 @@ class ValueEstimator(nn.Module):
 
     @classmethod
     def check_options(
-        cls, options: Mapping[str, Any], actor: str, compile_acting: bool, observation_space: spaces.Space
+        cls, options: Mapping[str, Any], actor: "type[BaseAmortizer]", compile_acting: bool, observation_space: spaces.Space
     ) -> dict[str, Any]:
         """The policy's options of every kind (None where unset): those of another kind must be unset; its own
-        with their defaults, checked. ``actor``, ``compile_acting`` and the observation space: what it needs of them."""
+        with their defaults, checked. ``actor`` (the class of the policy's actor, :mod:`~sb3_iterative.common.amortizers`),
+        ``compile_acting`` and the observation space: what it needs of them."""
         for name, value in options.items():
             if name not in cls.policy_options and value is not None:
                 owner = option_owner(name, "policy_options")

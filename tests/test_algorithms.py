@@ -401,7 +401,7 @@ def test_analyses_and_changed_objectives(algorithm):
     model = make_model(algorithm).learn(100)
     obs = observations(model, seed=0)
     agent = analysis.as_agent(model)
-    assert agent.iterative and agent.pessimism is model.policy.pessimism
+    assert agent.reads_objective and agent.pessimism is model.policy.pessimism
     gap = analysis.amortization_gap(model, obs, n_steps=20).summary()
     assert gap["n_states"] == 8 and gap["mean_optimized_objective"] >= gap["mean_amortized_objective"] - 1e-3
     assert analysis.compare_optimizers(model, obs, adam_steps=5, cem_steps=5).summary()["iterative_iterations"] == 5
@@ -425,7 +425,7 @@ def test_analyses_of_stock_agents(tmp_path, algorithm):
     ).learn(100)
     obs = observations(model, seed=0)
     agent = analysis.as_agent(model)
-    assert not agent.iterative and agent.actor == "direct"
+    assert not agent.reads_objective and agent.actor == "direct"
     assert (agent.beta, agent.training_beta) == STOCK_BETAS[algorithm]
     gap = analysis.amortization_gap(model, obs, n_steps=20)
     assert gap.summary()["mean_optimized_objective"] >= gap.summary()["mean_amortized_objective"] - 1e-3

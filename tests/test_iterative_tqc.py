@@ -185,7 +185,7 @@ def test_analyses_run_on_the_quantile_critics_j():
     training β (top_quantiles_to_drop_per_net), its value from the quantile critics."""
     model = IterativeTQC("MlpPolicy", ENV, **SMALL).learn(100)
     agent = analysis.as_agent(model)
-    assert agent.iterative and agent.beta == 0.0 and agent.training_beta == 2.0
+    assert agent.reads_objective and agent.beta == 0.0 and agent.training_beta == 2.0
     states = analysis.collect_states(model, ENV, n=8, seed=0)
     gap = analysis.amortization_gap(model, states).summary()
     assert gap["n_states"] == 8 and gap["mean_optimized_objective"] >= gap["mean_amortized_objective"] - 1e-6

@@ -6,6 +6,7 @@ import dataclasses
 import pytest
 
 from sb3_iterative import IterativeSAC
+from sb3_iterative.common.amortizers import amortizer_class
 from sb3_iterative.common.options import IterativeOptions
 
 from helpers import SMALL
@@ -46,11 +47,14 @@ def test_warm_start_allows_zero_iterations_and_numbers_are_floats():
 
 @pytest.mark.parametrize("actor", ["direct", "flow"])
 def test_settings_of_the_iterative_actor_are_refused_with_another(actor):
-    IterativeOptions(n_action_samples=4, n_iterations=3).check_actor(actor)  # J's N, and K unused: accepted
+    check = amortizer_class(actor).check_keywords
+    check(IterativeOptions(n_action_samples=4, n_iterations=3).as_dict())  # J's N, and K unused: accepted
     for name in IterativeOptions.ITERATIVE_ONLY:
         value = {"init_mu_std": 0.3, "objective_perturbation": 4.0, "input_normalization": "symlog"}.get(name, True)
         with pytest.raises(ValueError, match=f"{name} applies to the iterative actor only \\(this policy has actor='{actor}'"):
-            IterativeOptions(**{name: value}).check_actor(actor)
+            check(IterativeOptions(**{name: value}).as_dict())
+    with pytest.raises(ValueError, match=f"n_iterations applies to the iterative actor only .this policy has actor='{actor}"):
+        check(dict(n_iterations=3), changing=True)  # K changed on a built policy
 
 
 def test_split_takes_the_settings_from_a_policys_keywords():

@@ -178,7 +178,7 @@ def test_compiled_acting_matches_eager_acting(value_estimator):
         **model_options,
     )
     model.learn(80)  # collection runs through the compiled path
-    assert model.policy._compiled_act is not None
+    assert model.policy.amortizer.compiled_optimizer is not None
     obs = np.stack([model.observation_space.sample() for _ in range(4)])
     compiled, _ = model.predict(obs, deterministic=True)
     th.manual_seed(1)

@@ -9,6 +9,7 @@ from gymnasium import spaces
 from torch import nn
 
 from sb3_iterative import IterativeSAC
+from sb3_iterative.common.amortizers import FlowAmortizer, IterativeAmortizer
 from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.model_based import ModelValueEstimator
 from sb3_iterative.value_estimators import (
@@ -126,8 +127,8 @@ def test_an_option_of_another_kind_is_refused_naming_its_kind():
 
 def test_check_options_fills_defaults_and_checks():
     box = spaces.Box(-1, 1, (3,))
-    options = ModelValueEstimator.check_options(dict(rollout_horizon=None, retrace_lambda=1), "iterative", False, box)
+    options = ModelValueEstimator.check_options(dict(rollout_horizon=None, retrace_lambda=1), IterativeAmortizer, False, box)
     assert options == {"rollout_horizon": 2, "retrace_lambda": 1.0}
     with pytest.raises(ValueError, match="needs flat vector observations"):
-        ModelValueEstimator.check_options({}, "iterative", False, spaces.Box(0, 255, (8, 8, 3)))
-    assert CriticValueEstimator.check_options(dict(rollout_horizon=None), "flow", True, box) == {}
+        ModelValueEstimator.check_options({}, IterativeAmortizer, False, spaces.Box(0, 255, (8, 8, 3)))
+    assert CriticValueEstimator.check_options(dict(rollout_horizon=None), FlowAmortizer, True, box) == {}

@@ -42,7 +42,7 @@ from sb3_iterative.analysis.models import (
     training_beta,
 )
 from sb3_iterative.analysis.optimizers import OptimizationPath
-from sb3_iterative.common.amortizers import amortizer_of
+from sb3_iterative.common.amortizers import Amortizer, amortizer_of
 from sb3_iterative.common.iterative_actor import IterativeTrace
 from sb3_iterative.common.policies import ROLLOUT_SEED, IterativePolicy
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
@@ -80,14 +80,21 @@ class Agent:
     changed: bool
 
     @property
-    def iterative(self) -> bool:
-        return isinstance(self.policy, IterativePolicy) and self.policy.iterative
+    def amortizer(self) -> Amortizer:
+        """The policy's actor behind the one interface (a stock agent's direct actor too)."""
+        return amortizer_of(self.policy)
+
+    @property
+    def reads_objective(self) -> bool:
+        """Whether the actor optimizes J by iterations (it has K, λ_0 and the optimizer's settings)."""
+        return self.amortizer.reads_objective
 
     @property
     def iterative_policy(self) -> IterativePolicy:
-        """The policy of an iterative agent (raises for a direct one)."""
-        if not (isinstance(self.policy, IterativePolicy) and self.policy.iterative):
+        """The policy of an agent whose actor optimizes J (raises for a direct one)."""
+        if not self.reads_objective:
             raise ValueError(f"this model's actor is {self.actor}, not an iterative optimizer")
+        assert isinstance(self.policy, IterativePolicy)  # stock agents' actors are direct
         return self.policy
 
     @property
@@ -98,7 +105,7 @@ class Agent:
     @property
     def actor(self) -> str:
         """The kind of actor: ``"iterative"``, ``"direct"`` (SAC's, TQC's, CrossQ's) or ``"flow"`` (the flow baseline)."""
-        return self.policy.actor_kind if isinstance(self.policy, IterativePolicy) else "direct"
+        return self.amortizer.kind
 
     @property
     def action_dim(self) -> int:
@@ -159,7 +166,7 @@ class Agent:
         :param n_iterations: K for the iterative optimizer (None: the model's)
         :param init_mu_std: the spread of the iterative optimizer's random λ_0 (None: the model's; 0: fixed)
         """
-        if not self.iterative:
+        if not self.reads_objective:
             for name, value in (("n_iterations", n_iterations), ("init_mu_std", init_mu_std)):
                 if value is not None:
                     raise ValueError(f"{name} applies to an iterative optimizer; this model's actor is {self.actor}")

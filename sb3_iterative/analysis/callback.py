@@ -65,7 +65,7 @@ class AnalysisCallback(BaseCallback):
         gap = amortization_gap(self.analysed, states, n_steps=self.gap_steps, seed=self.seed)
         self.logger.record("analysis/amortization_gap", float(gap.gap.mean()))
         agent = as_agent(self.analysed)
-        if agent.iterative:
+        if agent.reads_objective:
             curve = improvement_per_iteration(self.analysed, states, n_iterations=agent.n_iterations, seed=self.seed)
             self.logger.record("analysis/objective_improvement", float(curve.improvement.mean()))
         if self.verbose >= 1:

@@ -156,7 +156,7 @@ class ChangedObjective(BasePolicy):
                 "A direct actor cannot act on a changed objective: λ = f_φ(s) never reads the critic, so its "
                 "actions are those of the objective it was trained on. Retrain it, or use an iterative model."
             )
-        return policy.act_iteratively(observation, deterministic, bind=self.value_estimate, ent_coef=self.ent_coef())
+        return policy.act(observation, deterministic, bind=self.value_estimate, ent_coef=self.ent_coef())
 
 
 def transfer_optimizer(source: TrainedModel, target: TrainedModel) -> ChangedObjective:

@@ -82,7 +82,7 @@ def improvement_per_iteration(
     :param seed: seed of every sample drawn here
     """
     agent = as_agent(model)
-    if not agent.iterative:
+    if not agent.reads_objective:
         raise ValueError(f"model: improvement_per_iteration needs an iterative optimizer; this model's actor is {agent.actor}")
     n_iterations = check_count("n_iterations", n_iterations)
     n_eval_samples = check_count("n_eval_samples", n_eval_samples)

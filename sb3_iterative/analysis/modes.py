@@ -199,17 +199,17 @@ def policy_modes(
         model does, its ``init_mu_std``, 0 by default: every run from the fixed λ_0, differing by its samples)
     """
     agent = as_agent(model)
-    if agent.actor == "flow":
+    if not agent.amortizer.tanh_gaussian:
         raise ValueError(
             "model: policy_modes compares the actions tanh(µ) of per-state optima; a flow policy's action is "
             "tanh(T(µ)) through its state's transforms, so its runs are not comparable that way (not supported)"
         )
     n_runs = check_count("n_runs", n_runs, minimum=2)
     if optimizer is None:
-        optimizer = "iterative" if agent.iterative else "adam"
+        optimizer = "iterative" if agent.reads_objective else "adam"
     if optimizer not in RUN_OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {RUN_OPTIMIZERS} (or None), got {optimizer!r}")
-    if optimizer == "iterative" and not agent.iterative:
+    if optimizer == "iterative" and not agent.reads_objective:
         raise ValueError("optimizer='iterative' needs an iterative model; a direct actor gives one λ per state (use 'adam')")
     if init_mu_std is not None and optimizer != "iterative":
         raise ValueError("init_mu_std sets the iterative optimizer's starts; Adam's runs start from random λ already")

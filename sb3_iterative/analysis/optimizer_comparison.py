@@ -133,7 +133,7 @@ def compare_optimizers(
     :param seed: seed of every sample drawn here
     """
     agent = as_agent(model)
-    if not agent.iterative:
+    if not agent.reads_objective:
         raise ValueError(
             f"model: compare_optimizers compares against an iterative optimizer; this model's actor is {agent.actor}"
         )

@@ -91,7 +91,7 @@ def planned_trajectories(
     :param seed: seed of every sample drawn here
     """
     agent = as_agent(model)
-    if not agent.iterative:
+    if not agent.reads_objective:
         raise ValueError(f"model: planned trajectories follow an iterative optimizer; this model's actor is {agent.actor}")
     if n_iterations is not None:
         n_iterations = check_count("n_iterations", n_iterations)

@@ -263,11 +263,7 @@ class IterativeAmortization(OffPolicyAlgorithm):
                 self.policy.estimator.fit(self._sample(batch_size))
             self._model_pretrained = True
 
-        if self.policy.iterative and self.policy.n_iterations == 0:
-            raise ValueError(
-                "n_iterations=0 leaves the iterative actor nothing to train (it acts as the warm start's distilled "
-                "policy); train with n_iterations >= 1"
-            )
+        self.policy.amortizer.check_trainable()
         for gradient_step in range(gradient_steps):
             self._n_updates += 1
             replay_data = self._sample(batch_size)

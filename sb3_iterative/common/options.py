@@ -5,8 +5,14 @@ constructor's parameters and hands the object to the actor, which reads it."""
 import dataclasses
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
+
+# A base's refusals: for a policy option, the values the base takes and why it refuses the others
+Unsupported: TypeAlias = Mapping[str, tuple[tuple[str, ...], str]]
+# The base policies' actor options that only gSDE reads (SB3's SAC actor and sb3-contrib's take them)
+GSDE_OPTIONS = ("log_std_init", "use_expln", "clip_mean")
 
 
 def check_count(name: str, value: Any, minimum: int = 1) -> int:
@@ -119,15 +125,6 @@ class IterativeOptions:
         options = cls(**{name: value for name, value in keywords.items() if name in names})
         return options, {name: value for name, value in keywords.items() if name not in names}
 
-    def check_actor(self, actor: str) -> None:
-        """Refuse a setting of the iterative actor's only with another actor (``actor="direct"`` or ``"flow"``)."""
-        if actor == "iterative":
-            return
-        defaults = IterativeOptions()
-        for name in self.ITERATIVE_ONLY:
-            if getattr(self, name) != getattr(defaults, name):
-                raise ValueError(f"{name} applies to the iterative actor only (this policy has actor={actor!r})")
-
     def replace(self, **changes: Any) -> "IterativeOptions":
         """A checked copy with ``changes``."""
         return dataclasses.replace(self, **changes)
@@ -135,3 +132,44 @@ class IterativeOptions:
     def as_dict(self) -> dict[str, Any]:
         """The settings as the policy's keywords (what its saved constructor parameters hold)."""
         return dataclasses.asdict(self)
+
+
+class OptionProperty:
+    """A setting of :class:`IterativeOptions` as a property of the policy (``policy.n_iterations``): read from
+    ``policy.options``, set through ``policy.set_options`` (checked, and handed to the actor)."""
+
+    def __init__(self, doc: str):
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, policy: Any, owner: type | None = None) -> Any:
+        return self if policy is None else getattr(policy.options, self.name)
+
+    def __set__(self, policy: Any, value: Any) -> None:
+        policy.set_options(**{self.name: value})
+
+
+def check_supported(policy_class: type, unsupported: Unsupported, **options: Any) -> None:
+    """Refuse what a base does not support (its ``UNSUPPORTED``), naming the values it takes and why."""
+    for name, value in options.items():
+        if name in unsupported and value not in unsupported[name][0]:
+            allowed, reason = unsupported[name]
+            raise ValueError(
+                f"{name} must be {' or '.join(map(repr, allowed))} for {policy_class.__name__}: {reason}; got {value!r}"
+            )
+
+
+def check_base_keywords(policy_class: type, keywords: dict[str, Any], base_parameters: Mapping[str, Any]) -> None:
+    """The base policy's keywords: each one it takes, and none set that only gSDE reads."""
+    for name in keywords:
+        if name not in base_parameters:  # as Python says it, naming the user's policy class, not the base
+            raise TypeError(f"{policy_class.__name__}.__init__() got an unexpected keyword argument {name!r}")
+        # the base's actors read them only with gSDE: another value than the default would be ignored (the default
+        # comes back with the constructor's parameters when a saved policy loads)
+        if name in GSDE_OPTIONS and keywords[name] != base_parameters[name].default:
+            raise ValueError(
+                f"{name} is an option of gSDE (use_sde=True), which {policy_class.__name__} does not support: "
+                "it would change nothing; remove it"
+            )

@@ -4,8 +4,8 @@
 import contextlib
 import inspect
 import math
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch as th
 from gymnasium import spaces
@@ -15,24 +15,35 @@ from stable_baselines3.common.torch_layers import (
 )
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 
-from sb3_iterative.common.amortizers import Amortizer, DirectActor, DirectAmortizer, FlowAmortizer, IterativeAmortizer
-from sb3_iterative.common.compilation import compile_acting
+from sb3_iterative.common.amortizers import Amortizer, BaseAmortizer, DirectActor, amortizer_class
 from sb3_iterative.common.iterative_actor import IterativeActor, IterativeTrace
-from sb3_iterative.common.options import IterativeOptions, check_count, check_flag
+from sb3_iterative.common.options import (
+    IterativeOptions,
+    OptionProperty,
+    Unsupported,
+    check_base_keywords,
+    check_count,
+    check_flag,
+    check_supported,
+)
 from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, CriticEnsemble, EnsembleQ, make_critic
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
-from sb3_iterative.flow_actor import DEFAULT_FLOW_NET_ARCH, DEFAULT_FLOW_TRANSFORMS, FlowActor
 from sb3_iterative.objective import ValueEstimate, noise_plan
 from sb3_iterative.pessimism import EnsembleStd, Pessimism
 from sb3_iterative.value_estimators import ValueEstimator, value_estimator_class
 
-ACTOR_KINDS = ("iterative", "direct", "flow")
-# The base policies' actor options that only gSDE reads (SB3's SAC actor and sb3-contrib's take them)
-GSDE_OPTIONS = ("log_std_init", "use_expln", "clip_mean")
-
-
-# A base's refusals: for a policy option, the values the base takes and why it refuses the others
-Unsupported: TypeAlias = Mapping[str, tuple[tuple[str, ...], str]]
+# The policy's own keywords besides the actor and the optimizer's settings, as its constructor's parameters save them
+POLICY_KEYWORDS = (
+    "beta_collect",
+    "critic_arch",
+    "compile_acting",
+    "value_estimator",
+    "rollout_horizon",
+    "retrace_lambda",
+    "flow_transforms",
+    "flow_net_arch",
+    "distilled_target",
+)
 # Seed of the value estimate's own samples (a model rollout's) when acting deterministically
 ROLLOUT_SEED = 1
 
@@ -91,7 +102,7 @@ class IterativePolicy(BasePolicyHooks):
     """
 
     #: what a base does not support, declared beside it: for each policy option, the values it takes and why it refuses
-    #: the others (:meth:`check_supported`, the one check); every value of an option not named here is taken
+    #: the others (one check, :func:`~sb3_iterative.common.options.check_supported`); every value not named is taken
     UNSUPPORTED: ClassVar[Unsupported] = {}
 
     actor: IterativeActor | DirectActor
@@ -101,6 +112,14 @@ class IterativePolicy(BasePolicyHooks):
     critic_kwargs: dict[str, Any]
     share_features_extractor: bool
     pessimism: Pessimism
+    amortizer: Amortizer
+
+    n_iterations = OptionProperty(
+        "K, the iterative actor's number of updates per state; settable (the paper's test-time iterations)."
+    )
+    init_mu_std = OptionProperty(
+        "The spread of a random λ_0, µ_0 ~ N(0, s²), s = ``init_mu_std`` (0: the paper's fixed µ_0 = 0); settable."
+    )
 
     def __init__(
         self,
@@ -124,30 +143,28 @@ class IterativePolicy(BasePolicyHooks):
     ):
         if use_sde:
             raise ValueError(f"{type(self).__name__} does not support gSDE (use_sde=True)")
-        self.check_supported(actor=actor, critic_arch=critic_arch, value_estimator=value_estimator)
-        if actor not in ACTOR_KINDS:
-            raise ValueError(f"actor must be one of {ACTOR_KINDS}, got {actor!r}")
+        check_supported(type(self), self.UNSUPPORTED, actor=actor, critic_arch=critic_arch, value_estimator=value_estimator)
+        self.amortizer_class: type[BaseAmortizer] = amortizer_class(actor)  # the one place the actor's name is read
         if critic_arch not in CRITIC_ARCHITECTURES:
             raise ValueError(f"critic_arch must be one of {CRITIC_ARCHITECTURES}, got {critic_arch!r}")
         check_flag("distilled_target", distilled_target)
-        if distilled_target and actor != "iterative":
-            raise ValueError(f"distilled_target applies to the iterative actor only (this policy has actor={actor!r})")
         # the iterative optimizer's settings, declared once (IterativeOptions); the rest are the base policy's
         self.options, base_kwargs = IterativeOptions.split(keywords)
-        self.options.check_actor(actor)
+        # the keywords only some actors read: another actor's refused, this one's with their defaults (the flow's)
+        own = self.amortizer_class.check_keywords(
+            dict(self.options.as_dict(), distilled_target=distilled_target, flow_transforms=flow_transforms)
+            | dict(flow_net_arch=flow_net_arch)
+        )
         self.actor_kind = actor
         check_count("n_critics", n_critics)
         # the value estimate's options: those of its kind with their defaults, the others refused
         self._estimator_options = value_estimator_class(value_estimator).check_options(
-            dict(rollout_horizon=rollout_horizon, retrace_lambda=retrace_lambda), actor, compile_acting, observation_space
+            dict(rollout_horizon=rollout_horizon, retrace_lambda=retrace_lambda),
+            self.amortizer_class,
+            compile_acting,
+            observation_space,
         )
-        check_flow(actor, flow_transforms, flow_net_arch)
-        if actor == "flow":
-            flow_transforms = DEFAULT_FLOW_TRANSFORMS if flow_transforms is None else flow_transforms
-            flow_net_arch = list(DEFAULT_FLOW_NET_ARCH if flow_net_arch is None else flow_net_arch)
-        self.flow_transforms = flow_transforms
-        self.flow_net_arch = flow_net_arch
-
+        self.flow_transforms, self.flow_net_arch = own.get("flow_transforms"), own.get("flow_net_arch")
         self.value_estimator = value_estimator
         self.rollout_horizon = self._estimator_options.get("rollout_horizon")
         self.retrace_lambda = self._estimator_options.get("retrace_lambda")
@@ -155,8 +172,7 @@ class IterativePolicy(BasePolicyHooks):
         self.beta_collect = beta_collect  # checked, and made a float, once the critics give the pessimism
         self.critic_arch = critic_arch
         self.compile_acting = bool(compile_acting)
-        self._compiled_act: Any = None
-        self._check_base_kwargs(base_kwargs, inspect.signature(super().__init__).parameters)
+        check_base_keywords(type(self), base_kwargs, inspect.signature(super().__init__).parameters)
         if net_arch is None and critic_arch == "B":
             net_arch = dict(pi=[256, 256], qf=HIGHWAY_NET_ARCH)
         super().__init__(
@@ -169,80 +185,23 @@ class IterativePolicy(BasePolicyHooks):
             **base_kwargs,
         )
 
-    @classmethod
-    def check_supported(cls, **options: Any) -> None:
-        """Refuse what the base does not support (:attr:`UNSUPPORTED`), naming the values it takes and why."""
-        for name, value in options.items():
-            if name in cls.UNSUPPORTED and value not in cls.UNSUPPORTED[name][0]:
-                allowed, reason = cls.UNSUPPORTED[name]
-                raise ValueError(
-                    f"{name} must be {' or '.join(map(repr, allowed))} for {cls.__name__}: {reason}; got {value!r}"
-                )
-
-    def _check_base_kwargs(self, base_kwargs: dict[str, Any], base_parameters: Any) -> None:
-        """The base policy's keywords: each one it takes, and none set that only gSDE reads."""
-        for name in base_kwargs:
-            if name not in base_parameters:  # as Python says it, naming the user's policy class, not the base
-                raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument {name!r}")
-            # the base's actors read them only with gSDE: another value than the default would be ignored (the
-            # default comes back with the constructor's parameters when a saved policy loads)
-            if name in GSDE_OPTIONS and base_kwargs[name] != base_parameters[name].default:
-                raise ValueError(
-                    f"{name} is an option of gSDE (use_sde=True), which {type(self).__name__} does not support: "
-                    "it would change nothing; remove it"
-                )
-
     @property
     def iterative(self) -> bool:
-        """Whether the actor is the iterative optimizer (``actor="iterative"``): the one way to ask."""
-        return self.actor_kind == "iterative"
-
-    @property
-    def n_iterations(self) -> int:
-        """K, the iterative actor's number of updates per state; settable (the paper's test-time iterations)."""
-        return self.options.n_iterations
-
-    @n_iterations.setter
-    def n_iterations(self, value: int) -> None:
-        if not self.iterative:
-            raise ValueError(f"n_iterations applies to the iterative actor only (this policy has actor={self.actor_kind!r})")
-        self.set_options(n_iterations=value)
-
-    @property
-    def init_mu_std(self) -> float:
-        """The spread of a random λ_0, µ_0 ~ N(0, s²), s = ``init_mu_std`` (0: the paper's fixed µ_0 = 0); settable."""
-        return self.options.init_mu_std
-
-    @init_mu_std.setter
-    def init_mu_std(self, value: float) -> None:
-        self.set_options(init_mu_std=value)
+        """Whether the actor is an iterative optimizer of J (``actor="iterative"``)."""
+        return self.amortizer_class.reads_objective
 
     def set_options(self, **changes: Any) -> None:
         """Change the iterative optimizer's settings after the policy is built (checked; the actor reads them)."""
         options = self.options.replace(**changes)
-        options.check_actor(self.actor_kind)
+        changed = {name: value for name, value in changes.items() if getattr(self.options, name) != value}
+        self.amortizer_class.check_keywords(changed, changing=True)
         self.options = options
         self.amortizer.set_options(options)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
-        data.update(
-            dict(
-                share_features_extractor=self.share_features_extractor,
-                actor=self.actor_kind,
-                **self.options.as_dict(),
-                beta_collect=self.beta_collect,
-                critic_arch=self.critic_arch,
-                compile_acting=self.compile_acting,
-                value_estimator=self.value_estimator,
-                rollout_horizon=self.rollout_horizon,
-                retrace_lambda=self.retrace_lambda,
-                flow_transforms=self.flow_transforms,
-                flow_net_arch=self.flow_net_arch,
-                distilled_target=self.distilled_target,
-            )
-        )
-        return data
+        data.update(share_features_extractor=self.share_features_extractor, actor=self.actor_kind)
+        return {**data, **self.options.as_dict(), **{name: getattr(self, name) for name in POLICY_KEYWORDS}}
 
     def make_pessimism(self) -> Pessimism:
         """How the critics' outputs become Q̂_β (called once the critics exist): the paper's mean − β·std."""
@@ -261,13 +220,15 @@ class IterativePolicy(BasePolicyHooks):
             lambda parameters: self.make_optimizer(parameters, lr_schedule),
             self.device,
         )
+        self.amortizer = self.make_amortizer()
         self.distilled_policy: DirectActor | None = None
-        if self.iterative and (self.estimator.reads_direct_policy or self.options.warm_start or self.distilled_target):
-            # A direct policy distilled from the iterative one (KL(π_iter ‖ π_direct)), with its own
-            # features extractor: the model's rollout policy, the warm start, the distilled target
+        if self.amortizer.direct_policy is None and (
+            self.estimator.reads_direct_policy or self.options.warm_start or self.distilled_target
+        ):
+            # A direct policy distilled from the iterative one (KL(π_iter ‖ π_direct)), with its own features
+            # extractor: the model's rollout policy, the warm start, the distilled target
             self.distilled_policy = super().make_actor()  # the base policy's direct actor
             self.distilled_policy.optimizer = self.make_optimizer(self.distilled_policy.parameters(), lr_schedule)
-        self.amortizer = self.make_amortizer()
 
     def make_optimizer(self, parameters: Any, lr_schedule: Schedule) -> th.optim.Optimizer:
         """An optimizer of the policy's class and settings (those of its actor and critics) for ``parameters``."""
@@ -276,12 +237,8 @@ class IterativePolicy(BasePolicyHooks):
 
     def make_amortizer(self) -> Amortizer:
         """The actor behind the one interface training, the critic target, acting and the analyses use
-        (:mod:`sb3_iterative.common.amortizers`): where the policy asks which actor it has."""
-        if isinstance(self.actor, IterativeActor):
-            return IterativeAmortizer(self.actor, self.distilled_parameters if self.options.warm_start else None)
-        if isinstance(self.actor, FlowActor):
-            return FlowAmortizer(self.actor)
-        return DirectAmortizer(self.actor)
+        (:mod:`sb3_iterative.common.amortizers`), built by the class the ``actor`` keyword names."""
+        return self.amortizer_class.build(self)
 
     def set_training_mode(self, mode: bool) -> None:
         super().set_training_mode(mode)
@@ -329,30 +286,14 @@ class IterativePolicy(BasePolicyHooks):
     @property
     def direct_policy(self) -> DirectActor:
         """The direct policy λ = f(s) beside the actor: the distilled one, or the direct actor itself."""
-        direct_policy = self.direct_policy_or_none
+        direct_policy = self.distilled_policy or self.amortizer.direct_policy
         assert direct_policy is not None, "an iterative (or flow) actor has a direct policy only when distilled"
         return direct_policy
 
-    @property
-    def direct_policy_or_none(self) -> DirectActor | None:
-        """:attr:`direct_policy`, or None for an iterative actor without a distilled one (or a flow actor)."""
-        return self.distilled_policy if self.distilled_policy is not None else self.amortizer.direct_policy
-
     def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> IterativeActor | DirectActor:
-        if self.actor_kind == "direct":
-            return super().make_actor(features_extractor)
         actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
-        if self.actor_kind == "flow":
-            assert self.flow_transforms is not None and self.flow_net_arch is not None
-            return FlowActor(**actor_kwargs, flow_transforms=self.flow_transforms, flow_net_arch=self.flow_net_arch).to(
-                self.device
-            )
-        # the base's actor options that the optimizer f_φ has no use for (gSDE's, batch renormalization's)
-        # stay with the base's direct actor: the distilled policy
-        accepted = inspect.signature(IterativeActor.__init__).parameters
-        return IterativeActor(
-            **{name: value for name, value in actor_kwargs.items() if name in accepted}, options=self.options
-        ).to(self.device)
+        base = super().make_actor
+        return self.amortizer_class.make_actor(self, actor_kwargs, lambda: base(features_extractor))
 
     def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> CriticEnsemble:
         if self.critic_arch == "A":
@@ -416,7 +357,7 @@ class IterativePolicy(BasePolicyHooks):
         :param training_options: the algorithm's options of the value estimator (``check_training_options``)
         """
         if self.estimator.values_target(training_options):
-            mu, log_std = self.estimator.target_parameters(next_obs, self.direct_policy_or_none)
+            mu, log_std = self.estimator.target_parameters(next_obs, self.distilled_policy or self.amortizer.direct_policy)
             return mu, log_std, TANH_GAUSSIAN
         if self.distilled_target:
             mu, log_std = self.distilled_parameters(next_obs)
@@ -432,65 +373,30 @@ class IterativePolicy(BasePolicyHooks):
         return contextlib.nullcontext()
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
-        if not self.amortizer.reads_objective:
-            return self.amortizer.act(observation, None, self.beta_collect, deterministic)
-        return self.act_iteratively(observation, deterministic)
+        return self.act(observation, deterministic)
 
-    def act_iteratively(
+    def act(
         self,
         observation: PyTorchObs,
         deterministic: bool,
         bind: Callable[[PyTorchObs, th.Generator | None, bool], ValueEstimate] | None = None,
         ent_coef: th.Tensor | float | None = None,
     ) -> th.Tensor:
-        """The iterative actor's actions for a batch of observations: the one acting path.
+        """The actor's actions for a batch of observations: the one acting path.
 
-        :param bind: J's value estimate for ``(observation, generator, shared_noise)`` (a changed
-            objective's); None: the policy's own (:meth:`value_estimate`)
+        :param bind: J's value estimate for ``(observation, generator, shared_noise)`` (a changed objective's, which
+            runs eagerly); None: the policy's own (:meth:`value_estimate`)
         :param ent_coef: α of J (None: the algorithm's)
         """
-        assert isinstance(self.amortizer, IterativeAmortizer), "acting by optimizing J is the iterative actor's"
-        generator = None
-        if deterministic and (bind is not None or self.estimator.draws_samples):  # e.g. a model rollout's samples
-            generator = th.Generator(device=self.device).manual_seed(ROLLOUT_SEED)
-        if bind is None:
-            value_estimate = self.value_estimate(
-                observation, self.amortizer.actor.ent_coef, generator=generator, shared_noise=deterministic
-            )
-        else:
-            value_estimate = bind(observation, generator, deterministic)
-        compiled = self.compiled_optimizer() if bind is None else None  # a changed objective runs eagerly
-        if compiled is not None and isinstance(value_estimate, EnsembleQ):
-            value_estimate.prepare()
-        # With the critics' hand-written action gradient no autograd is needed: inference mode also
-        # skips the version counters and autograd's dispatch of the iterations' few hundred small
-        # operations. An estimate differentiated by autograd (architecture B, a model) needs grad mode.
-        hand_written = isinstance(value_estimate, EnsembleQ) and value_estimate.hand_written_gradient
-        with th.inference_mode() if hand_written else contextlib.nullcontext():
-            return self.amortizer.act(observation, value_estimate, self.beta_collect, deterministic, ent_coef, compiled)
-
-    def compiled_optimizer(self) -> Callable[..., tuple[th.Tensor, th.Tensor]] | None:
-        """The actor's :meth:`IterativeActor.optimized_parameters` compiled with ``compile_acting``
-        (:func:`~sb3_iterative.common.compilation.compile_acting`, on first use); None without."""
-        if not self.compile_acting:
-            return None
-        if self._compiled_act is None:
-            assert isinstance(self.amortizer, IterativeAmortizer)
-            self._compiled_act = compile_acting(self.amortizer.actor.optimized_parameters)
-        return self._compiled_act
-
-
-def check_flow(actor: str, transforms: Any, net_arch: Any) -> None:
-    if actor != "flow":
-        for name, value in (("flow_transforms", transforms), ("flow_net_arch", net_arch)):
-            if value is not None:
-                raise ValueError(f"{name} applies to actor='flow' only (this policy has actor={actor!r})")
-        return
-    if transforms is not None:
-        check_count("flow_transforms", transforms)
-    if net_arch is not None and (
-        not isinstance(net_arch, (list, tuple))
-        or not net_arch
-        or not all(isinstance(width, int) and not isinstance(width, bool) and width >= 1 for width in net_arch)
-    ):
-        raise ValueError(f"flow_net_arch must be a non-empty list of layer widths (integers >= 1), got {net_arch!r}")
+        value_estimate = None
+        if self.amortizer.reads_objective:
+            generator = None
+            if deterministic and (bind is not None or self.estimator.draws_samples):  # e.g. a model rollout's samples
+                generator = th.Generator(device=self.device).manual_seed(ROLLOUT_SEED)
+            if bind is None:
+                alpha = self.amortizer.ent_coef
+                assert alpha is not None
+                value_estimate = self.value_estimate(observation, alpha, generator=generator, shared_noise=deterministic)
+            else:
+                value_estimate = bind(observation, generator, deterministic)
+        return self.amortizer.act(observation, value_estimate, self.beta_collect, deterministic, ent_coef, bind is None)

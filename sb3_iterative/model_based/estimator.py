@@ -27,7 +27,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch as th
 from gymnasium import spaces
@@ -43,6 +43,9 @@ from sb3_iterative.model_based.dynamics import DynamicsModel
 from sb3_iterative.objective import ENSEMBLE_STD, ValueEstimate, autograd_value_gradient, noise_plan
 from sb3_iterative.pessimism import Pessimism
 from sb3_iterative.value_estimators import ValueEstimator, register_value_estimator
+
+if TYPE_CHECKING:
+    from sb3_iterative.common.amortizers import BaseAmortizer
 
 # The paper's model-based estimate (Appendix A.5): a 2-step rollout, Retrace λ = 0.9
 DEFAULT_ROLLOUT_HORIZON = 2
@@ -109,7 +112,7 @@ class ModelValueEstimator(ValueEstimator):
 
     @classmethod
     def check_options(
-        cls, options: Mapping[str, Any], actor: str, compile_acting: bool, observation_space: spaces.Space
+        cls, options: Mapping[str, Any], actor: "type[BaseAmortizer]", compile_acting: bool, observation_space: spaces.Space
     ) -> dict[str, Any]:
         checked = super().check_options(options, actor, compile_acting, observation_space)
         horizon, retrace_lambda = checked["rollout_horizon"], checked["retrace_lambda"]
@@ -122,10 +125,10 @@ class ModelValueEstimator(ValueEstimator):
                 "value_estimator='model' needs flat vector observations (a 1-D Box) for the model to predict, got "
                 f"{observation_space}; image and dict observations take value_estimator='critic'"
             )
-        if actor == "flow":
+        if not actor.tanh_gaussian:
             raise ValueError(
                 "value_estimator='model' needs a Gaussian rollout policy: use it with actor='iterative' or "
-                "actor='direct', not actor='flow'"
+                f"actor='direct', not actor={actor.kind!r}"
             )
         checked["retrace_lambda"] = float(retrace_lambda)
         return checked
