@@ -176,6 +176,19 @@ def option_owner(name: str, options: str) -> str:
     return f"applies to value_estimator={owners[0]!r} only" if len(owners) == 1 else "applies to another value estimator"
 
 
+def check_training_options_kind(policy_kwargs: Mapping[str, Any] | None, **options: Any) -> None:
+    """Refuse an algorithm's value-estimator options that are set (not None) and read by another kind than the one
+    ``policy_kwargs`` names (a kind that does not exist is refused with the policy)."""
+    kind = (policy_kwargs or {}).get("value_estimator", "critic")
+    estimator = VALUE_ESTIMATORS.get(kind) if isinstance(kind, str) else None
+    for name, value in options.items():
+        if value is not None and estimator is not None and name not in estimator.training_options:
+            raise ValueError(
+                f"{name} {option_owner(name, 'training_options')} (policy_kwargs=dict(value_estimator=...); "
+                f"this agent has value_estimator={kind!r})"
+            )
+
+
 def value_estimator_class(kind: Any) -> type[ValueEstimator]:
     """The component of ``value_estimator=kind``, or a ValueError naming the kinds."""
     if not isinstance(kind, str) or kind not in VALUE_ESTIMATORS:

@@ -13,14 +13,14 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
 from sb3_iterative.common.amortizers import DirectActor
-from sb3_iterative.common.compilation import check_compile_training, compile_update
+from sb3_iterative.common.compilation import check_compile_training, compile_update, set_learning_rate
 from sb3_iterative.common.iterative_actor import IterativeActor, actor_loss
 from sb3_iterative.common.options import IterativeOptions
 from sb3_iterative.common.policies import IterativePolicy
 from sb3_iterative.critics import CriticEnsemble
 from sb3_iterative.model_based import distillation_kl
 from sb3_iterative.objective import QuadraticPull, ValueEstimate
-from sb3_iterative.value_estimators import VALUE_ESTIMATORS, option_owner
+from sb3_iterative.value_estimators import check_training_options_kind
 
 # What train() logs (the means over its gradient steps, under train/)
 TRAINING_LOGS = (
@@ -138,18 +138,10 @@ class IterativeAmortization(OffPolicyAlgorithm):
             raise ValueError(
                 f"{type(self).__name__} does not support gSDE (use_sde=True): the iterative actor has no state-dependent noise"
             )
-        # the value estimator's training options: those of another kind are refused (its kind is checked with the policy)
-        kind = (policy_kwargs or {}).get("value_estimator", "critic")
-        estimator = VALUE_ESTIMATORS.get(kind) if isinstance(kind, str) else None
-        for name, value in (("model_pretrain_steps", model_pretrain_steps), ("model_based_target", model_based_target)):
-            if value is not None and estimator is not None and name not in estimator.training_options:
-                raise ValueError(
-                    f"{name} {option_owner(name, 'training_options')} (policy_kwargs=dict(value_estimator=...); "
-                    f"this agent has value_estimator={kind!r})"
-                )
+        estimator_options = dict(model_pretrain_steps=model_pretrain_steps, model_based_target=model_based_target)
+        check_training_options_kind(policy_kwargs, **estimator_options)
+        self.model_pretrain_steps, self.model_based_target = model_pretrain_steps, model_based_target
         self.beta = beta
-        self.model_pretrain_steps = model_pretrain_steps
-        self.model_based_target = model_based_target
         self._model_pretrained = False
 
     @classmethod
@@ -179,21 +171,13 @@ class IterativeAmortization(OffPolicyAlgorithm):
         return [*super()._excluded_save_params(), "_compiled_update"]  # rebuilt on load
 
     def _update_learning_rate(self, optimizers: list[th.optim.Optimizer] | th.optim.Optimizer) -> None:
-        """The schedule's rate into every optimizer, as SB3 sets it; with ``compile_training`` as a 0-d tensor on the
-        parameters' device, filled in place: the compiled optimizer steps read it as an input, where a Python float
-        would be a constant they are specialized on (a schedule would recompile them at every ``train()`` call)."""
+        """The schedule's rate into every optimizer, as SB3 sets it; with ``compile_training`` as tensors
+        (:func:`~sb3_iterative.common.compilation.set_learning_rate`)."""
         if not self.compile_training:
-            super()._update_learning_rate(optimizers)
-            return
+            return super()._update_learning_rate(optimizers)
         rate = self.lr_schedule(self._current_progress_remaining)
         self.logger.record("train/learning_rate", rate)
-        for optimizer in optimizers if isinstance(optimizers, list) else [optimizers]:
-            for group in optimizer.param_groups:
-                device = group["params"][0].device  # where the group's step runs
-                if isinstance(group["lr"], th.Tensor) and group["lr"].device == device:
-                    group["lr"].fill_(rate)
-                else:  # the first call, or optimizers loaded from a file
-                    group["lr"] = th.tensor(float(rate), device=device)
+        set_learning_rate(optimizers if isinstance(optimizers, list) else [optimizers], rate)
 
     def _check_pessimism(self) -> None:
         """The algorithm's pessimism arguments, against the policy's pessimism (its critics)."""

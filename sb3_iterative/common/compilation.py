@@ -57,3 +57,16 @@ def compile_acting(
             return compiled(*args)
 
     return compiled_parameters
+
+
+def set_learning_rate(optimizers: list[th.optim.Optimizer], rate: float) -> None:
+    """``rate`` into every optimizer as a 0-d tensor on its parameters' device, filled in place (``compile_training``):
+    the compiled optimizer steps read it as an input, where a Python float would be a constant they are specialized on
+    (a schedule would recompile them at every ``train()`` call)."""
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            device = group["params"][0].device  # where the group's step runs
+            if isinstance(group["lr"], th.Tensor) and group["lr"].device == device:
+                group["lr"].fill_(rate)
+            else:  # the first call, or optimizers loaded from a file
+                group["lr"] = th.tensor(float(rate), device=device)

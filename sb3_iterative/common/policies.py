@@ -152,10 +152,9 @@ class IterativePolicy(BasePolicyHooks):
         self.options, base_kwargs = IterativeOptions.split(keywords)
         # the keywords only some actors read: another actor's refused, this one's with their defaults (the flow's)
         own = self.amortizer_class.check_keywords(
-            dict(self.options.as_dict(), distilled_target=distilled_target, flow_transforms=flow_transforms)
-            | dict(flow_net_arch=flow_net_arch)
+            {**self.options.as_dict(), "distilled_target": distilled_target, "flow_transforms": flow_transforms}
+            | {"flow_net_arch": flow_net_arch}
         )
-        self.actor_kind = actor
         check_count("n_critics", n_critics)
         # the value estimate's options: those of its kind with their defaults, the others refused
         self._estimator_options = value_estimator_class(value_estimator).check_options(
@@ -164,14 +163,12 @@ class IterativePolicy(BasePolicyHooks):
             compile_acting,
             observation_space,
         )
-        self.flow_transforms, self.flow_net_arch = own.get("flow_transforms"), own.get("flow_net_arch")
-        self.value_estimator = value_estimator
+        self.actor_kind, self.critic_arch, self.value_estimator = actor, critic_arch, value_estimator
         self.rollout_horizon = self._estimator_options.get("rollout_horizon")
         self.retrace_lambda = self._estimator_options.get("retrace_lambda")
-        self.distilled_target = distilled_target
+        self.flow_transforms, self.flow_net_arch = own.get("flow_transforms"), own.get("flow_net_arch")
+        self.distilled_target, self.compile_acting = distilled_target, bool(compile_acting)
         self.beta_collect = beta_collect  # checked, and made a float, once the critics give the pessimism
-        self.critic_arch = critic_arch
-        self.compile_acting = bool(compile_acting)
         check_base_keywords(type(self), base_kwargs, inspect.signature(super().__init__).parameters)
         if net_arch is None and critic_arch == "B":
             net_arch = dict(pi=[256, 256], qf=HIGHWAY_NET_ARCH)
