@@ -10,9 +10,10 @@ what it is able to do (:attr:`Amortizer.reads_objective`, :attr:`Amortizer.tanh_
 which actor it is.
 
 The policy's ``actor`` keyword names one of :data:`AMORTIZERS` (:func:`amortizer_class`: the one place that reads the
-name); the class checks the policy's keywords that only some actors read (:meth:`DirectAmortizer.check_keywords`),
-builds the actor module (:meth:`DirectAmortizer.make_actor`) and then itself over it (:meth:`DirectAmortizer.build`).
-A new actor is one class here and one entry in :data:`AMORTIZERS`.
+name); the class checks the policy's keywords that only some actors read (:meth:`BaseAmortizer.check_keywords`),
+builds the actor module (:meth:`BaseAmortizer.make_actor`) and then itself over it (:meth:`BaseAmortizer.build`).
+A new actor is one class and one entry in :data:`AMORTIZERS` (``tests/test_outside_actor.py`` adds one from outside
+the package).
 """
 
 import contextlib
@@ -320,8 +321,8 @@ class IterativeAmortizer(BaseAmortizer):
             )
 
     def compiled(self) -> Callable[..., Parameters] | None:
-        """The actor's :meth:`IterativeActor.optimized_parameters` compiled with ``compile_acting``
-        (:func:`~sb3_iterative.common.compilation.compile_acting`, on first use); None without."""
+        """The actor's ``optimized_parameters`` compiled with ``compile_acting`` (``compilation.compile_acting``, on
+        first use); None without."""
         if self.compile_acting and self.compiled_optimizer is None:
             self.compiled_optimizer = compile_acting(self.actor.optimized_parameters)
         return self.compiled_optimizer
@@ -382,15 +383,14 @@ class FlowAmortizer(DirectAmortizer):
         return self.flow_actor.get_flow_params(obs)
 
 
-#: the actors a policy's ``actor`` keyword names
+#: the actors a policy's ``actor`` keyword names, by their ``kind`` (a new kind is one more entry)
 AMORTIZERS: dict[str, type[BaseAmortizer]] = {
     amortizer.kind: amortizer for amortizer in (IterativeAmortizer, DirectAmortizer, FlowAmortizer)
 }
-ACTOR_KINDS = tuple(AMORTIZERS)
 
 
 def amortizer_class(actor: Any) -> type[BaseAmortizer]:
     """The class of the actor the policy's ``actor`` keyword names: where the name is read."""
-    if actor not in AMORTIZERS:
-        raise ValueError(f"actor must be one of {ACTOR_KINDS}, got {actor!r}")
+    if not isinstance(actor, str) or actor not in AMORTIZERS:
+        raise ValueError(f"actor must be one of {tuple(AMORTIZERS)}, got {actor!r}")
     return AMORTIZERS[actor]
