@@ -176,6 +176,11 @@ def option_owner(name: str, options: str) -> str:
     return f"applies to value_estimator={owners[0]!r} only" if len(owners) == 1 else "applies to another value estimator"
 
 
+def estimator_option_names() -> tuple[str, ...]:
+    """The policy options every registered kind declares (a policy takes them as keywords)."""
+    return tuple(dict.fromkeys(name for kind in VALUE_ESTIMATORS.values() for name in kind.policy_options))
+
+
 def check_training_options_kind(policy_kwargs: Mapping[str, Any] | None, **options: Any) -> None:
     """Refuse an algorithm's value-estimator options that are set (not None) and read by another kind than the one
     ``policy_kwargs`` names (a kind that does not exist is refused with the policy)."""

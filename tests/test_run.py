@@ -184,6 +184,7 @@ def test_compiled_acting_matches_eager_acting(value_estimator):
     th.manual_seed(1)
     compiled_sample, _ = model.predict(obs)  # the noise is drawn outside the compiled graph, as eagerly
     model.policy.compile_acting = False
+    model.policy.amortizer.compiled_optimizer = None  # dropped: eager acting must not compile it again
     eager, _ = model.predict(obs, deterministic=True)
     th.manual_seed(1)
     eager_sample, _ = model.predict(obs)
@@ -191,3 +192,4 @@ def test_compiled_acting_matches_eager_acting(value_estimator):
     np.testing.assert_allclose(compiled_sample, eager_sample, atol=1e-5)
     assert not np.allclose(compiled_sample, compiled, atol=1e-3)
     assert model.policy._get_constructor_parameters()["compile_acting"] is False
+    assert model.policy.amortizer.compiled_optimizer is None

@@ -25,19 +25,19 @@ from helpers import SMALL, recording_logger, short_pendulum
 
 class ScaledCritics(ValueEstimator):
     """c · Q̂_β with a learned c, fitted towards 1 by its own optimizer: parameters, an optimizer, a training step
-    with a log, a policy option with a default."""
+    with a log, a policy option of its own with a default (c's start)."""
 
     kind = "scaled_critics"
-    policy_options: ClassVar = {"rollout_horizon": 0}  # an option of another kind, taken here to test the defaults
+    policy_options: ClassVar = {"initial_scale": 3.0}
 
-    def __init__(self):
+    def __init__(self, initial_scale=3.0):
         super().__init__()
-        self.scale = nn.Parameter(th.tensor(3.0))
+        self.scale = nn.Parameter(th.tensor(float(initial_scale)))
         self.fits = 0
 
     @classmethod
     def make(cls, observation_space, action_space, options, make_optimizer, device="cpu"):
-        component = cls().to(device)
+        component = cls(options["initial_scale"]).to(device)
         component.optimizer = make_optimizer(component.parameters())
         return component
 
@@ -104,7 +104,7 @@ def test_a_registered_kind_trains_logs_saves_and_loads(tmp_path, scaled_critics)
         policy_kwargs=dict(net_arch=[32, 32], value_estimator="scaled_critics"),
     )
     component = model.policy.estimator
-    assert isinstance(component, ScaledCritics) and model.policy.rollout_horizon == 0  # its option's default
+    assert isinstance(component, ScaledCritics) and model.policy.initial_scale == 3.0  # its option's default
     recorder = recording_logger(model)
     model.learn(100, log_interval=1)
     assert component.fits == model._n_updates == 50  # its own step, once per gradient step
@@ -116,6 +116,25 @@ def test_a_registered_kind_trains_logs_saves_and_loads(tmp_path, scaled_critics)
     assert loaded.policy.estimator.scale.item() == component.scale.item()  # saved with the policy
     saved, restored = (m.policy.estimator.optimizer.state_dict()["state"][0]["exp_avg"] for m in (model, loaded))
     assert th.equal(saved, restored)  # its optimizer saved under its name
+
+
+def test_a_registered_kind_declares_its_own_policy_option(tmp_path, scaled_critics):
+    """A kind's own option is a policy keyword because the kind declares it: given, saved, and refused with another
+    kind, naming the kind it applies to; unknown once the kind is gone."""
+    kwargs = dict(net_arch=[32, 32], value_estimator="scaled_critics", initial_scale=2.5)
+    model = IterativeSAC("MlpPolicy", "Pendulum-v1", seed=0, policy_kwargs=kwargs)
+    assert model.policy.estimator.scale.item() == 2.5 and model.policy.initial_scale == 2.5
+    assert IterativeSAC("MlpPolicy", "Pendulum-v1", policy_kwargs=dict(value_estimator="model")).policy.initial_scale is None
+    model.save(tmp_path / "model.zip")
+    assert IterativeSAC.load(tmp_path / "model.zip").policy.initial_scale == 2.5
+    with pytest.raises(ValueError, match=r"initial_scale applies to value_estimator='scaled_critics' only"):
+        IterativeSAC("MlpPolicy", "Pendulum-v1", policy_kwargs=dict(initial_scale=2.0))
+    del VALUE_ESTIMATORS[ScaledCritics.kind]
+    try:
+        with pytest.raises(TypeError, match=r"got an unexpected keyword argument 'initial_scale'"):
+            IterativeSAC("MlpPolicy", "Pendulum-v1", policy_kwargs=dict(initial_scale=2.0))
+    finally:
+        register_value_estimator(ScaledCritics)
 
 
 def test_an_option_of_another_kind_is_refused_naming_its_kind():

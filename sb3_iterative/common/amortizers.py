@@ -26,7 +26,7 @@ from stable_baselines3.common.type_aliases import PyTorchObs
 
 from sb3_iterative.common.compilation import compile_acting
 from sb3_iterative.common.iterative_actor import IterativeActor, IterativeTrace
-from sb3_iterative.common.options import IterativeOptions, check_count
+from sb3_iterative.common.options import IterativeOptions, check_count, check_flag
 from sb3_iterative.critics import EnsembleQ
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.flow_actor import DEFAULT_FLOW_NET_ARCH, DEFAULT_FLOW_TRANSFORMS, FlowActor
@@ -102,12 +102,12 @@ class Amortizer(Protocol):
         beta: float,
         deterministic: bool,
         ent_coef: th.Tensor | float | None = None,
-        compiled: bool = True,
+        compiled: bool = False,
     ) -> th.Tensor:
         """Actions for ``obs``: tanh of the mode of π(·|s; λ_K), or a sample of it.
 
         :param ent_coef: α of J (None: the algorithm's, :attr:`ent_coef`)
-        :param compiled: through the compiled acting path where the policy has one (``compile_acting``)
+        :param compiled: through the acting path compiled (the policy's ``compile_acting``)
         """
         ...
 
@@ -151,7 +151,7 @@ class BaseAmortizer:
     @classmethod
     def check_keywords(cls, keywords: dict[str, Any], changing: bool = False) -> dict[str, Any]:
         """Refuse the policy keywords of another kind of actor that are set, naming the kind they apply to; return
-        this kind's own, checked, with their defaults.
+        this kind's own that are not the optimizer's settings (``IterativeOptions``), checked, with their defaults.
 
         :param changing: ``keywords`` are changes to a built policy's settings (then K, too, is the iterative one's)
         """
@@ -162,7 +162,7 @@ class BaseAmortizer:
             for name, unset in own.items():
                 if name in keywords and keywords[name] != unset:
                     raise ValueError(f"{name} applies to {other.NAMED} only (this policy has actor={cls.kind!r})")
-        return {}
+        return {name: keywords.get(name, unset) for name, unset in own_keywords(cls).items()}
 
     @classmethod
     def make_actor(cls, policy: "IterativePolicy", actor_kwargs: dict[str, Any], base: Callable[[], Any]) -> Any:
@@ -224,7 +224,6 @@ class IterativeAmortizer(BaseAmortizer):
 
     :param actor: f_φ
     :param warm_start: λ of the distilled direct policy for a batch of observations (None: the actor's λ_0)
-    :param compile_acting: act through the acting path compiled (``torch.compile``, on first use)
     """
 
     kind: ClassVar[str] = "iterative"
@@ -235,15 +234,22 @@ class IterativeAmortizer(BaseAmortizer):
     }
     NAMED: ClassVar[str] = "the iterative actor"
 
+    @classmethod
+    def check_keywords(cls, keywords: dict[str, Any], changing: bool = False) -> dict[str, Any]:
+        """``distilled_target``: the critic's target takes its next action from the distilled direct policy instead of
+        K iterations on the next observations (as the authors' model-based runs did; beyond the paper for the
+        model-free estimate)."""
+        if "distilled_target" in keywords:
+            check_flag("distilled_target", keywords["distilled_target"])
+        return super().check_keywords(keywords, changing)
+
     def __init__(
         self,
         actor: IterativeActor,
         warm_start: Callable[[PyTorchObs], Parameters] | None = None,
-        compile_acting: bool = False,
     ):
         self.actor = actor
         self.warm_start = warm_start
-        self.compile_acting = compile_acting
         self.compiled_optimizer: Callable[..., Parameters] | None = None
         self.direct_policy: DirectActor | None = None
 
@@ -258,7 +264,7 @@ class IterativeAmortizer(BaseAmortizer):
     @classmethod
     def build(cls, policy: "IterativePolicy") -> Amortizer:
         warm_start = policy.distilled_parameters if policy.options.warm_start else None
-        return cls(cast(IterativeActor, policy.actor), warm_start, policy.compile_acting)  # make_actor's
+        return cls(cast(IterativeActor, policy.actor), warm_start)  # make_actor's
 
     @property
     def n_estimates(self) -> int:
@@ -299,7 +305,7 @@ class IterativeAmortizer(BaseAmortizer):
         beta: float,
         deterministic: bool,
         ent_coef: th.Tensor | float | None = None,
-        compiled: bool = True,
+        compiled: bool = False,
     ) -> th.Tensor:
         assert value_estimate is not None, "the iterative optimizer reads J"
         optimized_parameters = self.compiled() if compiled else None
@@ -320,10 +326,9 @@ class IterativeAmortizer(BaseAmortizer):
                 optimized_parameters=optimized_parameters,
             )
 
-    def compiled(self) -> Callable[..., Parameters] | None:
-        """The actor's ``optimized_parameters`` compiled with ``compile_acting`` (``compilation.compile_acting``, on
-        first use); None without."""
-        if self.compile_acting and self.compiled_optimizer is None:
+    def compiled(self) -> Callable[..., Parameters]:
+        """The actor's ``optimized_parameters`` compiled (``compilation.compile_acting``, on first use)."""
+        if self.compiled_optimizer is None:
             self.compiled_optimizer = compile_acting(self.actor.optimized_parameters)
         return self.compiled_optimizer
 
@@ -357,6 +362,8 @@ class FlowAmortizer(DirectAmortizer):
 
     @classmethod
     def check_keywords(cls, keywords: dict[str, Any], changing: bool = False) -> dict[str, Any]:
+        """``flow_transforms``: the number of inverse autoregressive transforms, 2 (the paper's) by default;
+        ``flow_net_arch``: the hidden layers of each transform's network, [256, 256] (the paper's) by default."""
         super().check_keywords(keywords, changing)
         transforms, net_arch = keywords.get("flow_transforms"), keywords.get("flow_net_arch")
         if transforms is not None:
@@ -374,10 +381,8 @@ class FlowAmortizer(DirectAmortizer):
 
     @classmethod
     def make_actor(cls, policy: "IterativePolicy", actor_kwargs: dict[str, Any], base: Callable[[], Any]) -> Any:
-        assert policy.flow_transforms is not None and policy.flow_net_arch is not None  # check_keywords' defaults
-        return FlowActor(**actor_kwargs, flow_transforms=policy.flow_transforms, flow_net_arch=policy.flow_net_arch).to(
-            policy.device
-        )
+        own = {name: policy.own_keywords[name] for name in cls.OWN_KEYWORDS}  # with check_keywords' defaults
+        return FlowActor(**actor_kwargs, **own).to(policy.device)
 
     def parameters(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor, PolicyDistribution]:
         return self.flow_actor.get_flow_params(obs)
@@ -387,6 +392,21 @@ class FlowAmortizer(DirectAmortizer):
 AMORTIZERS: dict[str, type[BaseAmortizer]] = {
     amortizer.kind: amortizer for amortizer in (IterativeAmortizer, DirectAmortizer, FlowAmortizer)
 }
+
+
+def own_keywords(amortizer: type[BaseAmortizer]) -> dict[str, Any]:
+    """A kind's own policy keywords that are not the optimizer's settings, with their value when unset."""
+    return {name: unset for name, unset in amortizer.OWN_KEYWORDS.items() if name not in IterativeOptions.names()}
+
+
+def actor_keyword_names() -> tuple[str, ...]:
+    """Every kind's own policy keywords that are not the optimizer's settings (a policy takes them as keywords)."""
+    return tuple(unset_keywords())
+
+
+def unset_keywords() -> dict[str, Any]:
+    """Every kind's own policy keywords that are not the optimizer's settings, unset."""
+    return {name: unset for amortizer in AMORTIZERS.values() for name, unset in own_keywords(amortizer).items()}
 
 
 def amortizer_class(actor: Any) -> type[BaseAmortizer]:

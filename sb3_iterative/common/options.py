@@ -119,11 +119,10 @@ class IterativeOptions:
         return tuple(field.name for field in dataclasses.fields(cls))
 
     @classmethod
-    def split(cls, keywords: dict[str, Any]) -> tuple["IterativeOptions", dict[str, Any]]:
+    def split(cls, keywords: Mapping[str, Any]) -> tuple["IterativeOptions", dict[str, Any]]:
         """The settings among a policy's keywords, checked, and the other keywords."""
-        names = cls.names()
-        options = cls(**{name: value for name, value in keywords.items() if name in names})
-        return options, {name: value for name, value in keywords.items() if name not in names}
+        settings, rest = split_keywords(keywords, cls.names())
+        return cls(**settings), rest
 
     def replace(self, **changes: Any) -> "IterativeOptions":
         """A checked copy with ``changes``."""
@@ -149,6 +148,11 @@ class OptionProperty:
 
     def __set__(self, policy: Any, value: Any) -> None:
         policy.set_options(**{self.name: value})
+
+
+def split_keywords(keywords: Mapping[str, Any], names: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``keywords`` split into those named in ``names`` and the others."""
+    return {k: v for k, v in keywords.items() if k in names}, {k: v for k, v in keywords.items() if k not in names}
 
 
 def check_supported(policy_class: type, unsupported: Unsupported, **options: Any) -> None:

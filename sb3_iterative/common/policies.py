@@ -15,7 +15,14 @@ from stable_baselines3.common.torch_layers import (
 )
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 
-from sb3_iterative.common.amortizers import Amortizer, BaseAmortizer, DirectActor, amortizer_class
+from sb3_iterative.common.amortizers import (
+    Amortizer,
+    BaseAmortizer,
+    DirectActor,
+    actor_keyword_names,
+    amortizer_class,
+    unset_keywords,
+)
 from sb3_iterative.common.iterative_actor import IterativeActor, IterativeTrace
 from sb3_iterative.common.options import (
     IterativeOptions,
@@ -23,27 +30,18 @@ from sb3_iterative.common.options import (
     Unsupported,
     check_base_keywords,
     check_count,
-    check_flag,
     check_supported,
+    split_keywords,
 )
 from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, CriticEnsemble, EnsembleQ, make_critic
 from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.objective import ValueEstimate, noise_plan
 from sb3_iterative.pessimism import EnsembleStd, Pessimism
-from sb3_iterative.value_estimators import ValueEstimator, value_estimator_class
+from sb3_iterative.value_estimators import ValueEstimator, estimator_option_names, value_estimator_class
 
-# The policy's own keywords besides the actor and the optimizer's settings, as its constructor's parameters save them
-POLICY_KEYWORDS = (
-    "beta_collect",
-    "critic_arch",
-    "compile_acting",
-    "value_estimator",
-    "rollout_horizon",
-    "retrace_lambda",
-    "flow_transforms",
-    "flow_net_arch",
-    "distilled_target",
-)
+# The policy's own keywords besides the actor, the optimizer's settings and the kinds' own, as its constructor's
+# parameters save them
+POLICY_KEYWORDS = ("beta_collect", "critic_arch", "compile_acting", "value_estimator")
 # Seed of the value estimate's own samples (a model rollout's) when acting deterministically
 ROLLOUT_SEED = 1
 
@@ -75,9 +73,6 @@ class IterativePolicy(BasePolicyHooks):
         ``"direct"`` (SAC's actor, λ = f_φ(s): stock SAC when β = 1 with two critics) or ``"flow"``
         (the paper's flow-policy baseline, Appendix B.2: SAC's actor with inverse autoregressive
         transforms between its Gaussian and the tanh, :class:`~sb3_iterative.flow_actor.FlowActor`)
-    :param keywords: the iterative optimizer's settings (K as ``n_iterations``, N, λ_0, the update's inputs and form:
-        each declared, defaulted, checked and documented in :class:`~sb3_iterative.common.options.IterativeOptions`),
-        kept together as ``policy.options``; and the base policy's arguments
     :param beta_collect: the pessimism β of J while acting (collection, ``predict``)
     :param critic_arch: ``"A"`` (SAC's MLP critic) or ``"B"`` (3 × 512 ELU, layer norm,
         highway connections; the default ``net_arch`` of its critic is then 3 × 512)
@@ -88,17 +83,14 @@ class IterativePolicy(BasePolicyHooks):
     :param value_estimator: the value estimate inside J: ``"critic"`` (the critic ensemble's Q̂_β,
         model-free) or ``"model"`` (a learned model's rollout combined with the critics by Retrace,
         paper Sec. 4.2.5, Eq. 14–16; flat Box observations only)
-    :param rollout_horizon: h, the model steps of the model-based estimate (0: the critics alone);
-        2 by default with ``value_estimator="model"``, and only with it
-    :param retrace_lambda: λ of the model-based estimate's Retrace, in [0, 1]; 0.9 by default with
-        ``value_estimator="model"``, and only with it
-    :param distilled_target: the critic's target takes its next action from the distilled direct
-        policy instead of K iterations on the next observations (as the authors' model-based runs
-        did; beyond the paper for the model-free estimate; iterative actor only)
-    :param flow_transforms: the flow actor's number of inverse autoregressive transforms; 2 (the
-        paper's) by default with ``actor="flow"``, and only with it
-    :param flow_net_arch: hidden layers of each transform's network; [256, 256] (the paper's) by
-        default with ``actor="flow"``, and only with it
+    :param keywords: the iterative optimizer's settings (K as ``n_iterations``, N, λ_0, the update's inputs and form:
+        each declared, defaulted, checked and documented in :class:`~sb3_iterative.common.options.IterativeOptions`),
+        kept together as ``policy.options``; the actor's own (``distilled_target`` of the iterative actor,
+        ``flow_transforms`` and ``flow_net_arch`` of the flow actor: declared, checked and documented by its class,
+        :mod:`~sb3_iterative.common.amortizers`); the value estimate's own (``rollout_horizon`` and ``retrace_lambda``
+        of the model-based estimate, ``ModelValueEstimator``); and the base policy's arguments. An actor's or a
+        value estimate's keyword is refused with another kind, naming the kind it applies to; each is an attribute of
+        the policy (``policy.rollout_horizon``: its value, its default, or None for another kind's)
     """
 
     #: what a base does not support, declared beside it: for each policy option, the values it takes and why it refuses
@@ -113,6 +105,7 @@ class IterativePolicy(BasePolicyHooks):
     share_features_extractor: bool
     pessimism: Pessimism
     amortizer: Amortizer
+    distilled_target: bool  # the iterative actor's own keyword (False with another actor)
 
     n_iterations = OptionProperty(
         "K, the iterative actor's number of updates per state; settable (the paper's test-time iterations)."
@@ -134,11 +127,6 @@ class IterativePolicy(BasePolicyHooks):
         critic_arch: str = "A",
         compile_acting: bool = False,
         value_estimator: str = "critic",
-        rollout_horizon: int | None = None,
-        retrace_lambda: float | None = None,
-        flow_transforms: int | None = None,
-        flow_net_arch: list[int] | None = None,
-        distilled_target: bool = False,
         **keywords: Any,
     ):
         if use_sde:
@@ -147,28 +135,25 @@ class IterativePolicy(BasePolicyHooks):
         self.amortizer_class: type[BaseAmortizer] = amortizer_class(actor)  # the one place the actor's name is read
         if critic_arch not in CRITIC_ARCHITECTURES:
             raise ValueError(f"critic_arch must be one of {CRITIC_ARCHITECTURES}, got {critic_arch!r}")
-        check_flag("distilled_target", distilled_target)
-        # the iterative optimizer's settings, declared once (IterativeOptions); the rest are the base policy's
-        self.options, base_kwargs = IterativeOptions.split(keywords)
-        # the keywords only some actors read: another actor's refused, this one's with their defaults (the flow's)
-        own = self.amortizer_class.check_keywords(
-            {**self.options.as_dict(), "distilled_target": distilled_target, "flow_transforms": flow_transforms}
-            | {"flow_net_arch": flow_net_arch}
-        )
+        # the iterative optimizer's settings, declared once (IterativeOptions); the actors' and the value estimates'
+        # own keywords, declared by their classes; the rest are the base policy's
+        self.options, keywords = IterativeOptions.split(keywords)
+        actor_keywords, keywords = split_keywords(keywords, actor_keyword_names())
+        estimator_keywords, base_kwargs = split_keywords(keywords, estimator_option_names())
+        # another kind's refused, naming the kind they apply to; this kind's checked, with their defaults
+        own = self.amortizer_class.check_keywords({**self.options.as_dict(), **actor_keywords})
         check_count("n_critics", n_critics)
-        # the value estimate's options: those of its kind with their defaults, the others refused
         self._estimator_options = value_estimator_class(value_estimator).check_options(
-            dict(rollout_horizon=rollout_horizon, retrace_lambda=retrace_lambda),
-            self.amortizer_class,
-            compile_acting,
-            observation_space,
+            estimator_keywords, self.amortizer_class, compile_acting, observation_space
         )
+        # each kind's own keyword as an attribute: its value, its default, or unset for another kind
+        unset = {**unset_keywords(), **dict.fromkeys(estimator_option_names())}
+        self.own_keywords = {**unset, **own, **self._estimator_options}
+        for name, value in self.own_keywords.items():
+            setattr(self, name, value)
         self.actor_kind, self.critic_arch, self.value_estimator = actor, critic_arch, value_estimator
-        self.rollout_horizon = self._estimator_options.get("rollout_horizon")
-        self.retrace_lambda = self._estimator_options.get("retrace_lambda")
-        self.flow_transforms, self.flow_net_arch = own.get("flow_transforms"), own.get("flow_net_arch")
-        self.distilled_target, self.compile_acting = distilled_target, bool(compile_acting)
         self.beta_collect = beta_collect  # checked, and made a float, once the critics give the pessimism
+        self.compile_acting = bool(compile_acting)
         check_base_keywords(type(self), base_kwargs, inspect.signature(super().__init__).parameters)
         if net_arch is None and critic_arch == "B":
             net_arch = dict(pi=[256, 256], qf=HIGHWAY_NET_ARCH)
@@ -198,7 +183,8 @@ class IterativePolicy(BasePolicyHooks):
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data.update(share_features_extractor=self.share_features_extractor, actor=self.actor_kind)
-        return {**data, **self.options.as_dict(), **{name: getattr(self, name) for name in POLICY_KEYWORDS}}
+        own = {name: getattr(self, name) for name in (*POLICY_KEYWORDS, *self.own_keywords)}
+        return {**data, **self.options.as_dict(), **own}
 
     def make_pessimism(self) -> Pessimism:
         """How the critics' outputs become Q̂_β (called once the critics exist): the paper's mean − β·std."""
@@ -396,4 +382,5 @@ class IterativePolicy(BasePolicyHooks):
                 value_estimate = self.value_estimate(observation, alpha, generator=generator, shared_noise=deterministic)
             else:
                 value_estimate = bind(observation, generator, deterministic)
-        return self.amortizer.act(observation, value_estimate, self.beta_collect, deterministic, ent_coef, bind is None)
+        compiled = self.compile_acting and bind is None  # a changed objective runs eagerly
+        return self.amortizer.act(observation, value_estimate, self.beta_collect, deterministic, ent_coef, compiled)
