@@ -38,6 +38,7 @@ from sb3_iterative import (
     analysis,
 )
 from sb3_iterative.analysis.models import TrainedModel
+from sb3_iterative.common.amortizers import amortizer_of
 from sb3_iterative.common.iterative_actor import observation_batch_size
 from sb3_iterative.extras import import_extra
 
@@ -83,7 +84,7 @@ def describe(model: TrainedModel) -> dict[str, Any]:
     return dict(
         algorithm=type(model).__name__,
         actor=agent.actor,
-        n_iterations=agent.amortizer.n_estimates if agent.reads_objective else None,
+        n_iterations=agent.n_iterations if agent.reads_objective else None,
         value_estimator=getattr(model.policy, "value_estimator", "critic"),
         ent_coef=agent.ent_coef,
         beta_acting=agent.beta,
@@ -118,7 +119,7 @@ def run_analyses(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     info = describe(model)
-    amortizer = analysis.as_agent(model).amortizer  # what the actor can do decides which analyses apply
+    amortizer = amortizer_of(model.policy)  # what the actor can do decides which analyses apply
     dims = dims if dims is not None else ((0, 1) if info["action_dim"] >= 2 else (0,))
     if states is None:
         states = analysis.collect_states(model, env, n=n_states, seed=seed)

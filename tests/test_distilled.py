@@ -100,6 +100,8 @@ def test_options_train_the_distilled_policy_and_survive_save_load(tmp_path):
     [
         (dict(actor="direct", warm_start=True), "warm_start applies to the iterative actor only"),
         (dict(actor="flow", distilled_target=True), "distilled_target applies to the iterative actor only"),
+        (dict(actor="direct", distilled_target=0), "distilled_target must be True or False"),
+        (dict(distilled_target="yes"), "distilled_target must be True or False"),
         (dict(warm_start=1), "warm_start must be True or False"),
         (dict(n_iterations=0), "n_iterations must be an integer >= 1"),
         (dict(warm_start=True, n_iterations=-1), "n_iterations must be an integer >= 0"),
@@ -108,3 +110,13 @@ def test_options_train_the_distilled_policy_and_survive_save_load(tmp_path):
 def test_bad_options_are_refused(policy_kwargs, match):
     with pytest.raises(ValueError, match=match):
         IterativeSAC("MlpPolicy", "Pendulum-v1", beta=1.0 if "actor" in policy_kwargs else 2.5, policy_kwargs=policy_kwargs)
+
+
+def test_the_warm_start_is_chosen_when_the_policy_is_built():
+    """Set afterwards it would change nothing (the distilled policy it starts from is made with the policy) and leave
+    a model that does not load: refused, the settings as they were."""
+    policy = IterativeSAC("MlpPolicy", "Pendulum-v1", policy_kwargs=dict(net_arch=[8])).policy
+    with pytest.raises(ValueError, match="warm_start is chosen when the policy is built"):
+        policy.set_options(warm_start=True)
+    assert not policy.options.warm_start and policy.distilled_policy is None
+    policy.set_options(warm_start=False)  # no change: accepted

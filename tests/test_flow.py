@@ -219,6 +219,7 @@ def test_analyses_run_or_refuse_with_a_reason_on_a_flow_agent(tmp_path):
         (dict(actor="flow", flow_net_arch=[64, 0]), "flow_net_arch must be a non-empty list"),
         (dict(actor="direct", flow_transforms=2), "flow_transforms applies to actor='flow' only"),
         (dict(actor="iterative", flow_net_arch=[64]), "flow_net_arch applies to actor='flow' only"),
+        (dict(actor="iterative", flow_net_arch=np.array([64, 64])), "flow_net_arch applies to actor='flow' only"),
         (dict(actor="flow", value_estimator="model"), "value_estimator='model' needs a Gaussian rollout policy"),
     ],
 )

@@ -155,19 +155,22 @@ class BaseAmortizer:
 
         :param changing: ``keywords`` are changes to a built policy's settings (then K, too, is the iterative one's)
         """
+        for name, unset in unset_keywords().items():  # a flag is one whatever the actor (a number is not a flag)
+            if isinstance(unset, bool) and name in keywords:
+                check_flag(name, keywords[name])
         for other in AMORTIZERS.values():
             if other is cls:
                 continue
             own = {**other.OWN_KEYWORDS, **({"n_iterations": CHANGED} if changing and other.reads_objective else {})}
             for name, unset in own.items():
-                if name in keywords and keywords[name] != unset:
+                if name in keywords and is_set(keywords[name], unset):
                     raise ValueError(f"{name} applies to {other.NAMED} only (this policy has actor={cls.kind!r})")
         return {name: keywords.get(name, unset) for name, unset in own_keywords(cls).items()}
 
     @classmethod
-    def make_actor(cls, policy: "IterativePolicy", actor_kwargs: dict[str, Any], base: Callable[[], Any]) -> Any:
-        """The actor module of ``policy`` from its actor's keywords (features extractor bound); ``base`` makes the
-        base policy's direct actor."""
+    def make_actor(cls, policy: "IterativePolicy", features_extractor: Any, base: Callable[[], Any]) -> Any:
+        """The actor module of ``policy`` with ``features_extractor`` (None: its own); ``base`` makes the base policy's
+        direct actor."""
         return base()
 
     @classmethod
@@ -187,6 +190,11 @@ class BaseAmortizer:
 
 # a change of a setting, which differs from any value
 CHANGED = object()
+
+
+def is_set(value: Any, unset: Any) -> bool:
+    """Whether a keyword's ``value`` differs from its unset value (None by identity: an array compares elementwise)."""
+    return value is not None if unset is None else bool(value != unset)
 
 
 class DirectAmortizer(BaseAmortizer):
@@ -229,8 +237,8 @@ class IterativeAmortizer(BaseAmortizer):
     kind: ClassVar[str] = "iterative"
     reads_objective: ClassVar[bool] = True
     OWN_KEYWORDS: ClassVar[dict[str, Any]] = {
-        **{name: getattr(IterativeOptions(), name) for name in IterativeOptions.ITERATIVE_ONLY},
         "distilled_target": False,
+        **{name: getattr(IterativeOptions(), name) for name in IterativeOptions.ITERATIVE_ONLY},
     }
     NAMED: ClassVar[str] = "the iterative actor"
 
@@ -238,9 +246,10 @@ class IterativeAmortizer(BaseAmortizer):
     def check_keywords(cls, keywords: dict[str, Any], changing: bool = False) -> dict[str, Any]:
         """``distilled_target``: the critic's target takes its next action from the distilled direct policy instead of
         K iterations on the next observations (as the authors' model-based runs did; beyond the paper for the
-        model-free estimate)."""
-        if "distilled_target" in keywords:
-            check_flag("distilled_target", keywords["distilled_target"])
+        model-free estimate). A change of ``warm_start`` after the policy is built is refused: the distilled policy
+        it starts from is made with the policy."""
+        if changing and "warm_start" in keywords:
+            raise ValueError("warm_start is chosen when the policy is built (its distilled policy is made then)")
         return super().check_keywords(keywords, changing)
 
     def __init__(
@@ -254,10 +263,11 @@ class IterativeAmortizer(BaseAmortizer):
         self.direct_policy: DirectActor | None = None
 
     @classmethod
-    def make_actor(cls, policy: "IterativePolicy", actor_kwargs: dict[str, Any], base: Callable[[], Any]) -> Any:
+    def make_actor(cls, policy: "IterativePolicy", features_extractor: Any, base: Callable[[], Any]) -> Any:
         # the base's actor options that f_φ has no use for (gSDE's, batch renormalization's) stay with the base's
         # direct actor: the distilled policy
         accepted = inspect.signature(IterativeActor.__init__).parameters
+        actor_kwargs = policy._update_features_extractor(policy.actor_kwargs, features_extractor)
         kwargs = {name: value for name, value in actor_kwargs.items() if name in accepted}
         return IterativeActor(**kwargs, options=policy.options).to(policy.device)
 
@@ -380,7 +390,8 @@ class FlowAmortizer(DirectAmortizer):
         )
 
     @classmethod
-    def make_actor(cls, policy: "IterativePolicy", actor_kwargs: dict[str, Any], base: Callable[[], Any]) -> Any:
+    def make_actor(cls, policy: "IterativePolicy", features_extractor: Any, base: Callable[[], Any]) -> Any:
+        actor_kwargs = policy._update_features_extractor(policy.actor_kwargs, features_extractor)
         own = {name: policy.own_keywords[name] for name in cls.OWN_KEYWORDS}  # with check_keywords' defaults
         return FlowActor(**actor_kwargs, **own).to(policy.device)
 

@@ -137,8 +137,8 @@ class IterativePolicy(BasePolicyHooks):
             raise ValueError(f"critic_arch must be one of {CRITIC_ARCHITECTURES}, got {critic_arch!r}")
         # the iterative optimizer's settings, declared once (IterativeOptions); the actors' and the value estimates'
         # own keywords, declared by their classes; the rest are the base policy's
-        self.options, keywords = IterativeOptions.split(keywords)
         actor_keywords, keywords = split_keywords(keywords, actor_keyword_names())
+        self.options, keywords = IterativeOptions.split(keywords)
         estimator_keywords, base_kwargs = split_keywords(keywords, estimator_option_names())
         # another kind's refused, naming the kind they apply to; this kind's checked, with their defaults
         own = self.amortizer_class.check_keywords({**self.options.as_dict(), **actor_keywords})
@@ -269,14 +269,13 @@ class IterativePolicy(BasePolicyHooks):
     @property
     def direct_policy(self) -> DirectActor:
         """The direct policy λ = f(s) beside the actor: the distilled one, or the direct actor itself."""
-        direct_policy = self.distilled_policy or self.amortizer.direct_policy
+        direct_policy = self.distilled_policy if self.distilled_policy is not None else self.amortizer.direct_policy
         assert direct_policy is not None, "an iterative (or flow) actor has a direct policy only when distilled"
         return direct_policy
 
     def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> IterativeActor | DirectActor:
-        actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
         base = super().make_actor
-        return self.amortizer_class.make_actor(self, actor_kwargs, lambda: base(features_extractor))
+        return self.amortizer_class.make_actor(self, features_extractor, lambda: base(features_extractor))
 
     def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> CriticEnsemble:
         if self.critic_arch == "A":
@@ -340,7 +339,8 @@ class IterativePolicy(BasePolicyHooks):
         :param training_options: the algorithm's options of the value estimator (``check_training_options``)
         """
         if self.estimator.values_target(training_options):
-            mu, log_std = self.estimator.target_parameters(next_obs, self.distilled_policy or self.amortizer.direct_policy)
+            direct_policy = self.distilled_policy if self.distilled_policy is not None else self.amortizer.direct_policy
+            mu, log_std = self.estimator.target_parameters(next_obs, direct_policy)
             return mu, log_std, TANH_GAUSSIAN
         if self.distilled_target:
             mu, log_std = self.distilled_parameters(next_obs)
