@@ -392,7 +392,7 @@ class FlowAmortizer(DirectAmortizer):
     @classmethod
     def make_actor(cls, policy: "IterativePolicy", features_extractor: Any, base: Callable[[], Any]) -> Any:
         actor_kwargs = policy._update_features_extractor(policy.actor_kwargs, features_extractor)
-        own = {name: policy.own_keywords[name] for name in cls.OWN_KEYWORDS}  # with check_keywords' defaults
+        own = {name: getattr(policy, name) for name in cls.OWN_KEYWORDS}  # with check_keywords' defaults
         return FlowActor(**actor_kwargs, **own).to(policy.device)
 
     def parameters(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor, PolicyDistribution]:
@@ -408,11 +408,6 @@ AMORTIZERS: dict[str, type[BaseAmortizer]] = {
 def own_keywords(amortizer: type[BaseAmortizer]) -> dict[str, Any]:
     """A kind's own policy keywords that are not the optimizer's settings, with their value when unset."""
     return {name: unset for name, unset in amortizer.OWN_KEYWORDS.items() if name not in IterativeOptions.names()}
-
-
-def actor_keyword_names() -> tuple[str, ...]:
-    """Every kind's own policy keywords that are not the optimizer's settings (a policy takes them as keywords)."""
-    return tuple(unset_keywords())
 
 
 def unset_keywords() -> dict[str, Any]:

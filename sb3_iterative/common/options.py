@@ -5,7 +5,7 @@ constructor's parameters and hands the object to the actor, which reads it."""
 import dataclasses
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeAlias
 
@@ -150,7 +150,7 @@ class OptionProperty:
         policy.set_options(**{self.name: value})
 
 
-def split_keywords(keywords: Mapping[str, Any], names: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+def split_keywords(keywords: Mapping[str, Any], names: Collection[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """``keywords`` split into those named in ``names`` and the others."""
     return {k: v for k, v in keywords.items() if k in names}, {k: v for k, v in keywords.items() if k not in names}
 

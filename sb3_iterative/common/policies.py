@@ -19,7 +19,6 @@ from sb3_iterative.common.amortizers import (
     Amortizer,
     BaseAmortizer,
     DirectActor,
-    actor_keyword_names,
     amortizer_class,
     unset_keywords,
 )
@@ -137,7 +136,7 @@ class IterativePolicy(BasePolicyHooks):
             raise ValueError(f"critic_arch must be one of {CRITIC_ARCHITECTURES}, got {critic_arch!r}")
         # the iterative optimizer's settings, declared once (IterativeOptions); the actors' and the value estimates'
         # own keywords, declared by their classes; the rest are the base policy's
-        actor_keywords, keywords = split_keywords(keywords, actor_keyword_names())
+        actor_keywords, keywords = split_keywords(keywords, unset_keywords())
         self.options, keywords = IterativeOptions.split(keywords)
         estimator_keywords, base_kwargs = split_keywords(keywords, estimator_option_names())
         # another kind's refused, naming the kind they apply to; this kind's checked, with their defaults
@@ -148,9 +147,10 @@ class IterativePolicy(BasePolicyHooks):
         )
         # each kind's own keyword as an attribute: its value, its default, or unset for another kind
         unset = {**unset_keywords(), **dict.fromkeys(estimator_option_names())}
-        self.own_keywords = {**unset, **own, **self._estimator_options}
-        for name, value in self.own_keywords.items():
+        own_keywords = {**unset, **own, **self._estimator_options}
+        for name, value in own_keywords.items():
             setattr(self, name, value)
+        self.own_keyword_names = tuple(own_keywords)  # the attributes just set, which the policy saves
         self.actor_kind, self.critic_arch, self.value_estimator = actor, critic_arch, value_estimator
         self.beta_collect = beta_collect  # checked, and made a float, once the critics give the pessimism
         self.compile_acting = bool(compile_acting)
@@ -183,7 +183,7 @@ class IterativePolicy(BasePolicyHooks):
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data.update(share_features_extractor=self.share_features_extractor, actor=self.actor_kind)
-        own = {name: getattr(self, name) for name in (*POLICY_KEYWORDS, *self.own_keywords)}
+        own = {name: getattr(self, name) for name in (*POLICY_KEYWORDS, *self.own_keyword_names)}
         return {**data, **self.options.as_dict(), **own}
 
     def make_pessimism(self) -> Pessimism:
@@ -339,8 +339,7 @@ class IterativePolicy(BasePolicyHooks):
         :param training_options: the algorithm's options of the value estimator (``check_training_options``)
         """
         if self.estimator.values_target(training_options):
-            direct_policy = self.distilled_policy if self.distilled_policy is not None else self.amortizer.direct_policy
-            mu, log_std = self.estimator.target_parameters(next_obs, direct_policy)
+            mu, log_std = self.estimator.target_parameters(next_obs, self.direct_policy)
             return mu, log_std, TANH_GAUSSIAN
         if self.distilled_target:
             mu, log_std = self.distilled_parameters(next_obs)
