@@ -52,10 +52,14 @@ def test_an_actor_outside_the_package_is_one_class_and_one_entry(floored, tmp_pa
     obs = th.as_tensor(np.stack([model.observation_space.sample() for _ in range(64)]))
     with th.no_grad():
         raw_log_std = policy.actor.get_action_dist_params(obs)[1]
-        trace = policy.optimize(obs, None, 0.1, 1.0, policy.sample_noise(64))  # the entry training and the target use
-        _, log_std, _ = policy.target_parameters(obs, 0.1, 1.0, policy.sample_noise(64), model._estimator_training_options())
+        noise = policy.sample_noise(64)
+        trace = policy.optimize(obs, None, 0.1, 1.0, noise)  # the entry training and the target use
+        next_sample = model._next_sample(obs, th.tensor(0.1), noise)  # the critic target's a' and log π'
     assert (raw_log_std < LOG_STD_FLOOR).any()  # the floor bites
-    assert (trace.log_std >= LOG_STD_FLOOR).all() and (log_std >= LOG_STD_FLOOR).all()
+    assert (trace.log_std >= LOG_STD_FLOOR).all()
+    # the critic target samples a' from the floored λ', not from the raw one
+    th.testing.assert_close(next_sample, TANH_GAUSSIAN.sample(trace.mu, trace.log_std, noise[-1]))
+    assert not th.allclose(next_sample[1], TANH_GAUSSIAN.sample(trace.mu, raw_log_std, noise[-1])[1])
     # acting: tanh of the floored λ's mode (the mean: the floor does not move it)
     th.testing.assert_close(policy._predict(obs, deterministic=True), th.tanh(trace.mu))
     # the analyses take it as a direct actor: one λ per state, the floored one

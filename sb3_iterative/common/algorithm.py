@@ -18,6 +18,7 @@ from sb3_iterative.common.iterative_actor import IterativeActor, actor_loss
 from sb3_iterative.common.options import IterativeOptions
 from sb3_iterative.common.policies import IterativePolicy
 from sb3_iterative.critics import CriticEnsemble
+from sb3_iterative.distributions import TANH_GAUSSIAN
 from sb3_iterative.model_based import distillation_kl
 from sb3_iterative.objective import QuadraticPull, ValueEstimate
 from sb3_iterative.value_estimators import check_training_options_kind
@@ -384,12 +385,21 @@ class IterativeAmortization(OffPolicyAlgorithm):
         return self._critic_regression(current, target)
 
     def _next_sample(self, next_obs: PyTorchObs, ent_coef: th.Tensor, next_noise: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
-        """The critic target's next actions a' ~ π(·|s'; λ') [N, B, A] and their log π [N, B]: λ' by the policy's one
-        route (:meth:`IterativePolicy.target_parameters`), ε the noise plan's last slice."""
-        mu, log_std, distribution = self.policy.target_parameters(
-            next_obs, ent_coef, self.beta, next_noise, self._estimator_training_options()
-        )
-        return distribution.sample(mu, log_std, next_noise[-1])
+        """The critic target's next actions a' ~ π(·|s'; λ') [N, B, A] and their log π [N, B], ε the noise plan's last
+        slice. λ' by one route, for every base: the value estimator's own where it has its say (the model-based
+        estimate's direct policy, with ``model_based_target``); else the distilled policy's (``distilled_target``);
+        else what the policy does there (K iterations on the online critics' J, or the direct actor)."""
+        policy = self.policy
+        if policy.estimator.values_target(self._estimator_training_options()):
+            mu, log_std = policy.estimator.target_parameters(next_obs, policy.direct_policy)
+            return TANH_GAUSSIAN.sample(mu, log_std, next_noise[-1])
+        if policy.distilled_target:
+            return TANH_GAUSSIAN.sample(*policy.distilled_parameters(next_obs), next_noise[-1])
+        # the critics' J, built only for an actor that reads it (a direct actor's target needs no features of s')
+        reads_objective = policy.amortizer.reads_objective
+        value_estimate = policy.value_estimate(next_obs, ent_coef, critic_only=True) if reads_objective else None
+        trace = policy.optimize(next_obs, value_estimate, ent_coef, self.beta, next_noise, with_values=False)
+        return trace.distribution.sample(trace.mu, trace.log_std, next_noise[-1])
 
     def _critic_values(
         self, replay_data: ReplayBufferSamples, next_actions: th.Tensor, next_log_prob: th.Tensor, ent_coef: th.Tensor

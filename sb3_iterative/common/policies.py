@@ -33,7 +33,6 @@ from sb3_iterative.common.options import (
     split_keywords,
 )
 from sb3_iterative.critics import CRITIC_ARCHITECTURES, HIGHWAY_NET_ARCH, CriticEnsemble, EnsembleQ, make_critic
-from sb3_iterative.distributions import TANH_GAUSSIAN, PolicyDistribution
 from sb3_iterative.objective import ValueEstimate, noise_plan
 from sb3_iterative.pessimism import EnsembleStd, Pessimism
 from sb3_iterative.value_estimators import ValueEstimator, estimator_option_names, value_estimator_class
@@ -258,14 +257,6 @@ class IterativePolicy(BasePolicyHooks):
             obs, critic, self.pessimism, ent_coef, direct_policy, generator, shared_noise, common_noise
         )
 
-    def target_value_estimate(
-        self, next_obs: PyTorchObs, ent_coef: th.Tensor | float, training_options: dict[str, Any]
-    ) -> ValueEstimate:
-        """The estimate that values the critic target's next actions, on the target critics: the value estimator's own
-        where it has its say on the target (:meth:`target_parameters`), the critics' Q̂_β otherwise."""
-        own = self.estimator.values_target(training_options)
-        return self.value_estimate(next_obs, ent_coef, target=True, critic_only=not own)
-
     @property
     def direct_policy(self) -> DirectActor:
         """The direct policy λ = f(s) beside the actor: the distilled one, or the direct actor itself."""
@@ -301,14 +292,16 @@ class IterativePolicy(BasePolicyHooks):
     def optimize(
         self,
         obs: PyTorchObs,
-        value_estimate: ValueEstimate,
+        value_estimate: ValueEstimate | None,
         ent_coef: th.Tensor | float,
         beta: float,
         noise: th.Tensor,
         with_values: bool = True,
     ) -> IterativeTrace:
-        """The action distribution λ for ``obs``: K iterative updates, or one direct estimate.
+        """The action distribution λ for ``obs``: K iterative updates, or one direct estimate (the actor's step and the
+        critic target's λ' enter Algorithm 2 here).
 
+        :param value_estimate: Q̂_β bound to ``obs`` (None for an actor that does not read J)
         :param noise: from :meth:`sample_noise`; all but its last slice are used here, the last
             is for the caller's evaluation at λ_K
         :param with_values: estimate J itself at each λ_k, not only ∇_λ J
@@ -321,33 +314,6 @@ class IterativePolicy(BasePolicyHooks):
         assert self.distilled_policy is not None
         mu, log_std, _ = self.distilled_policy.get_action_dist_params(obs)
         return mu, log_std
-
-    def target_parameters(
-        self,
-        next_obs: PyTorchObs,
-        ent_coef: th.Tensor | float,
-        beta: float,
-        noise: th.Tensor,
-        training_options: dict[str, Any],
-    ) -> tuple[th.Tensor, th.Tensor, PolicyDistribution]:
-        """λ' of the critic's target on the next observations, and its family: the one route to it.
-
-        The value estimator's own λ' where it has its say (the model-based estimate's direct policy, with
-        ``model_based_target``); else the distilled policy's λ with ``distilled_target``; else what the policy does
-        there (K iterations on the online critics' J, or the direct actor).
-
-        :param training_options: the algorithm's options of the value estimator (``check_training_options``)
-        """
-        if self.estimator.values_target(training_options):
-            mu, log_std = self.estimator.target_parameters(next_obs, self.direct_policy)
-            return mu, log_std, TANH_GAUSSIAN
-        if self.distilled_target:
-            mu, log_std = self.distilled_parameters(next_obs)
-            return mu, log_std, TANH_GAUSSIAN
-        # the critics' J (built only for an actor that reads it: a direct actor's target needs no features of s')
-        value_estimate = self.value_estimate(next_obs, ent_coef, critic_only=True) if self.amortizer.reads_objective else None
-        trace = self.amortizer.trace(next_obs, value_estimate, ent_coef, beta, noise[:-1], with_values=False)
-        return trace.mu, trace.log_std, trace.distribution
 
     def target_modes(self) -> contextlib.AbstractContextManager[Any]:
         """The modes of the networks while the critic's target finds λ' and a' (a batch-renormalized base reads its

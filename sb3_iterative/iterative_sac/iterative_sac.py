@@ -168,7 +168,8 @@ class IterativeSAC(IterativeAmortization, SAC):  # type: ignore[misc]
         """SAC's: J_target(s', λ') [B, 1], the soft value of the next actions on the target critics (mean over the N
         samples of Q̂_β − α log π). Model-based (``model_based_target``): the model-based estimate, which bootstraps
         from the target critics (the paper's Table 9), values λ' of the distilled direct policy."""
-        next_estimate = self.policy.target_value_estimate(next_obs, ent_coef, self._estimator_training_options())
+        own = self.policy.estimator.values_target(self._estimator_training_options())  # else the target critics' Q̂_β
+        next_estimate = self.policy.value_estimate(next_obs, ent_coef, target=True, critic_only=not own)
         next_value = sampled_objective(next_estimate, next_actions, next_log_prob, ent_coef, self.beta).value
         return next_value.reshape(-1, 1)
 
