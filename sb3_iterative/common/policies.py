@@ -202,7 +202,7 @@ class IterativePolicy(BasePolicyHooks):
             lambda parameters: self.make_optimizer(parameters, lr_schedule),
             self.device,
         )
-        self.amortizer = self.make_amortizer()
+        self.amortizer = self.amortizer_class.build(self)  # the one interface to the actor, whichever it is
         self.distilled_policy: DirectActor | None = None
         if self.amortizer.direct_policy is None and (
             self.estimator.reads_direct_policy or self.options.warm_start or self.distilled_target
@@ -216,11 +216,6 @@ class IterativePolicy(BasePolicyHooks):
         """An optimizer of the policy's class and settings (those of its actor and critics) for ``parameters``."""
         optimizer_class: Callable[..., th.optim.Optimizer] = self.optimizer_class
         return optimizer_class(parameters, lr=lr_schedule(1), **self.optimizer_kwargs)
-
-    def make_amortizer(self) -> Amortizer:
-        """The actor behind the one interface training, the critic target, acting and the analyses use
-        (:mod:`sb3_iterative.common.amortizers`), built by the class the ``actor`` keyword names."""
-        return self.amortizer_class.build(self)
 
     def set_training_mode(self, mode: bool) -> None:
         super().set_training_mode(mode)
