@@ -17,10 +17,10 @@ from sb3_iterative.objective import ValueEstimate
 from sb3_iterative.pessimism import EnsembleStd, Pessimism, TruncatedQuantiles
 
 # The stock algorithms whose agents the analyses read
-STOCK_ALGORITHMS: tuple[type, ...] = (SAC, TQC, CrossQ)
+STOCK_ALGORITHMS = (SAC, TQC, CrossQ)
 # A model the analyses read: an iterative algorithm's (any actor) or a stock agent
 TrainedModel = IterativeAmortization | SAC | TQC | CrossQ
-TRAINED_MODELS = (IterativeAmortization, SAC, TQC, CrossQ)  # the same, for isinstance
+TRAINED_MODELS = (IterativeAmortization, *STOCK_ALGORITHMS)  # the same, for isinstance
 
 
 def check_model(model: object, name: str = "model") -> None:
